@@ -1,0 +1,49 @@
+# Tributary's entry points. Every target that talks to Redis or RabbitMQ sources
+# .run/env, written by `make services`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+GO ?= go
+BIN := bin/tributary
+ENV := set -a; [ -f .run/env ] && . .run/env; set +a;
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+TEST_TIMEOUT ?= 40m
+
+.PHONY: help deps services services-down data build test test-unit lint fuzz demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+deps: ## install what is missing on Debian/Ubuntu (redis-server, rabbitmq-server, npm)
+	scripts/deps.sh
+
+services: ## start the private Redis and RabbitMQ under .run/ and write .run/env
+	scripts/services.sh up
+
+services-down: ## stop the private Redis and RabbitMQ
+	scripts/services.sh down
+
+data: ## fetch vega-datasets@3.2.1 with npm pack into data/ and check its sha256
+	scripts/data.sh
+
+build: ## build bin/tributary
+	$(GO) build -o $(BIN) ./cmd/tributary
+
+test: deps services data ## the whole test suite against the real services
+	$(ENV) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+	for t in FuzzDecodeJSON FuzzDecodeArrow; do $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-30s} ./ingest/wire || exit 1; done
+
+demo: deps services data build ## the whole pipeline on this machine
+	$(ENV) scripts/demo.sh
+
+bench: deps services data ## the benchmarks of docs/benchmarks.md
+	$(ENV) scripts/bench.sh
+
+clean: services-down ## stop the services and remove .run/ and bin/
+	rm -rf .run bin

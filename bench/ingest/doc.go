@@ -1,0 +1,5 @@
+// Package ingest benchmarks the replayer against a bare amqp091-go publisher
+// that publishes the same payloads with the same publisher confirms: the ratio
+// is what the replayer's own work (reading Parquet, partitioning, encoding,
+// checkpointing) costs on top of the broker.
+package ingest

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/tributary-dev/tributary/ingest/topology"
+	"github.com/tributary-dev/tributary/internal/obs"
+)
+
+// globals are the settings that every role shares.
+type globals struct {
+	redisURL  string
+	amqpURL   string
+	keyPrefix string
+	streams   topology.Streams
+	logLevel  string
+	logFormat string
+	log       *slog.Logger
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "tributary",
+		Short:         "Tributary: a lambda-architecture pipeline over the 2001 US flights",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := loadRunEnv(".run/env"); err != nil {
+				return err
+			}
+			if err := bindEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			log, err := obs.NewLogger(os.Stderr, g.logLevel, g.logFormat)
+			if err != nil {
+				return err
+			}
+			g.log = log.With("role", cmd.Name())
+			slog.SetDefault(g.log)
+			return g.streams.Validate()
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL (redis://:password@host:port/db)")
+	pf.StringVar(&g.amqpURL, "amqp-url", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ AMQP URL")
+	pf.StringVar(&g.keyPrefix, "key-prefix", "tributary", "prefix of every Redis key Tributary writes")
+	pf.StringVar(&g.streams.Prefix, "stream-prefix", topology.DefaultPrefix, "prefix of the stream queue names (partition i is PREFIX.i)")
+	pf.IntVar(&g.streams.Partitions, "partitions", topology.DefaultPartitions, "number of stream partitions (P)")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+
+	root.AddCommand(
+		newReplayCmd(g),
+		newStreamsCmd(g),
+	)
+	envHelp(root)
+	return root
+}
+
+// envName is the environment variable that sets a flag.
+func envName(flag string) string {
+	return "TRIBUTARY_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// bindEnv sets every flag not given on the command line from its environment
+// variable, if set: the command line wins over the environment, which wins
+// over the default.
+func bindEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed || f.Name == "help" {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("environment %s=%q: %w", envName(f.Name), v, serr)
+			}
+		}
+	})
+	return err
+}
+
+// envHelp appends the environment variable of every flag to its usage, so
+// that --help shows both.
+func envHelp(cmd *cobra.Command) {
+	for _, fs := range []*pflag.FlagSet{cmd.Flags(), cmd.PersistentFlags()} {
+		fs.VisitAll(func(f *pflag.Flag) {
+			if f.Name != "help" && !strings.Contains(f.Usage, "[$TRIBUTARY_") {
+				f.Usage += " [$" + envName(f.Name) + "]"
+			}
+		})
+	}
+	for _, c := range cmd.Commands() {
+		envHelp(c)
+	}
+}
+
+// loadRunEnv reads the `export NAME='value'` lines that `make services` writes
+// into .run/env, for the variables not set already: run from a checkout, the
+// binary finds the project's services without any setting.
+func loadRunEnv(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "export "), "=")
+		if !ok || !strings.HasPrefix(k, "TRIBUTARY_") {
+			continue
+		}
+		if _, set := os.LookupEnv(k); !set {
+			os.Setenv(k, strings.Trim(v, `'"`))
+		}
+	}
+	return nil
+}

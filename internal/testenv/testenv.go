@@ -1,0 +1,145 @@
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
+)
+
+// RepoRoot returns the repository root (the directory holding go.mod).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("testenv: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// setting returns an environment variable, falling back to .run/env.
+func setting(t testing.TB, name string) string {
+	t.Helper()
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	path := filepath.Join(RepoRoot(t), ".run", "env")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("testenv: %s is not set and %s is missing: start the services with `make services` (%v)", name, path, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export ")
+		k, v, ok := strings.Cut(line, "=")
+		if ok && k == name {
+			return strings.Trim(v, `'"`)
+		}
+	}
+	t.Fatalf("testenv: %s is set neither in the environment nor in %s", name, path)
+	return ""
+}
+
+// RedisURL is the URL of the project's Redis.
+func RedisURL(t testing.TB) string { return setting(t, "TRIBUTARY_REDIS_URL") }
+
+// AMQPURL is the URL of the project's RabbitMQ.
+func AMQPURL(t testing.TB) string { return setting(t, "TRIBUTARY_AMQP_URL") }
+
+// Redis returns a client of the project's Redis, closed at the end of the test.
+func Redis(t testing.TB) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(RedisURL(t))
+	if err != nil {
+		t.Fatalf("testenv: redis URL: %v", err)
+	}
+	c := redis.NewClient(opt)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("testenv: Redis does not answer (run `make services`): %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// AMQP returns a connection to the project's RabbitMQ, closed at the end of the test.
+func AMQP(t testing.TB) *amqp.Connection {
+	t.Helper()
+	c, err := amqp.Dial(AMQPURL(t))
+	if err != nil {
+		t.Fatalf("testenv: RabbitMQ does not answer (run `make services`): %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Prefix returns a name prefix unique to this test run, for queues and keys.
+func Prefix(t testing.TB) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := strings.NewReplacer("/", "-", " ", "-").Replace(strings.ToLower(t.Name()))
+	if len(name) > 24 {
+		name = name[:24]
+	}
+	return "t-" + name + "-" + hex.EncodeToString(b)
+}
+
+// DataFile returns the path of a file of the data set in data/, failing the
+// test with the way to get it when it is missing.
+func DataFile(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(RepoRoot(t), "data", name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("testenv: %s is missing: fetch the data set with `make data` (%v)", p, err)
+	}
+	return p
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildOut  []byte
+)
+
+// Binary builds cmd/tributary once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	root := RepoRoot(t)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tributary-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "tributary")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/tributary")
+		cmd.Dir = root
+		buildOut, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("testenv: building tributary: %v\n%s", buildErr, buildOut)
+	}
+	return binPath
+}

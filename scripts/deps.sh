@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what Tributary needs on Debian/Ubuntu, only what is missing.
+# Idempotent: a second run installs nothing.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+have redis-server || need+=(redis-server)
+have rabbitmq-server || [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
+have npm || need+=(npm)
+have curl || need+=(curl)
+# Benchmarks and the browser test; cheap to skip with TRIBUTARY_DEPS_MINIMAL=1.
+if [ "${TRIBUTARY_DEPS_MINIMAL:-0}" != 1 ]; then
+  for p in ${TRIBUTARY_EXTRA_PKGS:-}; do pkg_installed "$p" || need+=("$p"); done
+fi
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "deps: everything present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "deps: installing ${need[*]}"
+$SUDO apt-get update -qq
+# The Debian packages start system-wide services; Tributary never uses them, and
+# policy-rc.d keeps them from starting at install time so that nothing system-wide is disturbed.
+export DEBIAN_FRONTEND=noninteractive
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
