@@ -61,6 +61,9 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newReplayCmd(g),
 		newStreamsCmd(g),
+		newSchedulerCmd(g),
+		newWorkerCmd(g),
+		newGraphCmd(g),
 	)
 	envHelp(root)
 	return root

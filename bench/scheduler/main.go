@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tributary-dev/tributary/scheduler"
+	"github.com/tributary-dev/tributary/scheduler/graph"
+	"github.com/tributary-dev/tributary/scheduler/state"
+	"github.com/tributary-dev/tributary/scheduler/taskq"
+	"github.com/tributary-dev/tributary/workers"
+	"github.com/tributary-dev/tributary/workers/builtin"
+)
+
+type opts struct {
+	system, shape       string
+	tasks, leaves, fan  int
+	concurrency         int
+	checkEvery          time.Duration
+	redisURL, keyPrefix string
+}
+
+func main() {
+	var o opts
+	flag.StringVar(&o.system, "system", "tributary", "raw (asynq alone) or tributary")
+	flag.StringVar(&o.shape, "shape", "independent", "independent or tree")
+	flag.IntVar(&o.tasks, "tasks", 10000, "independent tasks")
+	flag.IntVar(&o.leaves, "leaves", 1000, "leaves of the tree")
+	flag.IntVar(&o.fan, "fan-in", 8, "fan-in of the tree")
+	flag.IntVar(&o.concurrency, "concurrency", 8, "asynq server concurrency")
+	flag.DurationVar(&o.checkEvery, "task-check-interval", 20*time.Millisecond, "asynq TaskCheckInterval")
+	flag.StringVar(&o.redisURL, "redis-url", os.Getenv("TRIBUTARY_REDIS_URL"), "Redis URL")
+	cpuprof := flag.String("cpuprofile", "", "write a CPU profile")
+	flag.Parse()
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			fail(err)
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	nonce := make([]byte, 4)
+	_, _ = rand.Read(nonce)
+	o.keyPrefix = "bench-" + hex.EncodeToString(nonce)
+	opt, err := redis.ParseURL(o.redisURL)
+	if err != nil {
+		fail(err)
+	}
+	opt.PoolSize = 64
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	defer cleanup(rdb, o.keyPrefix)
+	ctx := context.Background()
+	var n int
+	var el time.Duration
+	switch o.system {
+	case "raw":
+		n, el, err = runRaw(ctx, rdb, o)
+	case "tributary":
+		n, el, err = runTributary(ctx, rdb, o)
+	default:
+		err = fmt.Errorf("system %q", o.system)
+	}
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("%s %s %d %.3f %.0f\n", o.system, o.shape, n, el.Seconds(), float64(n)/el.Seconds())
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+func quiet() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// treeLevels returns the task count of each level of a reduction.
+func treeLevels(leaves, fan int) []int {
+	lv := []int{leaves}
+	for n := leaves; n > 1; {
+		n = (n + fan - 1) / fan
+		lv = append(lv, n)
+	}
+	return lv
+}
+
+func runRaw(ctx context.Context, rdb *redis.Client, o opts) (int, time.Duration, error) {
+	q := o.keyPrefix + ".raw"
+	var done atomic.Int64
+	var mu sync.Mutex
+	target, signal := int64(0), make(chan struct{}, 1)
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: o.concurrency, Queues: map[string]int{q: 1},
+		TaskCheckInterval: o.checkEvery, LogLevel: asynq.WarnLevel})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("noop", func(context.Context, *asynq.Task) error {
+		n := done.Add(1)
+		mu.Lock()
+		if n == target {
+			signal <- struct{}{}
+		}
+		mu.Unlock()
+		return nil
+	})
+	if err := srv.Start(mux); err != nil {
+		return 0, 0, err
+	}
+	defer srv.Shutdown()
+	cli := asynq.NewClientFromRedisClient(rdb)
+	levels := []int{o.tasks}
+	if o.shape == "tree" {
+		levels = treeLevels(o.leaves, o.fan)
+	}
+	total := 0
+	start := time.Now()
+	for l, n := range levels {
+		mu.Lock()
+		total += n
+		target = int64(total)
+		mu.Unlock()
+		eg, _ := errgroup.WithContext(ctx)
+		const senders = 8
+		for s := range senders {
+			eg.Go(func() error {
+				for i := s; i < n; i += senders {
+					if _, err := cli.EnqueueContext(ctx, asynq.NewTask("noop", nil), asynq.Queue(q),
+						asynq.TaskID(fmt.Sprintf("l%d-%d", l, i))); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		if err := eg.Wait(); err != nil {
+			return 0, 0, err
+		}
+		select {
+		case <-signal:
+		case <-time.After(5 * time.Minute):
+			return 0, 0, fmt.Errorf("raw: timed out at %d of %d", done.Load(), total)
+		}
+	}
+	return total, time.Since(start), nil
+}
+
+func runTributary(ctx context.Context, rdb *redis.Client, o opts) (int, time.Duration, error) {
+	reg, err := workers.NewRegistry(builtin.Register)
+	if err != nil {
+		return 0, 0, err
+	}
+	w, err := workers.New(workers.Config{Redis: rdb, KeyPrefix: o.keyPrefix, Concurrency: o.concurrency,
+		TaskCheckInterval: o.checkEvery, Log: quiet()}, reg)
+	if err != nil {
+		return 0, 0, err
+	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = w.Run(wctx) }()
+	s, err := scheduler.New(scheduler.Config{Redis: rdb, KeyPrefix: o.keyPrefix, Log: quiet()})
+	if err != nil {
+		return 0, 0, err
+	}
+	for { // the worker advertises itself as it starts
+		if fns, _ := s.Functions(ctx); fns["noop"] > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b := graph.New(o.keyPrefix)
+	if o.shape == "tree" {
+		b.TreeReduce("r", "noop", nil, o.fan, b.Generate("t", "noop", o.leaves, nil))
+	} else {
+		b.Generate("t", "noop", o.tasks, nil)
+	}
+	g, err := b.Build()
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	res, err := s.Submit(ctx, g)
+	if err != nil {
+		return 0, 0, err
+	}
+	wctx2, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	st, err := scheduler.Wait(wctx2, s.Status, res.ID, 5*time.Millisecond, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	el := time.Since(start)
+	if st.State != state.Done {
+		return 0, 0, fmt.Errorf("graph %s: %s %s", st.ID, st.State, st.Error)
+	}
+	return len(g.Tasks), el, nil
+}
+
+func cleanup(rdb *redis.Client, prefix string) {
+	ctx := context.Background()
+	ins := asynq.NewInspectorFromRedisClient(rdb)
+	for _, q := range append(taskq.DefaultQueues(prefix).All(), prefix+".raw") {
+		_ = ins.DeleteQueue(q, true)
+		rdb.SRem(ctx, taskq.AllQueuesKey, q)
+	}
+	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	for i := 0; i < len(keys); i += 500 {
+		rdb.Del(ctx, keys[i:min(i+500, len(keys))]...)
+	}
+}

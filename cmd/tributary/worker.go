@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tributary-dev/tributary/internal/obs"
+	"github.com/tributary-dev/tributary/scheduler/taskq"
+	"github.com/tributary-dev/tributary/workers"
+	"github.com/tributary-dev/tributary/workers/builtin"
+)
+
+// workerRegistrations are the packages whose functions every worker runs:
+// add a package's Register here to make its functions available to graphs.
+func workerRegistrations() []workers.Registration {
+	return []workers.Registration{builtin.Register}
+}
+
+// queueFlags are the queue settings that workers and schedulers must share.
+type queueFlags struct {
+	prefix string
+	weak   bool
+}
+
+func (q *queueFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&q.prefix, "queue-prefix", "", "prefix of the asynq queues PREFIX.interactive, .default, .batch (default: the key prefix)")
+	cmd.Flags().BoolVar(&q.weak, "weighted-priority", false, "serve queues by weight 6:3:1 instead of strictly by priority")
+}
+
+func (q *queueFlags) queues(g *globals) taskq.Queues {
+	p := q.prefix
+	if p == "" {
+		p = g.keyPrefix
+	}
+	qs := taskq.DefaultQueues(p)
+	qs.Strict = !q.weak
+	return qs
+}
+
+// schedulerRedis opens the Redis client of a scheduler, worker or graph
+// command, with a pool large enough for concurrency connections in use.
+func schedulerRedis(ctx context.Context, url string, concurrency int) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	opt.PoolSize = max(opt.PoolSize, 10*runtime.GOMAXPROCS(0), concurrency+16)
+	c := redis.NewClient(opt)
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
+	}
+	return c, nil
+}
+
+func newWorkerCmd(g *globals) *cobra.Command {
+	var (
+		cfg         workers.Config
+		qf          queueFlags
+		metricsAddr string
+	)
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run graph tasks: an asynq server with the registered functions (any number of them, anywhere)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			rdb, err := schedulerRedis(ctx, g.redisURL, cfg.Concurrency)
+			if err != nil {
+				return err
+			}
+			defer rdb.Close()
+			reg, err := workers.NewRegistry(workerRegistrations()...)
+			if err != nil {
+				return err
+			}
+			mreg := obs.NewRegistry()
+			cfg.Redis, cfg.KeyPrefix, cfg.Queues, cfg.Log, cfg.Metrics = rdb, g.keyPrefix, qf.queues(g), g.log, mreg
+			w, err := workers.New(cfg, reg)
+			if err != nil {
+				return err
+			}
+			eg, ctx := errgroup.WithContext(ctx)
+			eg.Go(func() error { return obs.NewMetricsServer(metricsAddr, mreg, g.log).Run(ctx) })
+			eg.Go(func() error { return w.Run(ctx) })
+			return eg.Wait()
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Concurrency, "concurrency", 2*runtime.NumCPU(), "tasks run at once")
+	f.DurationVar(&cfg.TaskCheckInterval, "task-check-interval", 20*time.Millisecond, "how long asynq sleeps when the queues look empty (a chain pays it at every step)")
+	f.DurationVar(&cfg.DelayedTaskCheckInterval, "retry-check-interval", time.Second, "how often due retries are moved back to their queue")
+	f.DurationVar(&cfg.Heartbeat, "heartbeat", time.Second, "advertisement interval; a worker silent for 4 of them is dead and its running tasks are re-dispatched")
+	f.StringVar(&cfg.ID, "id", "", "worker ID (default host-pid-random)")
+	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9102", "address of /metrics (empty: none)")
+	qf.add(cmd)
+	return cmd
+}

@@ -1,0 +1,10 @@
+// Package scheduler owns Tributary's scheduler service: it accepts graphs
+// (Go API and HTTP API), validates them against the functions that live
+// workers advertise, stores them and enqueues their ready tasks (package
+// state does the Redis work), reports progress, cancels graphs, and, on the
+// replica holding the leader lease only, sweeps up what crashes left behind
+// (submissions cut short, tasks of dead workers) and runs the periodic graphs
+// through asynq's periodic-task scheduler. Task completion does not go
+// through it: workers run the fan-in themselves, so a graph keeps running
+// while no scheduler is up.
+package scheduler

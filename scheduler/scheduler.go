@@ -1,0 +1,227 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/scheduler/graph"
+	"github.com/tributary-dev/tributary/scheduler/lease"
+	"github.com/tributary-dev/tributary/scheduler/state"
+	"github.com/tributary-dev/tributary/scheduler/taskq"
+)
+
+// Config configures a Scheduler.
+type Config struct {
+	Redis     redis.UniversalClient
+	KeyPrefix string
+	// Queues maps priorities to asynq queues (taskq.DefaultQueues(KeyPrefix) if zero).
+	Queues taskq.Queues
+	// Defaults for what graphs leave unset (see DefaultDefaults).
+	Defaults state.Defaults
+	// LeaseTTL is how long a dead leader keeps the lease (default 3 s): the
+	// standby takes over within about that.
+	LeaseTTL time.Duration
+	// SweepInterval is how often the leader sweeps (default 1 s).
+	SweepInterval time.Duration
+	// ResumeAfter is the age after which a graph still "submitting" is taken
+	// to have lost its submitter and is finished by the sweeper (default 10 s).
+	ResumeAfter time.Duration
+	// Periodic graphs, submitted by the leader only.
+	Periodic []Periodic
+	// ID names this replica (default host-pid-random).
+	ID      string
+	Log     *slog.Logger
+	Metrics prometheus.Registerer
+}
+
+// Defaults of Config.
+const (
+	DefaultLeaseTTL      = 3 * time.Second
+	DefaultSweepInterval = time.Second
+)
+
+// DefaultDefaults are the defaults of a graph's tasks.
+var DefaultDefaults = state.Defaults{Timeout: 30 * time.Minute, MaxRetries: 3, ResultTTL: 24 * time.Hour, GraphTTL: 24 * time.Hour}
+
+// Scheduler is one replica of the scheduler service.
+type Scheduler struct {
+	cfg    Config
+	store  *state.Store
+	insp   *asynq.Inspector
+	lease  *lease.Lease
+	m      *metrics
+	log    *slog.Logger
+	leader atomic.Bool
+}
+
+// New returns a scheduler replica; Run starts its background work (leader
+// election, sweeping, periodic graphs). Submit and the reads work without Run.
+func New(cfg Config) (*Scheduler, error) {
+	if cfg.Redis == nil || cfg.KeyPrefix == "" {
+		return nil, errors.New("scheduler: Redis and KeyPrefix are required")
+	}
+	if cfg.Queues.Default == "" {
+		cfg.Queues = taskq.DefaultQueues(cfg.KeyPrefix)
+	}
+	d := &cfg.Defaults
+	if d.Timeout <= 0 {
+		d.Timeout = DefaultDefaults.Timeout
+	}
+	if d.MaxRetries < 0 {
+		d.MaxRetries = 0
+	}
+	if d.ResultTTL <= 0 {
+		d.ResultTTL = DefaultDefaults.ResultTTL
+	}
+	if d.GraphTTL <= 0 {
+		d.GraphTTL = DefaultDefaults.GraphTTL
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if cfg.ResumeAfter <= 0 {
+		cfg.ResumeAfter = 10 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.ID == "" {
+		host, _ := os.Hostname()
+		cfg.ID = fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.N(1<<16))
+	}
+	s := &Scheduler{
+		cfg:   cfg,
+		store: state.New(cfg.Redis, cfg.KeyPrefix),
+		insp:  asynq.NewInspectorFromRedisClient(cfg.Redis),
+		lease: lease.New(cfg.Redis, cfg.KeyPrefix+":scheduler:leader", cfg.ID, cfg.LeaseTTL),
+		log:   cfg.Log.With("scheduler", cfg.ID),
+	}
+	m, err := newMetrics(cfg.Metrics, s)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler metrics: %w", err)
+	}
+	s.m = m
+	return s, nil
+}
+
+// Store gives access to the graphs' state (results, task states).
+func (s *Scheduler) Store() *state.Store { return s.store }
+
+// ID is this replica's ID.
+func (s *Scheduler) ID() string { return s.cfg.ID }
+
+// IsLeader reports whether this replica holds the leader lease.
+func (s *Scheduler) IsLeader() bool { return s.leader.Load() }
+
+// Leader returns the ID of the replica holding the lease ("" if none).
+func (s *Scheduler) Leader(ctx context.Context) (string, error) { return s.lease.Holder(ctx) }
+
+// Functions returns the functions advertised by live workers, with how many
+// workers know each.
+func (s *Scheduler) Functions(ctx context.Context) (map[string]int, error) {
+	ws, err := s.store.LiveWorkers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fns := make(map[string]int)
+	for _, w := range ws {
+		for _, f := range w.Functions {
+			fns[f]++
+		}
+	}
+	return fns, nil
+}
+
+// Submit validates g (structure, and every function known to a live worker)
+// and starts it. Submitting a graph whose ID exists is a no-op that returns
+// the existing graph (Created false): the same graph submitted twice runs once.
+func (s *Scheduler) Submit(ctx context.Context, g *graph.Graph) (*state.Submitted, error) {
+	fns, err := s.Functions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Validate(func(f string) bool { return fns[f] > 0 }); err != nil {
+		return nil, err
+	}
+	res, err := s.store.Submit(ctx, g, s.cfg.Queues.For(g.Priority), s.cfg.Defaults)
+	if err != nil {
+		return nil, err
+	}
+	if res.Created {
+		s.m.graphsSubmitted.Inc()
+		s.m.tasksSubmitted.Add(float64(len(g.Tasks)))
+		s.log.Info("graph submitted", "graph", res.ID, "name", g.Name, "tasks", len(g.Tasks), "memoized", res.Memoized, "enqueued", res.Enqueued)
+	}
+	return res, nil
+}
+
+// Status returns graph id's progress (state.ErrNotFound if unknown).
+func (s *Scheduler) Status(ctx context.Context, id string) (*state.Status, error) {
+	return s.store.Status(ctx, id)
+}
+
+// Cancel stops graph id: pending tasks are cancelled and asynq is asked to
+// cancel the running ones. It reports whether the graph was still running.
+func (s *Scheduler) Cancel(ctx context.Context, id string) (bool, error) {
+	running, changed, err := s.store.Cancel(ctx, id, "cancelled")
+	if err != nil {
+		return false, err
+	}
+	for _, tid := range running {
+		// Best effort: the task may have just finished.
+		if err := s.insp.CancelProcessing(tid); err != nil {
+			s.log.Debug("cancel processing", "task", tid, "err", err)
+		}
+	}
+	if changed {
+		s.log.Info("graph cancelled", "graph", id, "running_tasks_cancelled", len(running))
+	}
+	return changed, nil
+}
+
+// Wait polls graph id until it is final or ctx is done; progress (if not
+// nil) is called with every status read.
+func Wait(ctx context.Context, status func(context.Context, string) (*state.Status, error), id string, every time.Duration, progress func(*state.Status)) (*state.Status, error) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		st, err := status(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if progress != nil {
+			progress(st)
+		}
+		if st.IsFinal() {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, fmt.Errorf("wait for graph %s: %w", id, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// Wait waits for graph id to finish (see the function Wait).
+func (s *Scheduler) Wait(ctx context.Context, id string, progress func(*state.Status)) (*state.Status, error) {
+	return Wait(ctx, s.Status, id, 20*time.Millisecond, progress)
+}
+
+// Result returns the stored result of task key (state.ErrNoResult if none).
+func (s *Scheduler) Result(ctx context.Context, key string) ([]byte, error) {
+	return s.store.Result(ctx, key)
+}

@@ -1,0 +1,202 @@
+package taskq
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/tributary-dev/tributary/scheduler/graph"
+)
+
+// TypeTask is the asynq task type of every graph task.
+const TypeTask = "tributary:task"
+
+// TaskID is the asynq task ID of attempt n of a task: "graph:key" for the
+// first dispatch, "graph:key@n" when the scheduler re-dispatched the task
+// after its worker died (asynq keeps the lost task active until its own
+// recoverer runs, a minute or more later, so the new dispatch needs a new ID).
+func TaskID(graphID, key string, attempt int) string {
+	if attempt == 0 {
+		return graphID + ":" + key
+	}
+	return graphID + ":" + key + "@" + strconv.Itoa(attempt)
+}
+
+// Attempt returns the dispatch number carried by a task ID.
+func Attempt(taskID string) int {
+	i := strings.LastIndexByte(taskID, '@')
+	if i < 0 {
+		return 0
+	}
+	n, err := strconv.Atoi(taskID[i+1:])
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// Payload is what a worker receives for one task.
+type Payload struct {
+	Graph string   `json:"g"`
+	Key   string   `json:"k"`
+	Func  string   `json:"f"`
+	Args  []byte   `json:"a,omitempty"`
+	Deps  []string `json:"d,omitempty"`
+	// TimeoutMS bounds one attempt exactly (asynq's own timeout has a
+	// granularity of a second and is set a little above it, as a backstop).
+	TimeoutMS int64 `json:"t,omitempty"`
+	// ResultTTLMS is how long the result stays in the store.
+	ResultTTLMS int64 `json:"r,omitempty"`
+}
+
+// EncodePayload encodes p.
+func EncodePayload(p *Payload) ([]byte, error) { return json.Marshal(p) }
+
+// DecodePayload decodes a payload.
+func DecodePayload(b []byte) (*Payload, error) {
+	var p Payload
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("task payload: %w", err)
+	}
+	if p.Graph == "" || p.Key == "" || p.Func == "" {
+		return nil, errors.New("task payload: graph, key or function missing")
+	}
+	return &p, nil
+}
+
+// Message is the part of asynq's TaskMessage that Tributary sets.
+type Message struct {
+	Type    string
+	Payload []byte
+	ID      string
+	Queue   string
+	Retry   int
+	Timeout time.Duration
+}
+
+// Field numbers of asynq's internal/proto/asynq.proto TaskMessage.
+const (
+	fieldType    = 1
+	fieldPayload = 2
+	fieldID      = 3
+	fieldQueue   = 4
+	fieldRetry   = 5
+	fieldTimeout = 8
+)
+
+// Encode returns m in asynq's wire format. The timeout is rounded up to whole
+// seconds (asynq's unit) and is never 0, which asynq reports as an error.
+func (m *Message) Encode() []byte {
+	b := make([]byte, 0, 32+len(m.Type)+len(m.Payload)+len(m.ID)+len(m.Queue))
+	b = protowire.AppendTag(b, fieldType, protowire.BytesType)
+	b = protowire.AppendString(b, m.Type)
+	b = protowire.AppendTag(b, fieldPayload, protowire.BytesType)
+	b = protowire.AppendBytes(b, m.Payload)
+	b = protowire.AppendTag(b, fieldID, protowire.BytesType)
+	b = protowire.AppendString(b, m.ID)
+	b = protowire.AppendTag(b, fieldQueue, protowire.BytesType)
+	b = protowire.AppendString(b, m.Queue)
+	if m.Retry > 0 {
+		b = protowire.AppendTag(b, fieldRetry, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(m.Retry))
+	}
+	secs := int64((m.Timeout + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	b = protowire.AppendTag(b, fieldTimeout, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(secs))
+	return b
+}
+
+// DecodeMessage reads the fields Encode writes, skipping the others.
+func DecodeMessage(b []byte) (*Message, error) {
+	var m Message
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, fmt.Errorf("task message: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+		switch {
+		case typ == protowire.BytesType && num <= fieldQueue:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return nil, fmt.Errorf("task message field %d: %w", num, protowire.ParseError(n))
+			}
+			switch num {
+			case fieldType:
+				m.Type = string(v)
+			case fieldPayload:
+				m.Payload = append([]byte(nil), v...)
+			case fieldID:
+				m.ID = string(v)
+			case fieldQueue:
+				m.Queue = string(v)
+			}
+			b = b[n:]
+		case typ == protowire.VarintType && (num == fieldRetry || num == fieldTimeout):
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return nil, fmt.Errorf("task message field %d: %w", num, protowire.ParseError(n))
+			}
+			if num == fieldRetry {
+				m.Retry = int(v)
+			} else {
+				m.Timeout = time.Duration(v) * time.Second
+			}
+			b = b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return nil, fmt.Errorf("task message field %d: %w", num, protowire.ParseError(n))
+			}
+			b = b[n:]
+		}
+	}
+	return &m, nil
+}
+
+// QueueKeyPrefix is asynq's prefix of every key of queue q.
+func QueueKeyPrefix(q string) string { return "asynq:{" + q + "}:" }
+
+// AllQueuesKey is asynq's set of known queues (what the Inspector and asynqmon list).
+const AllQueuesKey = "asynq:queues"
+
+// Queues maps graph priorities to asynq queue names and weights.
+type Queues struct {
+	Interactive, Default, Batch string
+	// Weights of the queues when not strict (asynq's Config.Queues).
+	Weights map[string]int
+	// Strict makes workers always drain higher priorities first.
+	Strict bool
+}
+
+// DefaultQueues derives queue names from a prefix, so that deployments (and
+// tests) sharing a Redis do not share queues: strict priority, interactive
+// before default before batch.
+func DefaultQueues(prefix string) Queues {
+	q := Queues{Interactive: prefix + ".interactive", Default: prefix + ".default", Batch: prefix + ".batch", Strict: true}
+	q.Weights = map[string]int{q.Interactive: 6, q.Default: 3, q.Batch: 1}
+	return q
+}
+
+// For returns the queue of priority p.
+func (q Queues) For(p graph.Priority) string {
+	switch p {
+	case graph.Interactive:
+		return q.Interactive
+	case graph.Batch:
+		return q.Batch
+	default:
+		return q.Default
+	}
+}
+
+// All returns the queue names, highest priority first.
+func (q Queues) All() []string { return []string{q.Interactive, q.Default, q.Batch} }

@@ -1,0 +1,256 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/scheduler/state"
+	"github.com/tributary-dev/tributary/scheduler/taskq"
+)
+
+// Config configures a Worker.
+type Config struct {
+	Redis     redis.UniversalClient
+	KeyPrefix string
+	// Queues to serve and their priorities (taskq.DefaultQueues(KeyPrefix) if zero).
+	Queues taskq.Queues
+	// Concurrency is the number of tasks run at once (default: 2 x CPUs).
+	Concurrency int
+	// TaskCheckInterval is how long asynq sleeps when all queues look empty;
+	// asynq's default (1 s) would be paid at every step of a chain.
+	TaskCheckInterval time.Duration
+	// DelayedTaskCheckInterval is how often retries that are due are moved
+	// back to their queue (asynq's default: 5 s).
+	DelayedTaskCheckInterval time.Duration
+	// RetryDelay is the backoff before retry n (default: 100 ms x 2^n, at most 10 s, jittered).
+	RetryDelay func(n int) time.Duration
+	// Heartbeat is how often the worker advertises itself; its advertisement
+	// lives 4 heartbeats, after which the scheduler considers it dead.
+	Heartbeat time.Duration
+	// ID names the worker (default host-pid-random).
+	ID      string
+	Log     *slog.Logger
+	Metrics prometheus.Registerer
+}
+
+// Worker runs graph tasks with the functions of a registry.
+type Worker struct {
+	cfg   Config
+	reg   *Registry
+	store *state.Store
+	m     *metrics
+	log   *slog.Logger
+	info  state.WorkerInfo
+}
+
+// New returns a worker; Run starts it.
+func New(cfg Config, reg *Registry) (*Worker, error) {
+	if cfg.Redis == nil || cfg.KeyPrefix == "" {
+		return nil, errors.New("worker: Redis and KeyPrefix are required")
+	}
+	if cfg.Queues.Default == "" {
+		cfg.Queues = taskq.DefaultQueues(cfg.KeyPrefix)
+	}
+	if cfg.TaskCheckInterval <= 0 {
+		cfg.TaskCheckInterval = 20 * time.Millisecond
+	}
+	if cfg.DelayedTaskCheckInterval <= 0 {
+		cfg.DelayedTaskCheckInterval = time.Second
+	}
+	if cfg.RetryDelay == nil {
+		cfg.RetryDelay = func(n int) time.Duration {
+			d := min(100*time.Millisecond<<min(n, 10), 10*time.Second)
+			return d/2 + rand.N(d/2+1)
+		}
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	host, _ := os.Hostname()
+	if cfg.ID == "" {
+		cfg.ID = fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.N(1<<16))
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("worker metrics: %w", err)
+	}
+	w := &Worker{cfg: cfg, reg: reg, store: state.New(cfg.Redis, cfg.KeyPrefix), m: m, log: cfg.Log.With("worker", cfg.ID)}
+	w.info = state.WorkerInfo{ID: cfg.ID, Host: host, PID: os.Getpid(), Functions: reg.Names(), Queues: cfg.Queues.All(), Started: time.Now()}
+	return w, nil
+}
+
+// ID is the worker's ID.
+func (w *Worker) ID() string { return w.cfg.ID }
+
+// Run serves tasks until ctx is done, then shuts down cleanly (running tasks
+// get asynq's shutdown timeout, then are requeued).
+func (w *Worker) Run(ctx context.Context) error {
+	ttl := 4 * w.cfg.Heartbeat
+	if err := w.store.Advertise(ctx, &w.info, ttl); err != nil {
+		return err
+	}
+	queues := make(map[string]int)
+	for _, q := range w.cfg.Queues.All() {
+		queues[q] = max(w.cfg.Queues.Weights[q], 1)
+	}
+	srv := asynq.NewServerFromRedisClient(w.cfg.Redis, asynq.Config{
+		Concurrency:              w.cfg.Concurrency,
+		Queues:                   queues,
+		StrictPriority:           w.cfg.Queues.Strict,
+		TaskCheckInterval:        w.cfg.TaskCheckInterval,
+		DelayedTaskCheckInterval: w.cfg.DelayedTaskCheckInterval,
+		RetryDelayFunc:           func(n int, _ error, _ *asynq.Task) time.Duration { return w.cfg.RetryDelay(n) },
+		Logger:                   asynqLogger{w.log},
+		LogLevel:                 asynq.WarnLevel,
+		ShutdownTimeout:          5 * time.Second,
+	})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(taskq.TypeTask, w.ProcessTask)
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("worker: start asynq server: %w", err)
+	}
+	w.log.Info("worker started", "functions", w.info.Functions, "queues", w.info.Queues, "concurrency", w.cfg.Concurrency)
+	t := time.NewTicker(w.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			srv.Shutdown()
+			// A clean stop withdraws at once: the scheduler need not wait for the TTL.
+			if err := w.store.Withdraw(context.WithoutCancel(ctx), w.cfg.ID); err != nil {
+				w.log.Warn("withdraw", "err", err)
+			}
+			w.log.Info("worker stopped")
+			return nil
+		case <-t.C:
+			if err := w.store.Advertise(ctx, &w.info, ttl); err != nil && ctx.Err() == nil {
+				w.log.Warn("heartbeat", "err", err)
+			}
+		}
+	}
+}
+
+// ProcessTask is the asynq handler of graph tasks.
+func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	p, err := taskq.DecodePayload(t.Payload())
+	if err != nil {
+		w.m.tasks.WithLabelValues("", outcomeInternal).Inc()
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	taskID, _ := asynq.GetTaskID(ctx)
+	action, deps, err := w.store.Start(ctx, p, taskq.Attempt(taskID), w.cfg.ID)
+	if errors.Is(err, state.ErrMissingDep) {
+		return w.fail(ctx, p, err)
+	}
+	if err != nil {
+		w.m.tasks.WithLabelValues(p.Func, outcomeInternal).Inc()
+		return err
+	}
+	switch action {
+	case state.ActionSkip:
+		w.m.tasks.WithLabelValues(p.Func, outcomeSkipped).Inc()
+		return nil
+	case state.ActionMemo:
+		if _, err := w.store.Complete(ctx, p, nil, true); err != nil {
+			return err
+		}
+		w.m.tasks.WithLabelValues(p.Func, outcomeMemo).Inc()
+		return nil
+	}
+	fn, ok := w.reg.Lookup(p.Func)
+	if !ok {
+		return w.fail(ctx, p, Permanent(fmt.Errorf("function %q is not registered in worker %s", p.Func, w.cfg.ID)))
+	}
+	start := time.Now()
+	w.m.running.Inc()
+	res, err := w.call(ctx, fn, p, deps)
+	w.m.running.Dec()
+	if err != nil {
+		if ctx.Err() != nil {
+			// Cancelled by asynq (graph cancelled, or shutdown): not a task failure.
+			return err
+		}
+		retried, _ := asynq.GetRetryCount(ctx)
+		maxRetry, _ := asynq.GetMaxRetry(ctx)
+		if errors.Is(err, ErrPermanent) || retried >= maxRetry {
+			return w.fail(ctx, p, err)
+		}
+		w.m.tasks.WithLabelValues(p.Func, outcomeRetry).Inc()
+		w.log.Debug("task failed, will retry", "graph", p.Graph, "key", p.Key, "retried", retried, "err", err)
+		return err
+	}
+	c, err := w.store.Complete(ctx, p, res, false)
+	if err != nil {
+		// asynq retries the task; Start lets the same dispatch run again.
+		w.m.tasks.WithLabelValues(p.Func, outcomeInternal).Inc()
+		return err
+	}
+	w.m.duration.WithLabelValues(p.Func).Observe(time.Since(start).Seconds())
+	if c.Counted {
+		w.m.tasks.WithLabelValues(p.Func, outcomeDone).Inc()
+	} else {
+		w.m.tasks.WithLabelValues(p.Func, outcomeDupe).Inc()
+	}
+	return nil
+}
+
+// call runs fn under the task's timeout, turning a panic into an error.
+func (w *Worker) call(ctx context.Context, fn Func, p *taskq.Payload, deps [][]byte) (res []byte, err error) {
+	if p.TimeoutMS > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(p.TimeoutMS)*time.Millisecond,
+			fmt.Errorf("task %q timed out after %v", p.Key, time.Duration(p.TimeoutMS)*time.Millisecond))
+		defer cancel()
+		defer func() {
+			if err != nil && ctx.Err() != nil {
+				err = fmt.Errorf("%w (%w)", context.Cause(ctx), err)
+			}
+		}()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = Permanent(fmt.Errorf("function %q panicked: %v\n%s", p.Func, r, debug.Stack()))
+		}
+	}()
+	return fn(ctx, Call{Graph: p.Graph, Key: p.Key, Args: p.Args, Deps: deps})
+}
+
+// fail records the task's final failure, which fails its graph, and tells
+// asynq not to retry (the task is archived, visible in asynqmon).
+func (w *Worker) fail(ctx context.Context, p *taskq.Payload, cause error) error {
+	w.m.tasks.WithLabelValues(p.Func, outcomeFailed).Inc()
+	failed, err := w.store.Fail(context.WithoutCancel(ctx), p.Graph, p.Key, cause.Error())
+	if err != nil {
+		return fmt.Errorf("%w (and recording the failure: %w)", cause, err)
+	}
+	if failed {
+		w.m.graphsFailed.Inc()
+		w.log.Warn("graph failed", "graph", p.Graph, "key", p.Key, "err", cause)
+	}
+	return fmt.Errorf("%w: %w", cause, asynq.SkipRetry)
+}
+
+// asynqLogger sends asynq's logs to slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "from", "asynq") }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "from", "asynq") }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "from", "asynq") }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "from", "asynq") }
+func (a asynqLogger) Fatal(args ...any) {
+	a.l.Error(fmt.Sprint(args...), "from", "asynq")
+	os.Exit(1)
+}
