@@ -93,7 +93,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := workers.New(workers.Config{Redis: rdb, KeyPrefix: prefix, Concurrency: 8, Log: testLog(t)}, reg)
+	w, err := workers.New(workers.Config{Redis: rdb, KeyPrefix: prefix, Concurrency: 8, Processors: 2, Log: testLog(t)}, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -34,6 +36,20 @@ type Config struct {
 	DelayedTaskCheckInterval time.Duration
 	// RetryDelay is the backoff before retry n (default: 100 ms x 2^n, at most 10 s, jittered).
 	RetryDelay func(n int) time.Duration
+	// Processors is the number of asynq servers the worker runs on the same
+	// queues, sharing Concurrency (default: one per 8 of concurrency, at
+	// most 4). asynq's processor dequeues one task at a time (a script round
+	// trip per queue tried, empty higher-priority queues included), which
+	// bounds a server's tasks/s whatever its concurrency; more processors
+	// dequeue in parallel. Each polls the queues every TaskCheckInterval
+	// when they are empty.
+	Processors int
+	// CoalesceWindow is how long, under load, the worker waits to coalesce
+	// the state updates (start, fan-in) of concurrent tasks into one round
+	// trip (default 200 µs; negative: no wait, only the calls that arrive
+	// during a round trip are coalesced into the next). A lone task never
+	// waits.
+	CoalesceWindow time.Duration
 	// Heartbeat is how often the worker advertises itself; its advertisement
 	// lives 4 heartbeats, after which the scheduler considers it dead.
 	Heartbeat time.Duration
@@ -48,6 +64,7 @@ type Worker struct {
 	cfg   Config
 	reg   *Registry
 	store *state.Store
+	batch *state.Batcher
 	m     *metrics
 	log   *slog.Logger
 	info  state.WorkerInfo
@@ -87,7 +104,18 @@ func New(cfg Config, reg *Registry) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker metrics: %w", err)
 	}
-	w := &Worker{cfg: cfg, reg: reg, store: state.New(cfg.Redis, cfg.KeyPrefix), m: m, log: cfg.Log.With("worker", cfg.ID)}
+	store := state.New(cfg.Redis, cfg.KeyPrefix)
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 2 * runtime.NumCPU()
+	}
+	if cfg.Processors <= 0 {
+		cfg.Processors = min((cfg.Concurrency+7)/8, 4)
+	}
+	if cfg.CoalesceWindow == 0 {
+		cfg.CoalesceWindow = 200 * time.Microsecond
+	}
+	w := &Worker{cfg: cfg, reg: reg, store: store, batch: store.NewBatcher(), m: m, log: cfg.Log.With("worker", cfg.ID)}
+	w.batch.Window = cfg.CoalesceWindow
 	w.info = state.WorkerInfo{ID: cfg.ID, Host: host, PID: os.Getpid(), Functions: reg.Names(), Queues: cfg.Queues.All(), Started: time.Now()}
 	return w, nil
 }
@@ -106,29 +134,35 @@ func (w *Worker) Run(ctx context.Context) error {
 	for _, q := range w.cfg.Queues.All() {
 		queues[q] = max(w.cfg.Queues.Weights[q], 1)
 	}
-	srv := asynq.NewServerFromRedisClient(w.cfg.Redis, asynq.Config{
-		Concurrency:              w.cfg.Concurrency,
-		Queues:                   queues,
-		StrictPriority:           w.cfg.Queues.Strict,
-		TaskCheckInterval:        w.cfg.TaskCheckInterval,
-		DelayedTaskCheckInterval: w.cfg.DelayedTaskCheckInterval,
-		RetryDelayFunc:           func(n int, _ error, _ *asynq.Task) time.Duration { return w.cfg.RetryDelay(n) },
-		Logger:                   asynqLogger{w.log},
-		LogLevel:                 asynq.WarnLevel,
-		ShutdownTimeout:          5 * time.Second,
-	})
+	conc := w.cfg.Concurrency
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(taskq.TypeTask, w.ProcessTask)
-	if err := srv.Start(mux); err != nil {
-		return fmt.Errorf("worker: start asynq server: %w", err)
+	var srvs []*asynq.Server
+	shutdown := func() {
+		var wg sync.WaitGroup
+		for _, srv := range srvs {
+			wg.Add(1)
+			go func() { defer wg.Done(); srv.Shutdown() }()
+		}
+		wg.Wait()
 	}
-	w.log.Info("worker started", "functions", w.info.Functions, "queues", w.info.Queues, "concurrency", w.cfg.Concurrency)
+	for i := range w.cfg.Processors {
+		// Share the concurrency: processor i gets its part, at least 1.
+		c := max(conc/w.cfg.Processors+btoi(i < conc%w.cfg.Processors), 1)
+		srv := w.newServer(queues, c)
+		if err := srv.Start(mux); err != nil {
+			shutdown()
+			return fmt.Errorf("worker: start asynq server: %w", err)
+		}
+		srvs = append(srvs, srv)
+	}
+	w.log.Info("worker started", "functions", w.info.Functions, "queues", w.info.Queues, "concurrency", conc, "processors", len(srvs))
 	t := time.NewTicker(w.cfg.Heartbeat)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			srv.Shutdown()
+			shutdown()
 			// A clean stop withdraws at once: the scheduler need not wait for the TTL.
 			if err := w.store.Withdraw(context.WithoutCancel(ctx), w.cfg.ID); err != nil {
 				w.log.Warn("withdraw", "err", err)
@@ -143,6 +177,28 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// newServer returns an asynq server on the worker's queues.
+func (w *Worker) newServer(queues map[string]int, concurrency int) *asynq.Server {
+	return asynq.NewServerFromRedisClient(w.cfg.Redis, asynq.Config{
+		Concurrency:              concurrency,
+		Queues:                   queues,
+		StrictPriority:           w.cfg.Queues.Strict,
+		TaskCheckInterval:        w.cfg.TaskCheckInterval,
+		DelayedTaskCheckInterval: w.cfg.DelayedTaskCheckInterval,
+		RetryDelayFunc:           func(n int, _ error, _ *asynq.Task) time.Duration { return w.cfg.RetryDelay(n) },
+		Logger:                   asynqLogger{w.log},
+		LogLevel:                 asynq.WarnLevel,
+		ShutdownTimeout:          5 * time.Second,
+	})
+}
+
 // ProcessTask is the asynq handler of graph tasks.
 func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	p, err := taskq.DecodePayload(t.Payload())
@@ -151,7 +207,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
-	action, deps, err := w.store.Start(ctx, p, taskq.Attempt(taskID), w.cfg.ID)
+	action, deps, err := w.batch.Start(ctx, p, taskq.Attempt(taskID), w.cfg.ID)
 	if errors.Is(err, state.ErrMissingDep) {
 		return w.fail(ctx, p, err)
 	}
@@ -164,7 +220,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		w.m.tasks.WithLabelValues(p.Func, outcomeSkipped).Inc()
 		return nil
 	case state.ActionMemo:
-		if _, err := w.store.Complete(ctx, p, nil, true); err != nil {
+		if _, err := w.batch.Complete(ctx, p, nil, true); err != nil {
 			return err
 		}
 		w.m.tasks.WithLabelValues(p.Func, outcomeMemo).Inc()
@@ -192,7 +248,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		w.log.Debug("task failed, will retry", "graph", p.Graph, "key", p.Key, "retried", retried, "err", err)
 		return err
 	}
-	c, err := w.store.Complete(ctx, p, res, false)
+	c, err := w.batch.Complete(ctx, p, res, false)
 	if err != nil {
 		// asynq retries the task; Start lets the same dispatch run again.
 		w.m.tasks.WithLabelValues(p.Func, outcomeInternal).Inc()

@@ -9,8 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -29,6 +33,8 @@ type opts struct {
 	system, shape       string
 	tasks, leaves, fan  int
 	concurrency         int
+	processors          int
+	window              time.Duration
 	checkEvery          time.Duration
 	redisURL, keyPrefix string
 }
@@ -41,9 +47,13 @@ func main() {
 	flag.IntVar(&o.leaves, "leaves", 1000, "leaves of the tree")
 	flag.IntVar(&o.fan, "fan-in", 8, "fan-in of the tree")
 	flag.IntVar(&o.concurrency, "concurrency", 8, "asynq server concurrency")
+	flag.IntVar(&o.processors, "processors", 0, "asynq servers sharing -concurrency (Tributary: 0 is the worker's default; raw: 0 is 1)")
+	flag.DurationVar(&o.window, "coalesce-window", 0, "Tributary worker's CoalesceWindow (0: its default)")
 	flag.DurationVar(&o.checkEvery, "task-check-interval", 20*time.Millisecond, "asynq TaskCheckInterval")
+	label := flag.String("label", "", "system name printed (default: -system)")
 	flag.StringVar(&o.redisURL, "redis-url", os.Getenv("TRIBUTARY_REDIS_URL"), "Redis URL")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile")
+	redisStats := flag.Bool("redis-stats", false, "print Redis CPU and command calls per task (deltas of INFO, to stderr)")
 	flag.Parse()
 	if *cpuprof != "" {
 		f, err := os.Create(*cpuprof)
@@ -65,6 +75,11 @@ func main() {
 	defer rdb.Close()
 	defer cleanup(rdb, o.keyPrefix)
 	ctx := context.Background()
+	var before map[string]float64
+	if *redisStats {
+		before = redisInfo(ctx, rdb)
+	}
+	cpu0 := processCPU()
 	var n int
 	var el time.Duration
 	switch o.system {
@@ -78,7 +93,69 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	fmt.Printf("%s %s %d %.3f %.0f\n", o.system, o.shape, n, el.Seconds(), float64(n)/el.Seconds())
+	if *label == "" {
+		*label = o.system
+	}
+	fmt.Printf("%s %s %d %.3f %.0f\n", *label, o.shape, n, el.Seconds(), float64(n)/el.Seconds())
+	if *redisStats {
+		fmt.Fprintf(os.Stderr, "bench process cpu per task: %.1f µs\n", (processCPU()-cpu0).Seconds()*1e6/float64(n))
+		printRedisDelta(before, redisInfo(ctx, rdb), n)
+	}
+}
+
+// processCPU is the CPU time (user and system) used by this process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisInfo reads Redis's CPU seconds and per-command calls and µs (INFO
+// cpu and commandstats; deltas include other clients of the same Redis).
+func redisInfo(ctx context.Context, rdb *redis.Client) map[string]float64 {
+	m := make(map[string]float64)
+	txt, err := rdb.Info(ctx, "cpu", "commandstats").Result()
+	if err != nil {
+		return m
+	}
+	for _, line := range strings.Split(txt, "\r\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch {
+		case k == "used_cpu_sys" || k == "used_cpu_user":
+			f, _ := strconv.ParseFloat(v, 64)
+			m["cpu"] += f
+		case strings.HasPrefix(k, "cmdstat_"):
+			for _, kv := range strings.Split(v, ",") {
+				f, val, _ := strings.Cut(kv, "=")
+				if f == "calls" || f == "usec" {
+					x, _ := strconv.ParseFloat(val, 64)
+					m[strings.TrimPrefix(k, "cmdstat_")+"."+f] = x
+				}
+			}
+		}
+	}
+	return m
+}
+
+func printRedisDelta(a, b map[string]float64, n int) {
+	fmt.Fprintf(os.Stderr, "redis cpu per task: %.1f µs\n", (b["cpu"]-a["cpu"])*1e6/float64(n))
+	var names []string
+	for k := range b {
+		if name, ok := strings.CutSuffix(k, ".calls"); ok && b[k]-a[k] > 0 {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, c := range names {
+		calls := b[c+".calls"] - a[c+".calls"]
+		usec := b[c+".usec"] - a[c+".usec"]
+		fmt.Fprintf(os.Stderr, "  %-12s %6.2f calls/task %6.1f µs/task\n", c, calls/float64(n), usec/float64(n))
+	}
 }
 
 func fail(err error) {
@@ -105,8 +182,6 @@ func runRaw(ctx context.Context, rdb *redis.Client, o opts) (int, time.Duration,
 	var done atomic.Int64
 	var mu sync.Mutex
 	target, signal := int64(0), make(chan struct{}, 1)
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: o.concurrency, Queues: map[string]int{q: 1},
-		TaskCheckInterval: o.checkEvery, LogLevel: asynq.WarnLevel})
 	mux := asynq.NewServeMux()
 	mux.HandleFunc("noop", func(context.Context, *asynq.Task) error {
 		n := done.Add(1)
@@ -117,10 +192,16 @@ func runRaw(ctx context.Context, rdb *redis.Client, o opts) (int, time.Duration,
 		mu.Unlock()
 		return nil
 	})
-	if err := srv.Start(mux); err != nil {
-		return 0, 0, err
+	servers := max(o.processors, 1)
+	for i := range servers {
+		c := max(o.concurrency/servers+min(max(o.concurrency%servers-i, 0), 1), 1)
+		srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: c, Queues: map[string]int{q: 1},
+			TaskCheckInterval: o.checkEvery, LogLevel: asynq.WarnLevel})
+		if err := srv.Start(mux); err != nil {
+			return 0, 0, err
+		}
+		defer srv.Shutdown()
 	}
-	defer srv.Shutdown()
 	cli := asynq.NewClientFromRedisClient(rdb)
 	levels := []int{o.tasks}
 	if o.shape == "tree" {
@@ -164,7 +245,7 @@ func runTributary(ctx context.Context, rdb *redis.Client, o opts) (int, time.Dur
 		return 0, 0, err
 	}
 	w, err := workers.New(workers.Config{Redis: rdb, KeyPrefix: o.keyPrefix, Concurrency: o.concurrency,
-		TaskCheckInterval: o.checkEvery, Log: quiet()}, reg)
+		Processors: o.processors, CoalesceWindow: o.window, TaskCheckInterval: o.checkEvery, Log: quiet()}, reg)
 	if err != nil {
 		return 0, 0, err
 	}

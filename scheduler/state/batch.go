@@ -1,0 +1,402 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/scheduler/taskq"
+)
+
+// The batch scripts do, for many tasks at once and in one atomic script call,
+// exactly what startScript and completeScript do for one: the tasks of a
+// batch are handled one after the other, as if by as many separate calls in
+// that order. They take the store's key prefix and derive every key from it
+// (like the inlined asynq enqueue, they assume a single Redis, not a cluster),
+// instead of eleven keys per task.
+const batchPrelude = `
+local P = ARGV[1]
+local function gkey(g, part) return P .. ':graph:' .. g .. ':' .. part end
+local function rkey(k) return P .. ':result:' .. k end
+local function enqueue(q, tid, msg, now)
+  local pfx = 'asynq:{' .. q .. '}:'
+  if redis.call('EXISTS', pfx .. 't:' .. tid) == 0 then
+    redis.call('HSET', pfx .. 't:' .. tid, 'msg', msg, 'state', 'pending', 'pending_since', now)
+    redis.call('LPUSH', pfx .. 'pending', tid)
+  end
+end
+local PARTS = {'meta', 'state', 'pending', 'out', 'msg', 'running', 'attempt', 'spec'}
+local function finish(g, gstate, now)
+  local META = gkey(g, 'meta')
+  redis.call('HSET', META, 'state', gstate, 'finished', now)
+  redis.call('SREM', P .. ':graphs:active', redis.call('HGET', META, 'id'))
+  redis.call('HINCRBY', P .. ':stats', 'graphs_' .. gstate, 1)
+  local ttl = redis.call('HGET', META, 'gttl')
+  if ttl and tonumber(ttl) > 0 then
+    for _, part in ipairs(PARTS) do redis.call('PEXPIRE', gkey(g, part), ttl) end
+  end
+end
+`
+
+// startBatchScript: ARGV prefix, then per task: graph key worker attempt
+// ndeps dep... Returns one {action, dep results...} per task.
+var startBatchScript = newSourced(batchPrelude + `
+local out = {}
+local i = 2
+while i <= #ARGV do
+  local g, k, w, att, nd = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
+  local d0 = i + 5
+  i = d0 + nd
+  local STATE = gkey(g, 'state')
+  local r
+  if redis.call('HGET', gkey(g, 'meta'), 'state') ~= 'running' then
+    r = {'skip'}
+  else
+    local st = redis.call('HGET', STATE, k)
+    if st ~= 'q' and st ~= 'r' then
+      r = {'skip'}
+    elseif (redis.call('HGET', gkey(g, 'attempt'), k) or '0') ~= att then
+      r = {'skip'}
+    elseif redis.call('EXISTS', rkey(k)) == 1 then
+      r = {'memo'}
+    else
+      redis.call('HSET', STATE, k, 'r')
+      redis.call('HSET', gkey(g, 'running'), k, w)
+      r = {'run'}
+      for j = d0, d0 + nd - 1 do r[#r + 1] = redis.call('GET', rkey(ARGV[j])) end
+    end
+  end
+  out[#out + 1] = r
+end
+return out
+`)
+
+// completeBatchScript: ARGV prefix now, then per task: graph key result
+// ttl_ms memo(0|1). Returns {outcome, ready} per task, flattened (see
+// completeScript). The cluster-wide counters are written once per batch.
+var completeBatchScript = newSourced(batchPrelude + `
+local now = ARGV[2]
+local out = {}
+local ndone, nmemo = 0, 0
+local i = 3
+while i <= #ARGV do
+  local g, k, res, ttl, memo = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  i = i + 5
+  local outcome, ready = 0, 0
+  if memo ~= '1' then redis.call('SET', rkey(k), res, 'PX', ttl) end
+  local STATE, META = gkey(g, 'state'), gkey(g, 'meta')
+  local st = redis.call('HGET', STATE, k)
+  if st and st ~= 'd' and st ~= 'c' and st ~= 'f' then
+    redis.call('HDEL', gkey(g, 'running'), k)
+    redis.call('HSET', STATE, k, 'd')
+    local done = redis.call('HINCRBY', META, 'done', 1)
+    ndone = ndone + 1
+    if memo == '1' then
+      redis.call('HINCRBY', META, 'memo', 1)
+      nmemo = nmemo + 1
+    end
+    if redis.call('HGET', META, 'state') == 'running' then
+      outcome = 1
+      local dsts = redis.call('HGET', gkey(g, 'out'), k)
+      if dsts then
+        local PENDING, MSG = gkey(g, 'pending'), gkey(g, 'msg')
+        local gid, q = redis.call('HGET', META, 'id'), redis.call('HGET', META, 'queue')
+        for d in string.gmatch(dsts, '[^\n]+') do
+          if redis.call('HINCRBY', PENDING, d, -1) == 0 and redis.call('HGET', STATE, d) == 'w' then
+            redis.call('HSET', STATE, d, 'q')
+            enqueue(q, gid .. ':' .. d, redis.call('HGET', MSG, d), now)
+            ready = ready + 1
+          end
+        end
+      end
+      if done >= tonumber(redis.call('HGET', META, 'total')) then
+        finish(g, 'done', now)
+        outcome = 2
+      end
+    end
+  end
+  out[#out + 1] = outcome
+  out[#out + 1] = ready
+end
+if ndone > 0 then redis.call('HINCRBY', P .. ':stats', 'tasks_done', ndone) end
+if nmemo > 0 then redis.call('HINCRBY', P .. ':stats', 'tasks_memoized', nmemo) end
+return out
+`)
+
+// Batcher coalesces the Start and Complete calls of concurrent task handlers
+// (the tasks a worker runs at once) into one round trip and two script calls
+// (one for the starts, one for the completions) per batch: while a batch is
+// in flight, the calls that arrive queue up and form the next one. A lone
+// call is sent at once (no added latency when idle). It has the same
+// semantics as Store.Start and Store.Complete. It is safe for concurrent use
+// and needs no shutdown (its flusher exits when idle).
+type Batcher struct {
+	s *Store
+	// Window, if positive, is how long a flush waits for more calls before
+	// sending a batch that is not full (more coalescing, more latency). It
+	// is waited only under load, when the previous batch had several calls:
+	// a lone call is sent at once.
+	Window time.Duration
+	// MaxBatch bounds the calls of one batch (default 256).
+	MaxBatch int
+	// MaxBytes bounds the results carried by one batch (default 4 MiB; a
+	// larger result goes alone).
+	MaxBytes int
+
+	mu    sync.Mutex
+	queue []*call
+	busy  bool
+	lastN int // calls in the previous batch
+}
+
+// NewBatcher returns a batcher on s.
+func (s *Store) NewBatcher() *Batcher { return &Batcher{s: s} }
+
+type call struct {
+	p       *taskq.Payload
+	attempt int
+	worker  string
+	// complete only
+	complete bool
+	result   []byte
+	memo     bool
+
+	// outputs
+	action string
+	deps   [][]byte
+	comp   Completion
+	err    error
+	done   chan struct{}
+}
+
+// sourced is a script and its source (redis.Script keeps the source to itself).
+type sourced struct {
+	src  string
+	hash string
+}
+
+func newSourced(src string) sourced { return sourced{src: src, hash: redis.NewScript(src).Hash()} }
+
+// Start is Store.Start, coalesced with concurrent calls.
+func (b *Batcher) Start(ctx context.Context, p *taskq.Payload, attempt int, worker string) (string, [][]byte, error) {
+	c := &call{p: p, attempt: attempt, worker: worker, done: make(chan struct{})}
+	if err := b.do(ctx, c); err != nil {
+		return "", nil, err
+	}
+	return c.action, c.deps, c.err
+}
+
+// Complete is Store.Complete, coalesced with concurrent calls.
+func (b *Batcher) Complete(ctx context.Context, p *taskq.Payload, result []byte, memo bool) (Completion, error) {
+	c := &call{p: p, complete: true, result: result, memo: memo, done: make(chan struct{})}
+	if err := b.do(ctx, c); err != nil {
+		return Completion{}, err
+	}
+	return c.comp, c.err
+}
+
+// do queues c and waits for its batch. When ctx ends first, the call may
+// still take effect (like a command whose reply was not awaited): its caller
+// fails the attempt, and the retry is idempotent.
+func (b *Batcher) do(ctx context.Context, c *call) error {
+	b.mu.Lock()
+	b.queue = append(b.queue, c)
+	if !b.busy {
+		b.busy = true
+		go b.flush()
+	}
+	b.mu.Unlock()
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flush sends batches until the queue is empty.
+func (b *Batcher) flush() {
+	maxN, maxBytes := b.MaxBatch, b.MaxBytes
+	if maxN <= 0 {
+		maxN = 256
+	}
+	if maxBytes <= 0 {
+		maxBytes = 4 << 20
+	}
+	for {
+		if b.Window > 0 {
+			b.mu.Lock()
+			wait := b.lastN > 1 && len(b.queue) < maxN
+			b.mu.Unlock()
+			if wait {
+				time.Sleep(b.Window)
+			}
+		}
+		b.mu.Lock()
+		n, size := 0, 0
+		for n < len(b.queue) && n < maxN {
+			size += len(b.queue[n].result)
+			if n > 0 && size > maxBytes {
+				break
+			}
+			n++
+		}
+		if n == 0 {
+			b.busy = false
+			b.lastN = 0
+			b.mu.Unlock()
+			return
+		}
+		b.lastN = n
+		batch := make([]*call, n)
+		copy(batch, b.queue)
+		rest := copy(b.queue, b.queue[n:])
+		clear(b.queue[rest:])
+		b.queue = b.queue[:rest]
+		b.mu.Unlock()
+		b.run(batch)
+	}
+}
+
+// batchTimeout bounds one batch's round trip (its callers may have no deadline).
+const batchTimeout = 30 * time.Second
+
+// run sends one batch: the starts and the completions, each as one script
+// call, in one pipeline.
+func (b *Batcher) run(batch []*call) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	var starts, comps []*call
+	sargs := []any{b.s.prefix}
+	cargs := []any{b.s.prefix, nowNS()}
+	for _, c := range batch {
+		p := c.p
+		if !c.complete {
+			starts = append(starts, c)
+			sargs = append(sargs, p.Graph, p.Key, c.worker, strconv.Itoa(c.attempt), len(p.Deps))
+			for _, d := range p.Deps {
+				sargs = append(sargs, d)
+			}
+			continue
+		}
+		comps = append(comps, c)
+		m := "0"
+		if c.memo {
+			m = "1"
+		}
+		ttl := p.ResultTTLMS
+		if ttl <= 0 {
+			ttl = 24 * 3600 * 1000
+		}
+		cargs = append(cargs, p.Graph, p.Key, c.result, ttl, m)
+	}
+	var scmd, ccmd *redis.Cmd
+	err := runScripts(ctx, b.s.rdb, func(pipe redis.Pipeliner, load bool) {
+		if len(starts) > 0 {
+			scmd = evalIn(ctx, pipe, startBatchScript, load, sargs)
+		}
+		if len(comps) > 0 {
+			ccmd = evalIn(ctx, pipe, completeBatchScript, load, cargs)
+		}
+	})
+	if scmd != nil {
+		b.startResults(starts, scmd, err)
+	}
+	if ccmd != nil {
+		completeResults(comps, ccmd, err)
+	}
+}
+
+func evalIn(ctx context.Context, pipe redis.Pipeliner, s sourced, load bool, args []any) *redis.Cmd {
+	if load {
+		return pipe.Eval(ctx, s.src, nil, args...)
+	}
+	return pipe.EvalSha(ctx, s.hash, nil, args...)
+}
+
+// runScripts runs the pipeline fill builds with EVALSHA, and again with EVAL
+// if Redis did not know a script (restarted, or SCRIPT FLUSH): a NOSCRIPT
+// reply means the script did not run, so the second try is safe.
+func runScripts(ctx context.Context, rdb redis.UniversalClient, fill func(pipe redis.Pipeliner, load bool)) error {
+	var cmds []redis.Cmder
+	for _, load := range []bool{false, true} {
+		pipe := rdb.Pipeline()
+		fill(pipe, load)
+		var err error
+		cmds, err = pipe.Exec(ctx)
+		noScript := false
+		for _, c := range cmds {
+			if e := c.Err(); e != nil && redis.HasErrorPrefix(e, "NOSCRIPT") {
+				noScript = true
+			}
+		}
+		if !noScript {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Batcher) startResults(calls []*call, cmd *redis.Cmd, err error) {
+	var rows []any
+	if err == nil {
+		rows, err = cmd.Slice()
+	}
+	if err == nil && len(rows) != len(calls) {
+		err = fmt.Errorf("start batch: %d replies for %d tasks", len(rows), len(calls))
+	}
+	for i, c := range calls {
+		if err != nil {
+			c.err = fmt.Errorf("start %s/%s: %w", c.p.Graph, c.p.Key, err)
+		} else {
+			row, _ := rows[i].([]any)
+			c.action, c.deps, c.err = startReply(c.p, row)
+		}
+		close(c.done)
+	}
+}
+
+// startReply decodes the reply of startScript for task p.
+func startReply(p *taskq.Payload, res []any) (string, [][]byte, error) {
+	if len(res) == 0 {
+		return "", nil, fmt.Errorf("start %s/%s: empty reply", p.Graph, p.Key)
+	}
+	action, _ := res[0].(string)
+	if action != ActionRun {
+		return action, nil, nil
+	}
+	if len(res) != 1+len(p.Deps) {
+		return "", nil, fmt.Errorf("start %s/%s: %d replies for %d dependencies", p.Graph, p.Key, len(res)-1, len(p.Deps))
+	}
+	deps := make([][]byte, len(p.Deps))
+	for i := range p.Deps {
+		v, ok := res[1+i].(string)
+		if !ok {
+			return "", nil, fmt.Errorf("task %s/%s: result of %q: %w", p.Graph, p.Key, p.Deps[i], ErrMissingDep)
+		}
+		deps[i] = []byte(v)
+	}
+	return action, deps, nil
+}
+
+func completeResults(calls []*call, cmd *redis.Cmd, err error) {
+	var vals []int64
+	if err == nil {
+		vals, err = cmd.Int64Slice()
+	}
+	if err == nil && len(vals) != 2*len(calls) {
+		err = fmt.Errorf("complete batch: %d replies for %d tasks", len(vals), len(calls))
+	}
+	for i, c := range calls {
+		if err != nil {
+			c.err = fmt.Errorf("complete %s/%s: %w", c.p.Graph, c.p.Key, err)
+		} else {
+			c.comp = Completion{Counted: vals[2*i] > 0, Ready: int(vals[2*i+1]), GraphDone: vals[2*i] == 2}
+		}
+		close(c.done)
+	}
+}
