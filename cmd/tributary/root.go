@@ -64,6 +64,10 @@ func newRootCmd() *cobra.Command {
 		newSchedulerCmd(g),
 		newWorkerCmd(g),
 		newGraphCmd(g),
+		newSpeedCmd(g),
+		newArchiveCmd(g),
+		newBatchCmd(g),
+		newServeCmd(g),
 	)
 	envHelp(root)
 	return root

@@ -23,6 +23,11 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// make test exports the services' settings: start from none.
+			for _, k := range []string{"TRIBUTARY_REDIS_URL", "TRIBUTARY_PARTITIONS"} {
+				t.Setenv(k, "")
+				os.Unsetenv(k)
+			}
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}

@@ -12,7 +12,7 @@ import (
 
 // periodicGraphs are the graphs the leading scheduler submits on a schedule:
 // add entries here (e.g. the batch layer's recomputation).
-func periodicGraphs(_ *globals) []scheduler.Periodic { return nil }
+func periodicGraphs(g *globals) []scheduler.Periodic { return batchPeriodic(g) }
 
 func newSchedulerCmd(g *globals) *cobra.Command {
 	var (

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tributary-dev/tributary/batch/recompute"
 	"github.com/tributary-dev/tributary/internal/obs"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 	"github.com/tributary-dev/tributary/workers"
@@ -76,7 +77,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer rdb.Close()
-			reg, err := workers.NewRegistry(workerRegistrations()...)
+			reg, err := workers.NewRegistry(append(workerRegistrations(), recompute.Register(rdb, g.log))...)
 			if err != nil {
 				return err
 			}

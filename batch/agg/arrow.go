@@ -1,0 +1,407 @@
+package agg
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/tributary-dev/tributary/flight"
+)
+
+// ViewsMetadataKey is the schema metadata key listing the views of an aggregate.
+const ViewsMetadataKey = "tributary.views"
+
+var fields = []arrow.Field{
+	{Name: "group", Type: arrow.BinaryTypes.String},
+	{Name: "hour", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "count", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "sum", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "delayed", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "min", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "max", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "hist_delays", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32)},
+	{Name: "hist_counts", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64)},
+	{Name: "destinations", Type: arrow.ListOf(arrow.BinaryTypes.String)},
+}
+
+func schemaOf(views []flight.View) *arrow.Schema {
+	names := make([]string, len(views))
+	for i, v := range views {
+		names[i] = v.Name
+	}
+	md := arrow.NewMetadata([]string{ViewsMetadataKey}, []string{strings.Join(names, ",")})
+	return arrow.NewSchema(fields, &md)
+}
+
+// writer encodes one aggregate: one record batch per view.
+type writer struct {
+	views  []flight.View
+	schema *arrow.Schema
+	recs   []arrow.RecordBatch
+	cur    *tableBuilder
+}
+
+func newWriter(views []flight.View) *writer {
+	return &writer{views: views, schema: schemaOf(views), recs: make([]arrow.RecordBatch, len(views))}
+}
+
+// table starts the batch of view vi (views must be started in order); rows
+// is a capacity hint.
+func (w *writer) table(vi int, rows int) *tableBuilder {
+	w.flush()
+	t := &tableBuilder{vi: vi}
+	t.groupOff = make([]int32, 1, rows+1)
+	t.groupData = make([]byte, 0, rows*4)
+	t.hour = make([]int64, 0, rows)
+	t.count = make([]int64, 0, rows)
+	t.sum = make([]int64, 0, rows)
+	t.delayed = make([]int64, 0, rows)
+	t.min = make([]int32, 0, rows)
+	t.max = make([]int32, 0, rows)
+	t.hdOff = make([]int32, 1, rows+1)
+	t.hcOff = make([]int32, 1, rows+1)
+	t.dsOff = make([]int32, 1, rows+1)
+	t.dsvOff = make([]int32, 1, rows+1)
+	w.cur = t
+	return t
+}
+
+func (w *writer) flush() {
+	if w.cur != nil {
+		w.recs[w.cur.vi] = w.cur.record(w.schema)
+		w.cur = nil
+	}
+}
+
+// Compress says whether aggregates are written with LZ4-compressed buffers.
+// They are not: LZ4 shrinks an aggregate ~3 fold but costs more CPU in the
+// workers (compression) and every reader (decompression) than moving the
+// plain buffers through Redis on a local network. Decode reads both.
+var Compress = false
+
+// finish writes the IPC stream.
+func (w *writer) finish() ([]byte, error) {
+	out, _, err := w.finishRows()
+	return out, err
+}
+
+// finishRows is finish that also returns the number of rows written.
+func (w *writer) finishRows() ([]byte, int64, error) {
+	w.flush()
+	var rows int64
+	var buf bytes.Buffer
+	size := 1024
+	for i, r := range w.recs {
+		if r == nil {
+			r = (&tableBuilder{groupOff: []int32{0}, hdOff: []int32{0}, hcOff: []int32{0}, dsOff: []int32{0}, dsvOff: []int32{0}}).record(w.schema)
+			w.recs[i] = r
+		}
+		rows += r.NumRows()
+		for _, c := range r.Columns() {
+			for _, b := range c.Data().Buffers() {
+				if b != nil {
+					size += b.Len() + 8
+				}
+			}
+			for _, ch := range c.Data().Children() {
+				for _, b := range ch.Buffers() {
+					if b != nil {
+						size += b.Len() + 8
+					}
+				}
+			}
+		}
+	}
+	buf.Grow(size)
+	opts := []ipc.Option{ipc.WithSchema(w.schema)}
+	if Compress {
+		opts = append(opts, ipc.WithLZ4())
+	}
+	iw := ipc.NewWriter(&buf, opts...)
+	for _, r := range w.recs {
+		if err := iw.Write(r); err != nil {
+			return nil, 0, fmt.Errorf("encode aggregate: %w", err)
+		}
+		r.Release()
+	}
+	if err := iw.Close(); err != nil {
+		return nil, 0, fmt.Errorf("encode aggregate: %w", err)
+	}
+	return buf.Bytes(), rows, nil
+}
+
+// tableBuilder accumulates one view's rows in plain slices, turned into
+// Arrow arrays (no validity bitmaps: nothing is null) by record.
+type tableBuilder struct {
+	vi                  int
+	groupOff            []int32
+	groupData           []byte
+	hour, count, sum    []int64
+	delayed             []int64
+	min, max            []int32
+	hdOff, hcOff, dsOff []int32
+	hdv                 []int32
+	hcv                 []int64
+	dsvOff              []int32
+	dsvData             []byte
+}
+
+// row appends a row's group, hour and stats; its lists must follow.
+func (t *tableBuilder) row(group string, hour int64, s flight.Stats) {
+	t.groupData = append(t.groupData, group...)
+	t.groupOff = append(t.groupOff, int32(len(t.groupData)))
+	t.hour = append(t.hour, hour)
+	t.count = append(t.count, s.Count)
+	t.sum = append(t.sum, s.Sum)
+	t.delayed = append(t.delayed, s.Delayed)
+	t.min = append(t.min, s.Min)
+	t.max = append(t.max, s.Max)
+}
+
+// endLists closes the row's lists (after their values were appended).
+func (t *tableBuilder) endLists() {
+	t.hdOff = append(t.hdOff, int32(len(t.hdv)))
+	t.hcOff = append(t.hcOff, int32(len(t.hcv)))
+	t.dsOff = append(t.dsOff, int32(len(t.dsvOff)-1))
+}
+
+func (t *tableBuilder) dest(d string) {
+	t.dsvData = append(t.dsvData, d...)
+	t.dsvOff = append(t.dsvOff, int32(len(t.dsvData)))
+}
+
+// append adds a row; hist is left empty by the caller when count <= 2.
+func (t *tableBuilder) append(group string, hour int64, s flight.Stats, hd []int32, hc []int64, ds []string) {
+	t.row(group, hour, s)
+	if s.Count > 2 {
+		t.hdv = append(t.hdv, hd...)
+		t.hcv = append(t.hcv, hc...)
+	}
+	for _, d := range ds {
+		t.dest(d)
+	}
+	t.endLists()
+}
+
+func bufOf[T int32 | int64 | byte](v []T) *memory.Buffer {
+	if len(v) == 0 {
+		return memory.NewBufferBytes(nil)
+	}
+	return memory.NewBufferBytes(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*int(unsafe.Sizeof(v[0]))))
+}
+
+func (t *tableBuilder) record(schema *arrow.Schema) arrow.RecordBatch {
+	n := len(t.groupOff) - 1
+	prim := func(typ arrow.DataType, b *memory.Buffer, length int) arrow.ArrayData {
+		return array.NewData(typ, length, []*memory.Buffer{nil, b}, nil, 0, 0)
+	}
+	str := func(off []int32, data []byte) arrow.ArrayData {
+		return array.NewData(arrow.BinaryTypes.String, len(off)-1, []*memory.Buffer{nil, bufOf(off), bufOf(data)}, nil, 0, 0)
+	}
+	list := func(typ arrow.DataType, off []int32, child arrow.ArrayData) arrow.ArrayData {
+		return array.NewData(typ, len(off)-1, []*memory.Buffer{nil, bufOf(off)}, []arrow.ArrayData{child}, 0, 0)
+	}
+	datas := []arrow.ArrayData{
+		str(t.groupOff, t.groupData),
+		prim(arrow.PrimitiveTypes.Int64, bufOf(t.hour), n),
+		prim(arrow.PrimitiveTypes.Int64, bufOf(t.count), n),
+		prim(arrow.PrimitiveTypes.Int64, bufOf(t.sum), n),
+		prim(arrow.PrimitiveTypes.Int64, bufOf(t.delayed), n),
+		prim(arrow.PrimitiveTypes.Int32, bufOf(t.min), n),
+		prim(arrow.PrimitiveTypes.Int32, bufOf(t.max), n),
+		list(fields[7].Type, t.hdOff, prim(arrow.PrimitiveTypes.Int32, bufOf(t.hdv), len(t.hdv))),
+		list(fields[8].Type, t.hcOff, prim(arrow.PrimitiveTypes.Int64, bufOf(t.hcv), len(t.hcv))),
+		list(fields[9].Type, t.dsOff, str(t.dsvOff, t.dsvData)),
+	}
+	cols := make([]arrow.Array, len(datas))
+	for i, d := range datas {
+		cols[i] = array.MakeFromData(d)
+		d.Release()
+	}
+	rec := array.NewRecordBatch(schema, cols, int64(n))
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec
+}
+
+// Aggregate is a decoded aggregate: one table per view.
+type Aggregate struct {
+	// Views are the view names, in order; Tables[i] belongs to Views[i].
+	Views  []string
+	Tables []*Table
+}
+
+// Table returns the table of a view, nil if the aggregate has none.
+func (a *Aggregate) Table(view string) *Table {
+	for i, v := range a.Views {
+		if v == view {
+			return a.Tables[i]
+		}
+	}
+	return nil
+}
+
+// Rows is the number of buckets over every view.
+func (a *Aggregate) Rows() int64 {
+	var n int64
+	for _, t := range a.Tables {
+		n += int64(t.Len())
+	}
+	return n
+}
+
+// ErrFormat is wrapped by the errors of Decode.
+var ErrFormat = errors.New("not an aggregate")
+
+// Decode reads an encoded aggregate. The tables point into data's buffers
+// (or their decompressed copies).
+func Decode(data []byte) (*Aggregate, error) {
+	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(memory.NewGoAllocator()))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
+	}
+	defer r.Release()
+	md := r.Schema().Metadata()
+	i := md.FindKey(ViewsMetadataKey)
+	if i < 0 || r.Schema().NumFields() != len(fields) {
+		return nil, fmt.Errorf("%w: no %s metadata or wrong columns", ErrFormat, ViewsMetadataKey)
+	}
+	for j, f := range r.Schema().Fields() {
+		if f.Name != fields[j].Name {
+			return nil, fmt.Errorf("%w: column %d is %q, want %q", ErrFormat, j, f.Name, fields[j].Name)
+		}
+	}
+	a := &Aggregate{Views: strings.Split(md.Values()[i], ",")}
+	for r.Next() {
+		rec := r.RecordBatch()
+		rec.Retain()
+		t, err := newTable(rec)
+		if err != nil {
+			return nil, err
+		}
+		a.Tables = append(a.Tables, t)
+	}
+	if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
+	}
+	if len(a.Tables) != len(a.Views) {
+		return nil, fmt.Errorf("%w: %d tables for %d views", ErrFormat, len(a.Tables), len(a.Views))
+	}
+	return a, nil
+}
+
+// Table is one view's buckets, sorted by (group, hour).
+type Table struct {
+	rec              arrow.RecordBatch
+	group            *array.String
+	hour             []int64
+	count, sum, dlyd []int64
+	min, max         []int32
+	hd, hc, ds       *array.List
+	hdv              []int32
+	hcv              []int64
+	dsv              *array.String
+}
+
+func newTable(rec arrow.RecordBatch) (*Table, error) {
+	t := &Table{rec: rec}
+	var ok [10]bool
+	t.group, ok[0] = rec.Column(0).(*array.String)
+	var hour, count, sum, dlyd *array.Int64
+	var mn, mx *array.Int32
+	hour, ok[1] = rec.Column(1).(*array.Int64)
+	count, ok[2] = rec.Column(2).(*array.Int64)
+	sum, ok[3] = rec.Column(3).(*array.Int64)
+	dlyd, ok[4] = rec.Column(4).(*array.Int64)
+	mn, ok[5] = rec.Column(5).(*array.Int32)
+	mx, ok[6] = rec.Column(6).(*array.Int32)
+	t.hd, ok[7] = rec.Column(7).(*array.List)
+	t.hc, ok[8] = rec.Column(8).(*array.List)
+	t.ds, ok[9] = rec.Column(9).(*array.List)
+	for i, o := range ok {
+		if !o {
+			return nil, fmt.Errorf("%w: column %d has type %s", ErrFormat, i, rec.Column(i).DataType())
+		}
+	}
+	hdv, ok1 := t.hd.ListValues().(*array.Int32)
+	hcv, ok2 := t.hc.ListValues().(*array.Int64)
+	dsv, ok3 := t.ds.ListValues().(*array.String)
+	if !ok1 || !ok2 || !ok3 {
+		return nil, fmt.Errorf("%w: list values have the wrong types", ErrFormat)
+	}
+	t.hour, t.count, t.sum, t.dlyd = hour.Int64Values(), count.Int64Values(), sum.Int64Values(), dlyd.Int64Values()
+	t.min, t.max = mn.Int32Values(), mx.Int32Values()
+	t.hdv, t.hcv, t.dsv = hdv.Int32Values(), hcv.Int64Values(), dsv
+	return t, nil
+}
+
+// Len is the number of buckets.
+func (t *Table) Len() int { return int(t.rec.NumRows()) }
+
+// Group is row i's group; the string points into the table's buffer.
+func (t *Table) Group(i int) string { return t.group.Value(i) }
+
+// Hour is row i's hour (Unix seconds).
+func (t *Table) Hour(i int) int64 { return t.hour[i] }
+
+// Stats are row i's statistics.
+func (t *Table) Stats(i int) flight.Stats {
+	return flight.Stats{Count: t.count[i], Sum: t.sum[i], Delayed: t.dlyd[i], Min: t.min[i], Max: t.max[i]}
+}
+
+// Hist calls fn for every (delay, count) of row i's histogram, in increasing
+// delay order, expanding the histogram implied by min and max when count <= 2.
+func (t *Table) Hist(i int, fn func(delay int32, n int64)) {
+	lo, hi := t.hd.ValueOffsets(i)
+	if hi > lo {
+		clo, _ := t.hc.ValueOffsets(i)
+		for j := lo; j < hi; j++ {
+			fn(t.hdv[j], t.hcv[clo+j-lo])
+		}
+		return
+	}
+	switch n, mn, mx := t.count[i], t.min[i], t.max[i]; {
+	case n == 1:
+		fn(mn, 1)
+	case n == 2 && mn == mx:
+		fn(mn, 2)
+	case n == 2:
+		fn(mn, 1)
+		fn(mx, 1)
+	}
+}
+
+// AddHist adds row i's histogram into h.
+func (t *Table) AddHist(i int, h *flight.Histogram) { t.Hist(i, h.AddN) }
+
+// NumDests is the number of row i's distinct destinations.
+func (t *Table) NumDests(i int) int {
+	lo, hi := t.ds.ValueOffsets(i)
+	return int(hi - lo)
+}
+
+// Dest is row i's j-th destination (sorted).
+func (t *Table) Dest(i, j int) string {
+	lo, _ := t.ds.ValueOffsets(i)
+	return t.dsv.Value(int(lo) + j)
+}
+
+// discard releases what the writer holds.
+func (w *writer) discard() {
+	w.flush()
+	for i, r := range w.recs {
+		if r != nil {
+			r.Release()
+			w.recs[i] = nil
+		}
+	}
+}

@@ -1,0 +1,296 @@
+package archive
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tributary-dev/tributary/batch/keyspace"
+	"github.com/tributary-dev/tributary/batch/segment"
+	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/ingest/topology"
+	"github.com/tributary-dev/tributary/ingest/wire"
+	"github.com/tributary-dev/tributary/speed/stream"
+)
+
+// Putter stores a segment atomically (segstore.Store does).
+type Putter interface {
+	Put(ctx context.Context, name string, data []byte) error
+}
+
+// Config configures an Archiver.
+type Config struct {
+	Redis     redis.UniversalClient
+	AMQPURL   string
+	Streams   topology.Streams
+	KeyPrefix string
+	Store     Putter
+	// StoreURL is recorded in Redis so that the recompute finds the segments.
+	StoreURL string
+	// SegmentEvents cuts a segment after that many events (default 100,000).
+	SegmentEvents int
+	// SegmentInterval cuts a segment that long after its first message at the
+	// latest (default 30 s).
+	SegmentInterval time.Duration
+	// Prefetch bounds the unacknowledged deliveries per partition (default 500).
+	Prefetch int
+	// MaxQuarantine caps the quarantine list (default 1000); MaxQuarantineBody
+	// the bytes kept of a body (default 4096).
+	MaxQuarantine, MaxQuarantineBody int
+	Log                              *slog.Logger
+	Metrics                          *Metrics
+}
+
+func (c *Config) defaults() error {
+	if c.Redis == nil || c.Store == nil || c.AMQPURL == "" || c.KeyPrefix == "" {
+		return errors.New("archive: Redis, AMQPURL, KeyPrefix and Store are required")
+	}
+	if err := c.Streams.Validate(); err != nil {
+		return err
+	}
+	if c.SegmentEvents <= 0 {
+		c.SegmentEvents = 100_000
+	}
+	if c.SegmentInterval <= 0 {
+		c.SegmentInterval = 30 * time.Second
+	}
+	if c.Prefetch <= 0 {
+		c.Prefetch = 500
+	}
+	if c.MaxQuarantine <= 0 {
+		c.MaxQuarantine = 1000
+	}
+	if c.MaxQuarantineBody <= 0 {
+		c.MaxQuarantineBody = 4096
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	return nil
+}
+
+// ErrRefused says that a commit found another committed offset than the one
+// this archiver resumed from: another archiver wrote meanwhile.
+var ErrRefused = errors.New("archive commit refused: the committed offset moved (another archiver?)")
+
+// Run archives every partition until ctx is done. A partition that fails
+// (broker lost, commit refused, store error) restarts from its committed
+// offset after a backoff; what it had buffered is consumed again.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	k := keyspace.New(cfg.KeyPrefix)
+	if err := cfg.Redis.HSet(ctx, k.ArchiveMeta(), keyspace.FieldStore, cfg.StoreURL,
+		keyspace.FieldPartitions, cfg.Streams.Partitions).Err(); err != nil {
+		return fmt.Errorf("archive: record meta: %w", err)
+	}
+	eg, ctx := errgroup.WithContext(ctx)
+	for p := range cfg.Streams.Partitions {
+		eg.Go(func() error {
+			backoff := 200 * time.Millisecond
+			for {
+				started := time.Now()
+				err := runPartition(ctx, &cfg, p)
+				if ctx.Err() != nil {
+					return nil
+				}
+				if time.Since(started) > time.Minute {
+					backoff = 200 * time.Millisecond
+				}
+				cfg.Log.Warn("archive partition stopped, restarting from the committed offset", "partition", p, "err", err, "backoff", backoff)
+				cfg.Metrics.restarts.WithLabelValues(strconv.Itoa(p)).Inc()
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(backoff):
+				}
+				backoff = min(2*backoff, 10*time.Second)
+			}
+		})
+	}
+	return eg.Wait()
+}
+
+// partition is one partition's archiving state between two commits.
+type partition struct {
+	cfg       *Config
+	p         int
+	label     string
+	keys      keyspace.Keys
+	committed Progress
+	// pending, since the last commit:
+	offset      int64
+	maxTime     int64
+	seqs        map[string]uint64
+	dirtySeqs   map[string]struct{}
+	events      []flight.Event
+	duplicates  int64
+	quarantine  []string
+	firstAt     time.Time
+	decodeSpace []flight.Event
+}
+
+func runPartition(ctx context.Context, cfg *Config, p int) error {
+	pr, err := LoadProgress(ctx, cfg.Redis, cfg.KeyPrefix, p)
+	if err != nil {
+		return err
+	}
+	conn, err := amqp.Dial(cfg.AMQPURL)
+	if err != nil {
+		return fmt.Errorf("dial broker: %w", err)
+	}
+	defer conn.Close()
+	cons, err := stream.Open(ctx, conn, cfg.Streams.Queue(p), pr.Offset, cfg.Prefetch, fmt.Sprintf("archive-%d", p))
+	if err != nil {
+		return err
+	}
+	defer cons.Close()
+	st := &partition{cfg: cfg, p: p, label: strconv.Itoa(p), keys: keyspace.New(cfg.KeyPrefix), committed: pr,
+		offset: pr.Offset, maxTime: pr.MaxTime, seqs: map[string]uint64{}, dirtySeqs: map[string]struct{}{}}
+	for k, v := range pr.Seqs {
+		st.seqs[k] = v
+	}
+	cfg.Metrics.offset.WithLabelValues(st.label).Set(float64(pr.Offset))
+	cfg.Log.Info("archiving partition", "partition", p, "from_offset", pr.Offset+1, "segments", len(pr.Names))
+	tick := time.NewTicker(min(time.Second, cfg.SegmentInterval/4))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// Buffered events are dropped, not committed: the next run reads them again.
+			return nil
+		case <-tick.C:
+			if st.offset != st.committed.Offset && time.Since(st.firstAt) >= cfg.SegmentInterval {
+				if err := st.cut(ctx); err != nil {
+					return err
+				}
+			}
+		case d, ok := <-cons.Deliveries():
+			if !ok {
+				return errors.New("the broker closed the consumer")
+			}
+			if err := cons.Ack(d.DeliveryTag); err != nil {
+				return err
+			}
+			off, err := stream.Offset(&d)
+			if err != nil {
+				return err
+			}
+			// A stream delivers from the start of the chunk holding the
+			// requested offset: skip what was archived already.
+			if off <= st.offset {
+				continue
+			}
+			st.message(off, &d)
+			if len(st.events) >= cfg.SegmentEvents {
+				if err := st.cut(ctx); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// quarantineEntry is one JSON entry of the quarantine list.
+type quarantineEntry struct {
+	Partition int    `json:"partition"`
+	Offset    int64  `json:"offset"`
+	Reason    string `json:"reason"`
+	Body      string `json:"body"`
+	At        string `json:"at"`
+}
+
+func (st *partition) message(off int64, d *amqp.Delivery) {
+	if st.offset == st.committed.Offset {
+		st.firstAt = time.Now()
+	}
+	st.offset = off
+	evs, err := wire.Decode(st.decodeSpace[:0], d.ContentType, d.Body)
+	st.decodeSpace = evs[:0]
+	if err != nil {
+		// Bad input never stops the archive: keep it aside with the reason.
+		body := d.Body[:min(len(d.Body), st.cfg.MaxQuarantineBody)]
+		e, _ := json.Marshal(quarantineEntry{Partition: st.p, Offset: off, Reason: err.Error(), Body: string(body), At: time.Now().UTC().Format(time.RFC3339Nano)})
+		st.quarantine = append(st.quarantine, string(e))
+		st.cfg.Metrics.quarantined.WithLabelValues(st.label).Inc()
+		st.cfg.Log.Warn("quarantined a malformed message", "partition", st.p, "offset", off, "reason", err)
+		return
+	}
+	for i := range evs {
+		e := &evs[i]
+		if e.Seq != 0 {
+			if e.Seq <= st.seqs[e.Producer] {
+				st.duplicates++
+				continue
+			}
+			st.seqs[e.Producer] = e.Seq
+			st.dirtySeqs[e.Producer] = struct{}{}
+		}
+		if e.Time > st.maxTime {
+			st.maxTime = e.Time
+		}
+		st.events = append(st.events, *e)
+	}
+}
+
+// cut writes the buffered events as one segment, then commits.
+func (st *partition) cut(ctx context.Context) error {
+	name := ""
+	var size int
+	if len(st.events) > 0 {
+		n := segment.Name{Partition: st.p, First: st.committed.Offset + 1, Last: st.offset}
+		data, err := segment.Encode(st.events)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		if err := st.cfg.Store.Put(ctx, n.String(), data); err != nil {
+			return fmt.Errorf("archive partition %d: %w", st.p, err)
+		}
+		st.cfg.Metrics.putSeconds.Observe(time.Since(start).Seconds())
+		name, size = n.String(), len(data)
+	}
+	args := []any{st.committed.Offset, st.offset, st.maxTime, len(st.events), st.duplicates, len(st.quarantine),
+		name, st.committed.Offset + 1, st.cfg.MaxQuarantine, len(st.dirtySeqs)}
+	for prod := range st.dirtySeqs {
+		args = append(args, prod, st.seqs[prod])
+	}
+	for _, q := range st.quarantine {
+		args = append(args, q)
+	}
+	keys := []string{st.keys.ArchivePartition(st.p), st.keys.Segments(st.p), st.keys.Quarantine()}
+	ok, err := commitScript.Run(ctx, st.cfg.Redis, keys, args...).Int()
+	if err != nil {
+		return fmt.Errorf("archive partition %d: commit: %w", st.p, err)
+	}
+	if ok == 0 {
+		st.cfg.Metrics.refused.WithLabelValues(st.label).Inc()
+		return fmt.Errorf("partition %d: %w", st.p, ErrRefused)
+	}
+	m := st.cfg.Metrics
+	m.events.WithLabelValues(st.label).Add(float64(len(st.events)))
+	m.duplicates.WithLabelValues(st.label).Add(float64(st.duplicates))
+	if name != "" {
+		m.segments.WithLabelValues(st.label).Inc()
+		m.bytes.WithLabelValues(st.label).Add(float64(size))
+		st.cfg.Log.Debug("segment committed", "segment", name, "events", len(st.events), "bytes", size)
+	}
+	m.offset.WithLabelValues(st.label).Set(float64(st.offset))
+	m.complete.WithLabelValues(st.label).Set(float64(st.maxTime) / 1e6)
+	st.committed.Offset, st.committed.MaxTime = st.offset, st.maxTime
+	st.events, st.duplicates, st.quarantine = st.events[:0], 0, nil
+	clear(st.dirtySeqs)
+	return nil
+}

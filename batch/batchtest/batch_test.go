@@ -1,0 +1,250 @@
+package batchtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/batch/keyspace"
+	"github.com/tributary-dev/tributary/batch/reconcile"
+	"github.com/tributary-dev/tributary/batch/view"
+	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/internal/testenv"
+	"github.com/tributary-dev/tributary/speed"
+	"github.com/tributary-dev/tributary/speed/store"
+)
+
+const rows = 300_000
+
+// TestBatchLayer runs the whole batch layer on the first 300,000 flights,
+// with the speed layer alongside, in phases that share the setup:
+// exact views, reconciliation, late events, incremental == full, and a
+// publication that dies before its switch.
+func TestBatchLayer(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.startScheduler()
+	e.startArchiver(20_000)
+	stopSpeed := e.startSpeed()
+	defer stopSpeed()
+
+	e.feed(0, rows, "replay")
+	st := e.waitArchived(rows)
+	e.waitSpeed()
+
+	// Phase 1: exact views of the first 300,000 flights.
+	plan, status, err := e.recompute()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("v%d: %d segments, %d partials, %d merges, boundary %s", plan.Version, plan.Segments, plan.Partials, plan.Merges, time.Unix(plan.Boundary, 0).UTC())
+	if plan.Boundary != st.Boundary() || plan.Boundary == 0 {
+		t.Fatalf("boundary %d, want the archive's %d", plan.Boundary, st.Boundary())
+	}
+	x := expectation{}
+	expectRows(t, e.data, 0, rows, x)
+	v1, err := view.Load(ctx, e.rdb, e.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1.Version != plan.Version || status.Memoized != 0 {
+		t.Fatalf("current version %d (want %d), memoized %d (want 0)", v1.Version, plan.Version, status.Memoized)
+	}
+	checkView(t, v1, x)
+
+	// Reconciliation: the speed layer saw the same events, so counts agree.
+	rep, err := reconcile.Last(ctx, e.rdb, e.prefix)
+	if err != nil || rep == nil || rep.Version != v1.Version {
+		t.Fatalf("reconciliation report %+v, %v", rep, err)
+	}
+	t.Logf("reconciliation: %+v", *rep)
+	if rep.CountMismatches != 0 || rep.StatsMismatches != 0 || rep.Buckets == 0 {
+		t.Fatalf("speed and batch disagree: %+v", *rep)
+	}
+	for q, rel := range rep.QuantileRelErr {
+		if rel > flight.SketchRelativeAccuracy+1e-9 {
+			t.Errorf("%s relative error %.4f beyond the sketch's bound", q, rel)
+		}
+	}
+	// The speed buckets that the batch view now covers expire after the grace period.
+	sb := fmt.Sprintf("%s:speed:v:airport_hour:ATL:%d", e.prefix, v1.Boundary-24*3600)
+	if ttl := e.rdb.PTTL(ctx, sb).Val(); ttl <= 0 {
+		t.Errorf("speed bucket %s has TTL %v, want the grace period", sb, ttl)
+	}
+
+	// Phase 2: late events, 2 days behind, and duplicates of them; then 1%
+	// more data. The speed layer refuses the late ones, the batch view has them.
+	late := lateEvents(v1.Boundary, 40)
+	publishJSON(t, e, e.conn, e.streams, late)
+	publishJSON(t, e, e.conn, e.streams, late[:10]) // same (producer, seq): duplicates
+	for _, ev := range late {
+		x.add(ev.Origin, ev.Destination, ev.Time, ev.Delay)
+	}
+	e.feed(rows, rows+rows/100, "replay")
+	expectRows(t, e.data, rows, rows+rows/100, x)
+	e.waitArchived(rows + rows/100 + int64(len(late)))
+	e.waitSpeed()
+	var refused int64
+	for p := range e.streams.Partitions {
+		ps, err := store.NewReader(e.rdb, e.prefix).Partition(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused += ps.Late
+	}
+	if refused != int64(len(late)) {
+		t.Fatalf("the speed layer refused %d events as late, want %d", refused, len(late))
+	}
+
+	// Phase 3: incremental recompute: only the new segments are scanned.
+	plan2, status2, err := e.recompute()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("v%d (incremental): %d segments, %d tasks, %d memoized", plan2.Version, plan2.Segments, status2.Total, status2.Memoized)
+	if status2.Memoized < int64(plan.Partials) {
+		t.Fatalf("incremental recompute memoized %d tasks, want at least the %d old partials", status2.Memoized, plan.Partials)
+	}
+	v2, err := view.Load(ctx, e.rdb, e.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkView(t, v2, x)
+	for _, ev := range late {
+		a, _ := v2.Bucket("airport_hour", ev.Origin, flight.Hour(ev.Time))
+		if a.Count == 0 {
+			t.Fatalf("late event %s missing from the batch view", ev.ID)
+		}
+	}
+
+	// Phase 4: a full recompute (new epoch, partials forgotten) equals the incremental one.
+	e.rdb.Incr(ctx, keyspace.New(e.prefix).Epoch())
+	for _, k := range e.rdb.Keys(ctx, e.prefix+":result:partial:*").Val() {
+		e.rdb.Del(ctx, k)
+	}
+	plan3, status3, err := e.recompute()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status3.Memoized != 0 {
+		t.Fatalf("full recompute memoized %d tasks", status3.Memoized)
+	}
+	v3, err := view.Load(ctx, e.rdb, e.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v3.Version != plan3.Version {
+		t.Fatalf("current %d, want %d", v3.Version, plan3.Version)
+	}
+	sameView(t, v2, v3)
+
+	// Phase 5: a publication that dies right before its switch leaves v3
+	// current and readable; the next one succeeds.
+	e.feed(rows+rows/100, rows+rows/50, "replay")
+	e.waitArchived(rows + rows/50 + int64(len(late)))
+	e.crash.Store(true)
+	_, st4, err := e.recompute()
+	if err == nil || st4 == nil || st4.State != "failed" {
+		t.Fatalf("the crashing publication did not fail: %v %+v", err, st4)
+	}
+	cur, err := view.Load(ctx, e.rdb, e.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Version != v3.Version {
+		t.Fatalf("after a failed publication the current version is %d, want %d", cur.Version, v3.Version)
+	}
+	sameView(t, v3, cur)
+	e.crash.Store(false)
+	plan5, _, err := e.recompute()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := view.Current(ctx, e.rdb, e.prefix); m.Version != plan5.Version {
+		t.Fatalf("current %d, want %d", m.Version, plan5.Version)
+	}
+	// The retired version's nodes that v5 does not use expire after the grace period.
+	for _, n := range v3.Nodes {
+		if !contains(plan5Nodes(t, e), n) && e.rdb.PTTL(ctx, n).Val() <= 0 {
+			t.Errorf("retired node %s has no TTL", n)
+		}
+	}
+}
+
+func plan5Nodes(t *testing.T, e *env) []string {
+	m, err := view.Current(context.Background(), e.rdb, e.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Nodes
+}
+
+func contains(s []string, x string) bool {
+	for _, y := range s {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// lateEvents are events two days before the boundary, on busy airports.
+func lateEvents(boundary int64, n int) []flight.Event {
+	origins := []string{"ATL", "ORD", "DFW", "LAX", "DEN"}
+	var out []flight.Event
+	for i := range n {
+		out = append(out, flight.Event{
+			ID: fmt.Sprintf("late-%03d", i), Time: (boundary - 48*3600 + int64(i%5)*60) * 1e6,
+			Origin: origins[i%len(origins)], Destination: "SFO", Delay: int32(100 + i), Distance: 500,
+			Producer: "late-test", Seq: uint64(i + 1),
+		})
+	}
+	return out
+}
+
+// startSpeed runs a speed-layer worker in this process.
+func (e *env) startSpeed() func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	conn := testenv.AMQP(e.t)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := speed.Run(ctx, speed.Config{Redis: e.rdb, AMQP: conn, Streams: e.streams, KeyPrefix: e.prefix, WorkerID: e.prefix + "-speed",
+			FlushInterval: 200 * time.Millisecond, LeaseTTL: 3 * time.Second, Log: quietLog()})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			e.t.Errorf("speed: %v", err)
+		}
+	}()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
+	e.t.Cleanup(stop)
+	return stop
+}
+
+// waitSpeed waits until the speed layer committed every message published.
+func (e *env) waitSpeed() {
+	e.t.Helper()
+	r := store.NewReader(e.rdb, e.prefix)
+	var lag string
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		lag = ""
+		for p, n := range e.published {
+			ps, err := r.Partition(context.Background(), p)
+			if err != nil || ps.Offset != n-1 {
+				lag += fmt.Sprintf(" p%d:%d/%d", p, ps.Offset, n-1)
+			}
+		}
+		if lag == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the speed layer did not catch up within 3m (committed/last offsets):%s", lag)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,61 @@
+package keyspace
+
+import "strconv"
+
+// Keys builds the batch layer's key names under one prefix.
+type Keys struct{ base string }
+
+// New returns the keys under keyPrefix (the --key-prefix setting).
+func New(keyPrefix string) Keys { return Keys{base: keyPrefix + ":batch:"} }
+
+// Base is the common prefix of every key, ending in ':'.
+func (k Keys) Base() string { return k.base }
+
+// ArchiveMeta is the archiver's description (store URL, partitions).
+func (k Keys) ArchiveMeta() string { return k.base + "archive:meta" }
+
+// ArchivePartition is partition p's committed archive progress.
+func (k Keys) ArchivePartition(p int) string { return k.base + "archive:part:" + strconv.Itoa(p) }
+
+// Segments is the zset of partition p's committed segments.
+func (k Keys) Segments(p int) string { return k.base + "archive:segments:" + strconv.Itoa(p) }
+
+// Quarantine is the archiver's list of quarantined messages.
+func (k Keys) Quarantine() string { return k.base + "archive:quarantine" }
+
+// Version is the version counter.
+func (k Keys) Version() string { return k.base + "version" }
+
+// Epoch is the node-key salt counter.
+func (k Keys) Epoch() string { return k.base + "epoch" }
+
+// Node is a merged node of the recompute tree.
+func (k Keys) Node(hash string) string { return k.base + "node:" + hash }
+
+// Manifest is version n's manifest.
+func (k Keys) Manifest(n int64) string { return k.base + "v" + strconv.FormatInt(n, 10) }
+
+// Current is the manifest of the current version.
+func (k Keys) Current() string { return k.base + "current" }
+
+// Reconcile holds the last reconciliation's results.
+func (k Keys) Reconcile() string { return k.base + "reconcile" }
+
+// Field names of the archive's partition hash and of a manifest.
+const (
+	FieldOffset      = "offset"
+	FieldMaxTime     = "maxtime"
+	FieldEvents      = "events"
+	FieldSegments    = "segments"
+	FieldDuplicates  = "duplicates"
+	FieldQuarantined = "quarantined"
+	SeqPrefix        = "s:"
+
+	FieldStore      = "store"
+	FieldPartitions = "partitions"
+
+	FieldVersion     = "version"
+	FieldBoundary    = "boundary"
+	FieldPublishedAt = "published_at"
+	FieldNodes       = "nodes"
+)

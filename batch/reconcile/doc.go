@@ -1,0 +1,17 @@
+// Package reconcile owns the check that the speed layer is right: after each
+// publication, it compares the speed views (speed/store) with the exact batch
+// views over the hours that the new version newly covers, records the
+// differences in Redis (B:reconcile) and exports them as metrics (Collector),
+// then gives those speed buckets a TTL: the batch view answers for them now.
+//
+//	tributary_batch_reconcile_count_mismatches   buckets whose count differs
+//	    (missing on one side counts): must be 0, except for the events the
+//	    speed layer refused as late, which only the batch layer has
+//	tributary_batch_reconcile_missing_events     batch events minus speed events
+//	tributary_batch_reconcile_stats_mismatches   buckets whose sum, delayed,
+//	    min or max differ while the count agrees
+//	tributary_batch_reconcile_quantile_relative_error{quantile}  max over the
+//	    buckets of |speed - exact| / max(|exact|, 1): the sketch's bound is 1%
+//	tributary_batch_reconcile_distinct_relative_error  max relative error of
+//	    the speed layer's HyperLogLog distinct destinations
+package reconcile

@@ -1,0 +1,130 @@
+package view
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/batch/keyspace"
+)
+
+// Manifest describes one version.
+type Manifest struct {
+	Version int64
+	// Boundary is the Unix second (an hour start) before which the version is exact.
+	Boundary    int64
+	PublishedAt time.Time
+	Segments    int64
+	Events      int64
+	Nodes       []string
+}
+
+// ErrStale is returned by Switch when the current version is not older.
+var ErrStale = errors.New("a version at least as new is current")
+
+// ErrMissingNode is returned by Switch when a node of the manifest is gone.
+var ErrMissingNode = errors.New("node of the new version is missing")
+
+// switchScript: KEYS current, manifest of N. ARGV version boundary
+// published_at segments events grace_ms base nodes... (base is the key
+// prefix of manifests, "<B>v"). Returns {1, prev_version, prev_boundary},
+// {0, current} when stale, {-1, missing node}.
+var switchScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'version')
+if cur and tonumber(cur) >= tonumber(ARGV[1]) then return {0, cur} end
+local new = {}
+for i = 8, #ARGV do
+  if redis.call('EXISTS', ARGV[i]) == 0 then return {-1, ARGV[i]} end
+  new[ARGV[i]] = true
+end
+for i = 8, #ARGV do redis.call('PERSIST', ARGV[i]) end
+local nodes = table.concat(ARGV, '\n', 8)
+local fields = {'version', ARGV[1], 'boundary', ARGV[2], 'published_at', ARGV[3], 'segments', ARGV[4], 'events', ARGV[5], 'nodes', nodes}
+local prevb = '0'
+if cur then
+  prevb = redis.call('HGET', KEYS[1], 'boundary') or '0'
+  local old = redis.call('HGET', KEYS[1], 'nodes') or ''
+  for k in string.gmatch(old, '[^\n]+') do
+    if not new[k] then redis.call('PEXPIRE', k, ARGV[6]) end
+  end
+  redis.call('PEXPIRE', ARGV[7] .. cur, ARGV[6])
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], unpack(fields))
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(fields))
+return {1, cur or '0', prevb}
+`)
+
+// Switched is what Switch did.
+type Switched struct {
+	PrevVersion, PrevBoundary int64
+}
+
+// Switch makes m the current version in one script (see the package doc).
+func Switch(ctx context.Context, rdb redis.Scripter, keyPrefix string, m Manifest, grace time.Duration) (Switched, error) {
+	k := keyspace.New(keyPrefix)
+	args := []any{m.Version, m.Boundary, m.PublishedAt.UTC().Format(time.RFC3339Nano), m.Segments, m.Events,
+		max(grace.Milliseconds(), 1), k.Base() + "v"}
+	for _, n := range m.Nodes {
+		args = append(args, n)
+	}
+	res, err := switchScript.Run(ctx, rdb, []string{k.Current(), k.Manifest(m.Version)}, args...).Slice()
+	if err != nil {
+		return Switched{}, fmt.Errorf("switch to version %d: %w", m.Version, err)
+	}
+	code, _ := res[0].(int64)
+	switch code {
+	case 0:
+		return Switched{}, fmt.Errorf("switch to version %d: %w (version %v)", m.Version, ErrStale, res[1])
+	case -1:
+		return Switched{}, fmt.Errorf("switch to version %d: %w: %v", m.Version, ErrMissingNode, res[1])
+	}
+	pv, _ := strconv.ParseInt(fmt.Sprint(res[1]), 10, 64)
+	pb, _ := strconv.ParseInt(fmt.Sprint(res[2]), 10, 64)
+	return Switched{PrevVersion: pv, PrevBoundary: pb}, nil
+}
+
+// ErrNoView is returned when nothing was published yet.
+var ErrNoView = errors.New("no batch view published yet")
+
+// Current reads the current manifest.
+func Current(ctx context.Context, rdb redis.Cmdable, keyPrefix string) (Manifest, error) {
+	m, err := rdb.HGetAll(ctx, keyspace.New(keyPrefix).Current()).Result()
+	if err != nil {
+		return Manifest{}, fmt.Errorf("current batch view: %w", err)
+	}
+	if len(m) == 0 {
+		return Manifest{}, ErrNoView
+	}
+	return parseManifest(m)
+}
+
+func parseManifest(m map[string]string) (Manifest, error) {
+	var out Manifest
+	var errs []error
+	num := func(f string) int64 {
+		n, err := strconv.ParseInt(m[f], 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("field %s: %w", f, err))
+		}
+		return n
+	}
+	out.Version, out.Boundary = num(keyspace.FieldVersion), num(keyspace.FieldBoundary)
+	out.Segments, out.Events = num(keyspace.FieldSegments), num(keyspace.FieldEvents)
+	t, err := time.Parse(time.RFC3339Nano, m[keyspace.FieldPublishedAt])
+	errs = append(errs, err)
+	out.PublishedAt = t
+	if s := m[keyspace.FieldNodes]; s != "" {
+		out.Nodes = strings.Split(s, "\n")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Manifest{}, fmt.Errorf("batch view manifest: %w", err)
+	}
+	return out, nil
+}

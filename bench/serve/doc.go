@@ -1,0 +1,5 @@
+// Package serve benchmarks the serving layer: loadgen (a separate process)
+// sends month-long airport queries at a fixed rate and as fast as it can, and
+// bench/serve.sh compares the throughput with redis-benchmark's GET rate on
+// the same Redis in the same run.
+package serve

@@ -1,0 +1,120 @@
+// Command loadgen loads the serving layer with month-long airport queries:
+// open-loop at a fixed rate (latency percentiles, without coordinated
+// omission: each request's latency counts from its scheduled time), or
+// closed-loop with C connections (throughput). It prints one JSON line.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	base := flag.String("url", "http://127.0.0.1:8080", "server base URL")
+	rate := flag.Int("rate", 0, "requests per second, open loop (0: closed loop)")
+	conns := flag.Int("c", 32, "connections (closed loop) or concurrent senders (open loop)")
+	dur := flag.Duration("d", 10*time.Second, "duration")
+	airports := flag.String("airports", "ATL,ORD,DFW,LAX,PHX,STL,DTW,MSP,IAH,DEN,LAS,EWR,SFO,CLT,BOS,SEA,PIT,MCO,LGA,BWI", "airports queried")
+	flag.Parse()
+
+	codes := strings.Split(*airports, ",")
+	months := []string{"2001-01", "2001-02", "2001-03", "2001-04", "2001-05", "2001-06"}
+	next := func(r *rand.Rand) string {
+		m := months[r.IntN(len(months))]
+		end := map[string]string{"2001-01": "2001-02", "2001-02": "2001-03", "2001-03": "2001-04", "2001-04": "2001-05", "2001-05": "2001-06", "2001-06": "2001-07"}[m]
+		return fmt.Sprintf("%s/v1/airports/%s?from=%s-01T00:00:00Z&to=%s-01T00:00:00Z", *base, codes[r.IntN(len(codes))], m, end)
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns * 2, MaxConnsPerHost: *conns * 2}, Timeout: 10 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), *dur)
+	defer cancel()
+
+	var (
+		mu       sync.Mutex
+		lat      []time.Duration
+		errs     atomic.Int64
+		requests atomic.Int64
+	)
+	do := func(url string, since time.Time) {
+		resp, err := client.Get(url)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}
+		d := time.Since(since)
+		requests.Add(1)
+		if err != nil {
+			errs.Add(1)
+			return
+		}
+		mu.Lock()
+		lat = append(lat, d)
+		mu.Unlock()
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	if *rate > 0 {
+		// Open loop: a ticker schedules requests; a pool of senders takes them.
+		work := make(chan time.Time, *rate)
+		for i := 0; i < *conns; i++ {
+			wg.Add(1)
+			go func(seed uint64) {
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(seed, 1))
+				for at := range work {
+					do(next(r), at)
+				}
+			}(uint64(i))
+		}
+		interval := time.Second / time.Duration(*rate)
+		for at := start; ctx.Err() == nil; at = at.Add(interval) {
+			if d := time.Until(at); d > 0 {
+				time.Sleep(d)
+			}
+			work <- at
+		}
+		close(work)
+	} else {
+		for i := 0; i < *conns; i++ {
+			wg.Add(1)
+			go func(seed uint64) {
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(seed, 2))
+				for ctx.Err() == nil {
+					do(next(r), time.Now())
+				}
+			}(uint64(i))
+		}
+	}
+	wg.Wait()
+	el := time.Since(start)
+	slices.Sort(lat)
+	pct := func(q float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds()) / 1000
+	}
+	out := map[string]any{
+		"mode": map[bool]string{true: "open", false: "closed"}[*rate > 0], "rate": *rate, "conns": *conns,
+		"requests": requests.Load(), "errors": errs.Load(), "seconds": el.Seconds(),
+		"rps": float64(requests.Load()) / el.Seconds(), "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1),
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(out)
+	if errs.Load() > 0 {
+		os.Exit(1)
+	}
+}

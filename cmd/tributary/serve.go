@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+	"github.com/spf13/cobra"
+
+	"github.com/tributary-dev/tributary/batch/recompute"
+	"github.com/tributary-dev/tributary/internal/obs"
+	"github.com/tributary-dev/tributary/scheduler/client"
+	"github.com/tributary-dev/tributary/serving"
+	"github.com/tributary-dev/tributary/speed/store"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var (
+		addr, airports, schedulerURL string
+		adminToken, readToken        string
+		recheck                      time.Duration
+		monitoring                   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Answer HTTP queries merging the batch view with the speed views; the live page at /",
+		Long: `Serve answers JSON queries over HTTP (see /openapi.json) by merging the exact
+batch view, for the hours before its boundary, with the speed views for the
+hours after it, and serves the live page at /, /metrics, /healthz, /readyz.
+Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
+--admin-token; read endpoints are open unless --read-token is set.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			rdb, err := newRedis(ctx, g.redisURL)
+			if err != nil {
+				return err
+			}
+			defer rdb.Close()
+			reg := obs.NewRegistry()
+			cfg := serving.Config{
+				Batch: serving.NewBatchCache(rdb, g.keyPrefix, recheck), Speed: store.NewReader(rdb, g.keyPrefix),
+				Redis: rdb, KeyPrefix: g.keyPrefix, Partitions: g.streams.Partitions,
+				AdminToken: adminToken, ReadToken: readToken, Log: g.log, Reg: reg,
+			}
+			if airports != "" {
+				if cfg.Airports, err = serving.LoadAirports(airports); err != nil {
+					return err
+				}
+			}
+			if schedulerURL != "" {
+				sc := client.New(schedulerURL)
+				cfg.TriggerBatch = func(ctx context.Context) (string, error) {
+					_, res, err := recompute.Submit(ctx, sc, rdb, recompute.Options{KeyPrefix: g.keyPrefix})
+					if err != nil {
+						return "", err
+					}
+					return res.ID, nil
+				}
+			}
+			if monitoring {
+				if adminToken == "" {
+					return errors.New("--monitoring needs --admin-token: the asynq web UI can cancel and delete tasks")
+				}
+				o := rdb.Options()
+				mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: asynq.RedisClientOpt{
+					Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB}})
+				defer mon.Close()
+				cfg.Monitoring = mon
+			}
+			srv, err := serving.New(cfg)
+			if err != nil {
+				return err
+			}
+			ms := obs.NewMetricsServer("", reg, g.log)
+			mux := http.NewServeMux()
+			mux.Handle("GET /metrics", ms.Mux)
+			mux.Handle("/", srv.Handler())
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen: %w", err)
+			}
+			hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+			go func() {
+				<-ctx.Done()
+				sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				defer cancel()
+				_ = hs.Shutdown(sctx)
+			}()
+			g.log.Info("serving", "page", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/v1/",
+				"openapi", "http://"+ln.Addr().String()+"/openapi.json", "monitoring", monitoring)
+			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "http-addr", "127.0.0.1:8080", "address of the API, the page, /metrics, /healthz, /readyz")
+	f.StringVar(&airports, "airports", "data/airports.csv", "airports.csv: known IATA codes and names (empty: an airport is known when it has flights)")
+	f.StringVar(&schedulerURL, "scheduler-url", "http://127.0.0.1:8090", "the scheduler's HTTP API, for POST /v1/admin/batch (empty: disabled)")
+	f.StringVar(&adminToken, "admin-token", "", "bearer token of the admin endpoints (empty: they are disabled)")
+	f.StringVar(&readToken, "read-token", "", "bearer token of the read endpoints (empty: open)")
+	f.DurationVar(&recheck, "batch-recheck", 500*time.Millisecond, "how often the current batch version is looked up")
+	f.BoolVar(&monitoring, "monitoring", false, "mount the asynq web UI at /monitoring/ (needs --admin-token)")
+	return cmd
+}

@@ -1,0 +1,110 @@
+package serving
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/batch/view"
+	"github.com/tributary-dev/tributary/flight"
+)
+
+// BatchCache is the BatchSource of a server: it keeps the current version of
+// the batch view in memory and loads a new one when the switch moves. It
+// looks at the switch at most every Recheck, so that a request costs no
+// Redis round trip for its batch part.
+type BatchCache struct {
+	rdb       redis.Cmdable
+	keyPrefix string
+	recheck   time.Duration
+
+	mu      sync.Mutex
+	checked time.Time
+	cur     *loadedView
+}
+
+// NewBatchCache returns a cache of the batch view under keyPrefix.
+func NewBatchCache(rdb redis.Cmdable, keyPrefix string, recheck time.Duration) *BatchCache {
+	return &BatchCache{rdb: rdb, keyPrefix: keyPrefix, recheck: recheck}
+}
+
+// Current returns the current batch view, nil when none is published.
+func (c *BatchCache) Current(ctx context.Context) (BatchView, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.checked) < c.recheck {
+		return c.view(), nil
+	}
+	m, err := view.Current(ctx, c.rdb, c.keyPrefix)
+	if errors.Is(err, view.ErrNoView) {
+		c.cur, c.checked = nil, time.Now()
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.cur == nil || c.cur.Manifest.Version != m.Version {
+		// Loading holds the lock: concurrent requests wait for one load
+		// rather than each loading the same version.
+		v, err := view.LoadManifest(ctx, c.rdb, m)
+		if err != nil {
+			return nil, err
+		}
+		c.cur = newLoadedView(v)
+	}
+	c.checked = time.Now()
+	return c.view(), nil
+}
+
+func (c *BatchCache) view() BatchView {
+	if c.cur == nil {
+		return nil
+	}
+	return c.cur
+}
+
+// loadedView adapts a batch view.View to BatchView.
+type loadedView struct {
+	*view.View
+	first, end int64
+}
+
+func newLoadedView(v *view.View) *loadedView {
+	lv := &loadedView{View: v}
+	for _, d := range flight.Views() {
+		gs, _ := v.Groups(d.Name)
+		for _, g := range gs {
+			hs, _ := v.Hours(d.Name, g)
+			if len(hs) == 0 {
+				continue
+			}
+			if lv.end == 0 || hs[0] < lv.first {
+				lv.first = hs[0]
+			}
+			lv.end = max(lv.end, hs[len(hs)-1]+3600)
+		}
+		break // the first view holds every flight: its span is the data's
+	}
+	return lv
+}
+
+func (l *loadedView) Version() int64         { return l.Manifest.Version }
+func (l *loadedView) Boundary() int64        { return l.Manifest.Boundary }
+func (l *loadedView) PublishedAt() time.Time { return l.Manifest.PublishedAt }
+func (l *loadedView) Span() (int64, int64)   { return l.first, l.end }
+
+func (l *loadedView) Groups(name string) []string {
+	gs, _ := l.View.Groups(name)
+	return gs
+}
+
+func (l *loadedView) Range(name, group string, from, to int64) BatchRange {
+	a, err := l.View.Range(name, group, from, to)
+	if err != nil {
+		return BatchRange{}
+	}
+	return BatchRange{Stats: a.Stats, Hist: a.Hist, Destinations: a.Destinations}
+}

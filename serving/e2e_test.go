@@ -1,0 +1,398 @@
+package serving_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/ingest/dataset"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/internal/testenv"
+	"github.com/tributary-dev/tributary/serving"
+	"github.com/tributary-dev/tributary/speed/store"
+)
+
+// flights is the expected data, straight from the Parquet file, in plain maps.
+type flights struct {
+	airport map[string]map[int64][]flight.Event // origin -> hour -> flights
+	route   map[string]map[int64][]flight.Event // "ORIG-DEST" -> hour -> flights
+}
+
+func load(t *testing.T, n int64) flights {
+	f, err := dataset.Open(testenv.DataFile(t, "flights-3m.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	x := flights{airport: map[string]map[int64][]flight.Event{}, route: map[string]map[int64][]flight.Event{}}
+	add := func(m map[string]map[int64][]flight.Event, k string, h int64, e flight.Event) {
+		if m[k] == nil {
+			m[k] = map[int64][]flight.Event{}
+		}
+		m[k][h] = append(m[k][h], e)
+	}
+	err = f.Scan(context.Background(), 0, n, func(b *dataset.Batch) error {
+		for _, e := range b.Events {
+			h := time.UnixMicro(e.Time).UTC().Truncate(time.Hour).Unix()
+			add(x.airport, e.Origin, h, e)
+			add(x.route, e.Origin+"-"+e.Destination, h, e)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// want is the exact answer over the hours [from, to).
+type want struct {
+	n             int
+	mean, share   float64
+	p50, p95, p99 int32
+	min, max      int32
+	destinations  int
+}
+
+func expect(byHour map[int64][]flight.Event, from, to int64) want {
+	var delays []int32
+	dests := map[string]bool{}
+	var sum, delayed int64
+	for h, es := range byHour {
+		if h < from || h >= to {
+			continue
+		}
+		for _, e := range es {
+			delays = append(delays, e.Delay)
+			dests[e.Destination] = true
+			sum += int64(e.Delay)
+			if e.Delay >= 15 {
+				delayed++
+			}
+		}
+	}
+	if len(delays) == 0 {
+		return want{}
+	}
+	slices.Sort(delays)
+	rank := func(q float64) int32 { return delays[int(math.Max(1, math.Ceil(q*float64(len(delays)))))-1] }
+	return want{n: len(delays), mean: float64(sum) / float64(len(delays)), share: float64(delayed) / float64(len(delays)),
+		p50: rank(0.5), p95: rank(0.95), p99: rank(0.99), min: delays[0], max: delays[len(delays)-1], destinations: len(dests)}
+}
+
+func get(t *testing.T, base, path string, code int, into any) {
+	t.Helper()
+	resp, err := http.Get(base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != code {
+		t.Fatalf("GET %s: %d %s, want %d", path, resp.StatusCode, body, code)
+	}
+	if into != nil {
+		if err := json.Unmarshal(body, into); err != nil {
+			t.Fatalf("GET %s: %v in %s", path, err, body)
+		}
+	}
+}
+
+func within(got float64, want int32) bool {
+	// The sketch's bound, plus the server's rounding to 2 decimals.
+	return math.Abs(got-float64(want)) <= flight.SketchRelativeAccuracy*math.Abs(float64(want))+0.005
+}
+
+func check(t *testing.T, what string, a serving.Answer, w want, exact bool) {
+	t.Helper()
+	if a.Flights != int64(w.n) {
+		t.Fatalf("%s: %d flights, want %d", what, a.Flights, w.n)
+	}
+	if w.n == 0 {
+		return
+	}
+	if a.Exact != exact {
+		t.Fatalf("%s: exact=%v, want %v", what, a.Exact, exact)
+	}
+	d := a.Delay
+	if *d.Min != w.min || *d.Max != w.max || math.Abs(*d.Mean-w.mean) > 0.0005 || math.Abs(*a.DelayedShare-w.share) > 0.00005 {
+		t.Fatalf("%s: min %d max %d mean %v share %v, want %d %d %v %v", what, *d.Min, *d.Max, *d.Mean, *a.DelayedShare, w.min, w.max, w.mean, w.share)
+	}
+	for _, q := range []struct {
+		name string
+		got  float64
+		want int32
+	}{{"p50", *d.P50, w.p50}, {"p95", *d.P95, w.p95}, {"p99", *d.P99, w.p99}} {
+		if exact && q.got != float64(q.want) || !exact && !within(q.got, q.want) {
+			t.Fatalf("%s: %s = %v, want %d (exact=%v)", what, q.name, q.got, q.want, exact)
+		}
+	}
+	if a.Destinations != nil {
+		got, wd := float64(*a.Destinations), float64(w.destinations)
+		if exact && got != wd || !exact && math.Abs(got-wd) > math.Max(1, 0.02*wd) {
+			t.Fatalf("%s: %v destinations, want %v (exact=%v)", what, got, wd, exact)
+		}
+	}
+}
+
+// TestAnswersMergeBatchAndSpeedExactly replays 300,000 flights through the
+// whole pipeline with one batch recompute on the way, and checks answers for
+// ranges before, across and after the batch boundary against the Parquet file.
+func TestAnswersMergeBatchAndSpeedExactly(t *testing.T) {
+	const n = 300_000
+	p := pipelinetest.New(t)
+	p.StartSpeed(2)
+	p.StartArchiver(40_000)
+	p.StartBatch()
+	// The batch run sees the first 240,000 flights; the replay then goes on
+	// to 300,000, which only the speed layer has when the queries come.
+	p.Replay(240_000)
+	p.WaitArchived(240_000)
+	m := p.Recompute()
+	p.Replay(n)
+	p.WaitSpeed(n)
+	if m.Boundary == 0 {
+		t.Fatal("the batch view has no boundary")
+	}
+	x := load(t, n)
+
+	airports, err := serving.LoadAirports(testenv.DataFile(t, "airports.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := serving.New(serving.Config{
+		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis,
+		KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Airports: airports, Log: p.Log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+
+	b := m.Boundary
+	iso := func(s int64) string { return time.Unix(s, 0).UTC().Format(time.RFC3339) }
+	// The data end: the hour after the last flight replayed.
+	var end int64
+	for _, byHour := range x.airport {
+		for h := range byHour {
+			end = max(end, h+3600)
+		}
+	}
+	t.Logf("batch boundary %s, data until %s", iso(b), iso(end))
+	if end-b < 3*3600 {
+		t.Fatalf("the boundary %s leaves less than 3 hours to the speed layer (data until %s): nothing fresh to test", iso(b), iso(end))
+	}
+	ranges := []struct {
+		name     string
+		from, to int64
+		exact    bool
+	}{
+		{"before the boundary", b - 72*3600, b - 24*3600, true},
+		{"up to the boundary", b - 24*3600, b, true},
+		{"across the boundary", b - 24*3600, b + 3*3600, false},
+		{"after the boundary", b, end, false},
+	}
+	for _, code := range []string{"ATL", "ORD", "DFW", "LAX", "SLC", "BUR"} {
+		for _, r := range ranges {
+			var a serving.Answer
+			get(t, hs.URL, fmt.Sprintf("/v1/airports/%s?from=%s&to=%s", code, iso(r.from), iso(r.to)), 200, &a)
+			check(t, code+" "+r.name, a, expect(x.airport[code], r.from, r.to), r.exact)
+			if a.BatchUntil == nil || *a.BatchUntil != iso(b) {
+				t.Fatalf("batch_until = %v, want %s", a.BatchUntil, iso(b))
+			}
+		}
+		var all serving.Answer
+		get(t, hs.URL, "/v1/airports/"+code, 200, &all)
+		check(t, code+" all data", all, expect(x.airport[code], 0, math.MaxInt64), false)
+	}
+	for _, route := range []string{"ATL-ORD", "ORD-LGA", "LAX-SFO"} {
+		o, d, _ := strings.Cut(route, "-")
+		for _, r := range ranges {
+			var a serving.Answer
+			get(t, hs.URL, fmt.Sprintf("/v1/routes/%s/%s?from=%s&to=%s", o, d, iso(r.from), iso(r.to)), 200, &a)
+			check(t, route+" "+r.name, a, expect(x.route[route], r.from, r.to), r.exact)
+		}
+	}
+
+	// The top list agrees with the per-airport answers.
+	var top serving.Top
+	get(t, hs.URL, fmt.Sprintf("/v1/airports?by=flights&limit=5&from=%s&to=%s", iso(b-48*3600), iso(b)), 200, &top)
+	if len(top.Airports) != 5 {
+		t.Fatalf("top 5 has %d airports", len(top.Airports))
+	}
+	type kv struct {
+		code string
+		n    int
+	}
+	var counts []kv
+	for code, byHour := range x.airport {
+		counts = append(counts, kv{code, expect(byHour, b-48*3600, b).n})
+	}
+	slices.SortFunc(counts, func(a, b kv) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return strings.Compare(a.code, b.code)
+	})
+	for i, e := range top.Airports {
+		if e.Airport != counts[i].code || e.Flights != int64(counts[i].n) || !e.Exact {
+			t.Fatalf("top %d: %+v, want %s with %d flights", i, e, counts[i].code, counts[i].n)
+		}
+	}
+
+	// The hourly series adds up to the range answer.
+	var series struct {
+		Hours []serving.Hour `json:"hours"`
+	}
+	get(t, hs.URL, fmt.Sprintf("/v1/airports/ATL/hours?from=%s&to=%s", iso(b-6*3600), iso(b+3*3600)), 200, &series)
+	var total int64
+	for _, h := range series.Hours {
+		total += h.Flights
+	}
+	if len(series.Hours) != 9 || total != int64(expect(x.airport["ATL"], b-6*3600, b+3*3600).n) {
+		t.Fatalf("series: %d hours, %d flights", len(series.Hours), total)
+	}
+
+	var status map[string]any
+	get(t, hs.URL, "/v1/status", 200, &status)
+	if status["batch"] == nil || status["speed"] == nil {
+		t.Fatalf("status lacks batch or speed: %v", status)
+	}
+
+	t.Run("live page in headless Chromium", func(t *testing.T) { checkPage(t, hs.URL) })
+}
+
+// checkPage loads the live page in headless Chromium (Debian's chromium),
+// lets its scripts run, and checks the DOM they built and the console.
+func checkPage(t *testing.T, base string) {
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("chromium is not installed (make deps installs it): %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", "--dump-dom", base+"/")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	dom := stdout.String()
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, "CONSOLE") || strings.Contains(line, "Uncaught") {
+			t.Errorf("console: %s", line)
+		}
+	}
+	body := func(id string) string {
+		i := strings.Index(dom, `id="`+id+`"`)
+		if i < 0 {
+			t.Fatalf("the page has no #%s:\n%s", id, dom)
+		}
+		j := strings.Index(dom[i:], "</tbody>")
+		if j < 0 {
+			j = len(dom) - i
+		}
+		return dom[i : i+j]
+	}
+	if n := strings.Count(body("busiest"), `class="pick"`); n != 10 {
+		t.Fatalf("the busiest-airports table has %d rows, want 10:\n%s", n, dom)
+	}
+	if !strings.Contains(body("busiest"), "ATL") || !strings.Contains(dom, "event time: 2001-01-19") {
+		t.Fatalf("the page does not show the replayed data:\n%s", dom)
+	}
+	if strings.Count(dom, "<rect") < 24 || !strings.Contains(dom, "tag exact") || !strings.Contains(dom, "tag fresh") {
+		t.Fatalf("the chart lacks its bars or the exact/fresh marks:\n%s", dom)
+	}
+	if shot := os.Getenv("TRIBUTARY_SCREENSHOT"); shot != "" {
+		// For a person to look at: TRIBUTARY_SCREENSHOT=/tmp/page.png go test -run TestAnswersMerge ./serving
+		_ = exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+			"--user-data-dir="+t.TempDir(), "--virtual-time-budget=15000", "--window-size=1280,1000", "--screenshot="+shot, base+"/").Run()
+	}
+	if !strings.Contains(dom, `<span id="err"></span>`) {
+		t.Fatalf("the page shows an error:\n%s", dom)
+	}
+}
+
+// TestBadRequests checks that every error is a JSON body saying what is wrong.
+func TestBadRequests(t *testing.T) {
+	p := pipelinetest.New(t)
+	airports := map[string]serving.Airport{"ATL": {IATA: "ATL"}, "LAX": {IATA: "LAX"}}
+	srv, err := serving.New(serving.Config{Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix),
+		Redis: p.Redis, KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Airports: airports, Log: p.Log, AdminToken: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	tests := []struct {
+		path string
+		code int
+		says string
+	}{
+		{"/v1/airports/ZZZ", 404, "not known"},
+		{"/v1/airports/A1", 400, "IATA"},
+		{"/v1/airports/ATL?from=yesterday", 400, "RFC 3339"},
+		{"/v1/airports/ATL?from=2001-01-01T00:30:00Z", 400, "whole hour"},
+		{"/v1/airports/ATL?from=2001-01-02T00:00:00Z&to=2001-01-01T00:00:00Z", 400, "before"},
+		{"/v1/airports?by=name", 400, "by"},
+		{"/v1/airports?limit=0", 400, "limit"},
+		{"/v1/routes/ATL/ZZZ", 404, "not known"},
+		{"/v1/airports/ATL/hours?from=2001-01-01T00:00:00Z&to=2001-03-01T00:00:00Z", 400, "at most"},
+	}
+	for _, tt := range tests {
+		var e struct {
+			Error  string `json:"error"`
+			Status int    `json:"status"`
+		}
+		get(t, hs.URL, tt.path, tt.code, &e)
+		if e.Status != tt.code || !strings.Contains(e.Error, tt.says) {
+			t.Errorf("%s: %+v, want %d saying %q", tt.path, e, tt.code, tt.says)
+		}
+	}
+	// Known airport, no data yet: an empty answer, not an error.
+	var a serving.Answer
+	get(t, hs.URL, "/v1/airports/ATL", 200, &a)
+	if a.Flights != 0 || a.BatchUntil != nil {
+		t.Fatalf("empty pipeline answered %+v", a)
+	}
+	// Admin: refused without the token, accepted with it (no scheduler here: 503).
+	for _, c := range []struct {
+		auth string
+		code int
+	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer s3cret", 503}} {
+		req, _ := http.NewRequest("POST", hs.URL+"/v1/admin/batch", nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Fatalf("admin with %q: %d, want %d", c.auth, resp.StatusCode, c.code)
+		}
+	}
+	var doc map[string]any
+	get(t, hs.URL, "/openapi.json", 200, &doc)
+	if doc["openapi"] == nil {
+		t.Fatal("openapi.json has no openapi field")
+	}
+	get(t, hs.URL, "/healthz", 200, nil)
+	get(t, hs.URL, "/readyz", 200, nil)
+}

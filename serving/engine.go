@@ -1,0 +1,352 @@
+package serving
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/speed/keyspace"
+	"github.com/tributary-dev/tributary/speed/store"
+)
+
+// BatchRange is a batch view's exact aggregate of one group over some hours.
+type BatchRange struct {
+	Stats flight.Stats
+	Hist  flight.Histogram
+	// Destinations is the exact set, nil for views that do not keep it.
+	Destinations map[string]struct{}
+}
+
+// BatchView is one published, immutable version of the batch view.
+type BatchView interface {
+	Version() int64
+	// Boundary is the Unix second of the first hour the view does not cover.
+	Boundary() int64
+	PublishedAt() time.Time
+	// Range merges a group's buckets over the hours [from, to).
+	Range(view, group string, from, to int64) BatchRange
+	// Groups lists the groups of a view.
+	Groups(view string) []string
+	// Span is the hours that hold data, [first, end).
+	Span() (first, end int64)
+}
+
+// BatchSource gives the current batch view; nil when none is published yet.
+type BatchSource interface {
+	Current(ctx context.Context) (BatchView, error)
+}
+
+// SpeedSource reads the speed views (speed/store.Reader).
+type SpeedSource interface {
+	Range(ctx context.Context, view, group string, from, to int64) (store.Bucket, error)
+	Buckets(ctx context.Context, refs []store.Ref) ([]store.Bucket, error)
+	Groups(ctx context.Context, view string, hour int64) ([]string, error)
+	Partition(ctx context.Context, p int) (store.PartitionState, error)
+}
+
+// engine answers queries by merging the batch and speed views.
+type engine struct {
+	batch      BatchSource
+	speed      SpeedSource
+	rdb        redis.Scripter
+	keys       keyspace.Keys
+	keyPrefix  string
+	partitions int
+	airportV   flight.View
+	routeV     flight.View
+
+	mu        sync.Mutex
+	spanAt    time.Time
+	speedSpan span
+	partState []store.PartitionState
+}
+
+func newEngine(batch BatchSource, speed SpeedSource, rdb redis.Scripter, keyPrefix string, partitions int) (*engine, error) {
+	e := &engine{batch: batch, speed: speed, rdb: rdb, keys: keyspace.New(keyPrefix), keyPrefix: keyPrefix, partitions: partitions}
+	for _, v := range flight.Views() {
+		switch {
+		case v.Dim == flight.ByAirport && e.airportV.Name == "":
+			e.airportV = v
+		case v.Dim == flight.ByRoute && e.routeV.Name == "":
+			e.routeV = v
+		}
+	}
+	if e.airportV.Name == "" || e.routeV.Name == "" {
+		return nil, fmt.Errorf("flight.Views() lacks an airport or a route view")
+	}
+	return e, nil
+}
+
+// speedState returns the speed partitions' state and the hours they hold
+// data for, cached for a second: every query needs them, and they move slowly.
+func (e *engine) speedState(ctx context.Context) (span, []store.PartitionState, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if time.Since(e.spanAt) < time.Second {
+		return e.speedSpan, e.partState, nil
+	}
+	var s span
+	states := make([]store.PartitionState, e.partitions)
+	for p := range states {
+		st, err := e.speed.Partition(ctx, p)
+		if err != nil {
+			return span{}, nil, err
+		}
+		states[p] = st
+		if st.MaxTime > 0 {
+			s.To = max(s.To, flight.Hour(st.MaxTime)+3600)
+		}
+		if st.MinTime > 0 && (s.From == 0 || flight.Hour(st.MinTime) < s.From) {
+			s.From = flight.Hour(st.MinTime)
+		}
+	}
+	e.speedSpan, e.partState, e.spanAt = s, states, time.Now()
+	return s, states, nil
+}
+
+// plan splits a requested span into its batch part and its speed part.
+type plan struct {
+	bv           BatchView
+	boundary     int64
+	whole        span // the span answered
+	batch, speed span // empty when From >= To
+}
+
+func (e *engine) plan(ctx context.Context, req span) (plan, error) {
+	bv, err := e.batch.Current(ctx)
+	if err != nil {
+		return plan{}, fmt.Errorf("batch view: %w", err)
+	}
+	ss, _, err := e.speedState(ctx)
+	if err != nil {
+		return plan{}, fmt.Errorf("speed views: %w", err)
+	}
+	pl := plan{bv: bv}
+	// The data's own span closes the open sides of the request.
+	data := ss
+	if bv != nil {
+		pl.boundary = bv.Boundary()
+		bf, be := bv.Span()
+		if be > bf {
+			if data.From == 0 || bf < data.From {
+				data.From = bf
+			}
+			data.To = max(data.To, be)
+		}
+	}
+	pl.whole = req
+	if pl.whole.From == 0 {
+		pl.whole.From = data.From
+	}
+	if pl.whole.To == 0 {
+		pl.whole.To = data.To
+	}
+	if pl.whole.To < pl.whole.From {
+		pl.whole.To = pl.whole.From
+	}
+	pl.batch = span{pl.whole.From, min(pl.whole.To, pl.boundary)}
+	pl.speed = span{max(pl.whole.From, pl.boundary), pl.whole.To}
+	// Nothing to read past what the speed layer has seen.
+	if ss.To > 0 {
+		pl.speed.To = min(pl.speed.To, ss.To)
+	} else {
+		pl.speed.To = pl.speed.From
+	}
+	return pl, nil
+}
+
+func (s span) empty() bool { return s.To <= s.From }
+
+// result is a merged answer for one group.
+type result struct {
+	Stats     flight.Stats
+	Quantiles []float64 // flight.Percentiles(), nil when there are no flights
+	Exact     bool
+	// Distinct destinations, -1 when not asked.
+	Distinct int64
+}
+
+// group answers for one group of view v over the plan.
+func (e *engine) group(ctx context.Context, pl plan, v flight.View, group string, distinct bool) (result, error) {
+	var br BatchRange
+	if pl.bv != nil && !pl.batch.empty() {
+		br = pl.bv.Range(v.Name, group, pl.batch.From, pl.batch.To)
+	}
+	var sb store.Bucket
+	if !pl.speed.empty() {
+		var err error
+		sb, err = e.speed.Range(ctx, v.Name, group, pl.speed.From, pl.speed.To-3600)
+		if err != nil {
+			return result{}, err
+		}
+	}
+	r := merge(br, sb)
+	r.Distinct = -1
+	if distinct && v.DistinctDestinations {
+		if sb.Count == 0 {
+			r.Distinct = int64(len(br.Destinations))
+		} else {
+			n, err := e.distinct(ctx, v, group, pl.speed, br.Destinations)
+			if err != nil {
+				return result{}, err
+			}
+			r.Distinct = n
+		}
+	}
+	return r, nil
+}
+
+// merge combines an exact batch part with a speed part. Quantiles are exact
+// when no speed bucket took part; otherwise the batch histogram joins the
+// speed sketch, and the answer is within the sketch's relative error.
+func merge(br BatchRange, sb store.Bucket) result {
+	r := result{Stats: br.Stats, Exact: sb.Count == 0}
+	r.Stats.Merge(sb.Stats)
+	qs := flight.Percentiles()
+	if r.Exact {
+		if vals, ok := br.Hist.Quantiles(qs...); ok {
+			for _, v := range vals {
+				r.Quantiles = append(r.Quantiles, float64(v))
+			}
+		}
+		return r
+	}
+	sk := sb.Sketch
+	br.Hist.Each(func(d int32, c int64) { sk.AddBin(flight.SketchBin(d), c) })
+	if vals, ok := sk.Quantiles(qs...); ok {
+		for _, v := range vals {
+			r.Quantiles = append(r.Quantiles, math.Round(v*100)/100)
+		}
+	}
+	return r
+}
+
+//go:embed distinct.lua
+var distinctLua string
+
+// distinctScript counts the union of HyperLogLogs and an exact set: the
+// batch part's destinations join the speed part's sketches in a scratch key.
+var distinctScript = redis.NewScript(distinctLua)
+
+func (e *engine) distinct(ctx context.Context, v flight.View, group string, sp span, exact map[string]struct{}) (int64, error) {
+	keys := []string{fmt.Sprintf("%s:serve:scratch:%d", e.keyPrefix, time.Now().UnixNano())}
+	for h := sp.From; h < sp.To; h += 3600 {
+		keys = append(keys, e.keys.Distinct(v.Name, group, h))
+	}
+	args := make([]any, 0, len(exact))
+	for d := range exact {
+		args = append(args, d)
+	}
+	n, err := distinctScript.Run(ctx, e.rdb, keys, args...).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("distinct destinations: %w", err)
+	}
+	return n, nil
+}
+
+// groupsOf lists the groups of a view with data in the plan's span.
+func (e *engine) groupsOf(ctx context.Context, pl plan, v flight.View) ([]string, error) {
+	set := map[string]struct{}{}
+	if pl.bv != nil && !pl.batch.empty() {
+		for _, g := range pl.bv.Groups(v.Name) {
+			set[g] = struct{}{}
+		}
+	}
+	for h := pl.speed.From; h < pl.speed.To; h += 3600 {
+		gs, err := e.speed.Groups(ctx, v.Name, h)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range gs {
+			set[g] = struct{}{}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for g := range set {
+		out = append(out, g)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// many answers for many groups at once: the batch parts from memory, every
+// speed bucket in one pipelined round trip.
+func (e *engine) many(ctx context.Context, pl plan, v flight.View, groups []string) ([]result, error) {
+	var refs []store.Ref
+	if !pl.speed.empty() {
+		for _, g := range groups {
+			for h := pl.speed.From; h < pl.speed.To; h += 3600 {
+				refs = append(refs, store.Ref{View: v.Name, Group: g, Hour: h})
+			}
+		}
+	}
+	var buckets []store.Bucket
+	if len(refs) > 0 {
+		var err error
+		if buckets, err = e.speed.Buckets(ctx, refs); err != nil {
+			return nil, err
+		}
+	}
+	perGroup := int(max(0, (pl.speed.To-pl.speed.From)/3600))
+	out := make([]result, len(groups))
+	for i, g := range groups {
+		var br BatchRange
+		if pl.bv != nil && !pl.batch.empty() {
+			br = pl.bv.Range(v.Name, g, pl.batch.From, pl.batch.To)
+		}
+		var sb store.Bucket
+		for j := 0; j < perGroup && len(buckets) > 0; j++ {
+			b := buckets[i*perGroup+j]
+			sb.Stats.Merge(b.Stats)
+			sb.Sketch.Merge(&b.Sketch)
+		}
+		out[i] = merge(br, sb)
+		out[i].Distinct = -1
+	}
+	return out, nil
+}
+
+// series answers for one airport hour by hour: the batch hours from memory,
+// every speed hour in one pipelined round trip.
+func (e *engine) series(ctx context.Context, pl plan, code string) ([]Hour, error) {
+	v := e.airportV
+	var refs []store.Ref
+	for h := pl.speed.From; h < pl.speed.To; h += 3600 {
+		refs = append(refs, store.Ref{View: v.Name, Group: code, Hour: h})
+	}
+	var buckets []store.Bucket
+	if len(refs) > 0 {
+		var err error
+		if buckets, err = e.speed.Buckets(ctx, refs); err != nil {
+			return nil, err
+		}
+	}
+	var out []Hour
+	for h := pl.whole.From; h < pl.whole.To; h += 3600 {
+		var br BatchRange
+		if pl.bv != nil && h >= pl.batch.From && h < pl.batch.To {
+			br = pl.bv.Range(v.Name, code, h, h+3600)
+		}
+		var sb store.Bucket
+		if h >= pl.speed.From && h < pl.speed.To {
+			sb = buckets[(h-pl.speed.From)/3600]
+		}
+		r := merge(br, sb)
+		hr := Hour{Hour: rfc3339(h), Flights: r.Stats.Count, Exact: r.Exact}
+		if r.Stats.Count > 0 {
+			hr.Mean = round(r.Stats.Mean(), 3)
+			if len(r.Quantiles) == 3 {
+				hr.P95 = &r.Quantiles[1]
+			}
+		}
+		out = append(out, hr)
+	}
+	return out, nil
+}

@@ -1,0 +1,46 @@
+package agg
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/flight"
+)
+
+func ev(seq uint64, minute int, origin, dest string, delay int32) flight.Event {
+	t := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(minute) * time.Minute)
+	return flight.Event{ID: "x", Time: t.UnixMicro(), Origin: origin, Destination: dest, Delay: delay, Distance: 100, Producer: "r", Seq: seq}
+}
+
+func TestDuplicatesLateAndBuckets(t *testing.T) {
+	p := New(flight.Views(), int64(time.Hour/time.Microsecond), Progress{Offset: 9, Seqs: map[string]uint64{"r": 2}})
+	p.Message(10, []flight.Event{
+		ev(1, 0, "ATL", "LAX", 5),    // duplicate of a committed seq
+		ev(3, 200, "ATL", "LAX", 20), // applied, hour 3
+		ev(4, 201, "ATL", "ORD", -3), // applied
+		ev(4, 201, "ATL", "ORD", -3), // duplicate within the flush
+		ev(5, 100, "ATL", "ORD", 1),  // late: watermark is minute 141
+		ev(0, 202, "ATL", "ORD", 0),  // seq 0: never a duplicate
+		ev(0, 202, "ATL", "ORD", 0),
+	})
+	pd := p.Pending()
+	if pd.Counters != (Counters{Applied: 4, Late: 1, Duplicates: 2}) {
+		t.Fatalf("counters %+v", pd.Counters)
+	}
+	if pd.Seqs["r"] != 5 || pd.PrevOffset != 9 || pd.Offset != 10 {
+		t.Fatalf("pending %+v", pd)
+	}
+	h := flight.Hour(ev(0, 200, "", "", 0).Time)
+	a := pd.Buckets[BucketID{0, "ATL", h}]
+	if a == nil || a.Stats != (flight.Stats{Count: 4, Sum: 17, Delayed: 1, Min: -3, Max: 20}) || len(a.Dests) != 2 || a.Sketch.Count() != 4 {
+		t.Fatalf("airport bucket %+v", a)
+	}
+	if r := pd.Buckets[BucketID{1, "ATL-ORD", h}]; r == nil || r.Stats.Count != 3 || r.Dests != nil {
+		t.Fatalf("route bucket %+v", r)
+	}
+	p.Malformed(11, "bad", []byte("0123456789"), 4)
+	p.Committed()
+	if p.Dirty() || p.PendingBuckets() != 0 || p.CommittedOffset() != 11 {
+		t.Fatal("Committed must reset the deltas")
+	}
+}

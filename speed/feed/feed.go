@@ -1,0 +1,159 @@
+package feed
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/ingest/dataset"
+	"github.com/tributary-dev/tributary/ingest/topology"
+	"github.com/tributary-dev/tributary/ingest/wire"
+	"github.com/tributary-dev/tributary/speed/stream"
+)
+
+// Options say what to publish and how.
+type Options struct {
+	DataPath string
+	// Rows [From, To) of the data set; Seq counts from row 0 whatever From is,
+	// so publishing a range again re-sends the same seqs (duplicates).
+	From, To int64
+	// Batch is the number of events per message and partition (default 500).
+	Batch int
+	// Producer names the producer (default "feed").
+	Producer string
+	// Rate is events per second over all partitions, 0 for as fast as possible.
+	Rate float64
+	// Stamp adds the stream.PublishedAtHeader to every message.
+	Stamp bool
+	// ConfirmEvery waits for the broker's confirms every that many messages (default 200).
+	ConfirmEvery int
+}
+
+// Result says what was published.
+type Result struct {
+	Events   int64
+	Messages []int64 // per partition
+}
+
+// Publish publishes the rows of opts into streams (declaring them).
+func Publish(ctx context.Context, conn *amqp.Connection, streams topology.Streams, opts Options) (Result, error) {
+	if opts.Batch <= 0 {
+		opts.Batch = 500
+	}
+	if opts.Producer == "" {
+		opts.Producer = "feed"
+	}
+	if opts.ConfirmEvery <= 0 {
+		opts.ConfirmEvery = 200
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return Result{}, fmt.Errorf("channel: %w", err)
+	}
+	defer ch.Close()
+	if err := streams.Declare(ch); err != nil {
+		return Result{}, err
+	}
+	if err := ch.Confirm(false); err != nil {
+		return Result{}, fmt.Errorf("confirm mode: %w", err)
+	}
+	f, err := dataset.Open(opts.DataPath)
+	if err != nil {
+		return Result{}, err
+	}
+	defer f.Close()
+
+	P := streams.Partitions
+	res := Result{Messages: make([]int64, P)}
+	seqs := make([]uint64, P)
+	pending := make([][]flight.Event, P)
+	enc := wire.NewArrowEncoder(opts.Producer)
+	var confirms []*amqp.DeferredConfirmation
+	start := time.Now()
+	wait := func() error {
+		for _, c := range confirms {
+			ok, err := c.WaitContext(ctx)
+			if err != nil {
+				return fmt.Errorf("confirm: %w", err)
+			}
+			if !ok {
+				return fmt.Errorf("broker nacked a message")
+			}
+		}
+		confirms = confirms[:0]
+		return nil
+	}
+	send := func(p int) error {
+		body, err := enc.Encode(pending[p])
+		if err != nil {
+			return err
+		}
+		if opts.Rate > 0 {
+			due := start.Add(time.Duration(float64(res.Events) / opts.Rate * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		msg := amqp.Publishing{ContentType: wire.ContentTypeArrow, Body: body, DeliveryMode: amqp.Persistent}
+		if opts.Stamp {
+			msg.Headers = amqp.Table{stream.PublishedAtHeader: time.Now().UnixMicro()}
+		}
+		c, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", streams.Queue(p), false, false, msg)
+		if err != nil {
+			return fmt.Errorf("publish to %s: %w", streams.Queue(p), err)
+		}
+		confirms = append(confirms, c)
+		res.Events += int64(len(pending[p]))
+		res.Messages[p]++
+		pending[p] = pending[p][:0]
+		if len(confirms) >= opts.ConfirmEvery {
+			return wait()
+		}
+		return nil
+	}
+	// Seqs are ordinals within the partition from row 0: scan rows before
+	// From only to count them.
+	err = f.Scan(ctx, 0, opts.To, func(b *dataset.Batch) error {
+		row, skipped := b.FirstRow, b.Skipped
+		for i := range b.Events {
+			// Rows of the batch that were skipped leave gaps in Events.
+			for len(skipped) > 0 && skipped[0].Row == row {
+				row++
+				skipped = skipped[1:]
+			}
+			e := b.Events[i]
+			p := streams.PartitionOf(e.Origin)
+			seqs[p]++
+			row++
+			if row-1 < opts.From {
+				continue
+			}
+			e.Producer, e.Seq = opts.Producer, seqs[p]
+			pending[p] = append(pending[p], e)
+			if len(pending[p]) >= opts.Batch {
+				if err := send(p); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	for p := range pending {
+		if len(pending[p]) > 0 {
+			if err := send(p); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, wait()
+}

@@ -1,0 +1,49 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are one worker's metrics.
+type Metrics struct {
+	Applied     prometheus.Counter
+	Late        prometheus.Counter
+	Duplicates  prometheus.Counter
+	Quarantined prometheus.Counter
+	Lag         *prometheus.GaugeVec
+	Flush       prometheus.Histogram
+	Latency     prometheus.Histogram
+	Owned       prometheus.Gauge
+	Rebalances  prometheus.Counter
+	Refused     prometheus.Counter
+	LeasesLost  prometheus.Counter
+	FlushErrors prometheus.Counter
+}
+
+// New creates the metrics and registers them on reg (nil: not registered).
+func New(reg prometheus.Registerer) *Metrics {
+	const ns, sub = "tributary", "speed"
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
+	}
+	m := &Metrics{
+		Applied:     c("events_applied_total", "Events applied to the views (committed by a flush)."),
+		Late:        c("late_events_total", "Events older than the partition's watermark, left out of the views."),
+		Duplicates:  c("duplicate_events_total", "Events dropped because their producer seq was already applied."),
+		Quarantined: c("quarantined_messages_total", "Malformed messages moved to the quarantine list."),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "consumer_lag_messages",
+			Help: "Messages between the last consumed offset and the stream's end, per owned partition."}, []string{"partition"}),
+		Flush: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "flush_duration_seconds",
+			Help: "Time of one partition flush (one Lua script call).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "event_to_view_seconds",
+			Help:    "From a message's publish time (x-published-at-us header) to the commit of its flush.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 1.6, 16)}),
+		Owned:       prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "partitions_owned", Help: "Partitions this worker holds the lease of."}),
+		Rebalances:  c("rebalances_total", "Changes of the set of partitions assigned to this worker."),
+		Refused:     c("flush_refused_total", "Flushes refused by the fencing check (lease lost or newer writer)."),
+		LeasesLost:  c("leases_lost_total", "Leases found lost at renewal: the partition's pending deltas were dropped."),
+		FlushErrors: c("flush_errors_total", "Flushes that failed for another reason (the partition restarts from its committed offset)."),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Applied, m.Late, m.Duplicates, m.Quarantined, m.Lag, m.Flush, m.Latency, m.Owned, m.Rebalances, m.Refused, m.LeasesLost, m.FlushErrors)
+	}
+	return m
+}

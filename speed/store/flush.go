@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/speed/agg"
+	"github.com/tributary-dev/tributary/speed/keyspace"
+)
+
+//go:embed flush.lua
+var flushSource string
+
+// ErrRefused is wrapped by the error of a flush that the script refused
+// because the writer lost its lease or is behind a newer writer.
+var ErrRefused = errors.New("flush refused")
+
+// maxMembers bounds the members of one PFADD/SADD/RPUSH in the script (Lua's
+// unpack has a stack limit of about 8,000 values).
+const maxMembers = 1000
+
+// QuarantineCap bounds the quarantine list: the newest entries are kept.
+const QuarantineCap = 100_000
+
+// Writer flushes partitions. It is safe for concurrent use.
+type Writer struct {
+	rdb    redis.Scripter
+	keys   keyspace.Keys
+	views  []flight.View
+	script *redis.Script
+	ttl    time.Duration
+}
+
+// NewWriter returns a writer for the views, giving every bucket key a TTL
+// when bucketTTL > 0.
+func NewWriter(rdb redis.Scripter, keys keyspace.Keys, views []flight.View, bucketTTL time.Duration) *Writer {
+	return &Writer{rdb: rdb, keys: keys, views: views, script: redis.NewScript(flushSource), ttl: bucketTTL}
+}
+
+// Flush is one partition's flush.
+type Flush struct {
+	Partition int
+	// Lease is "<worker>|<token>", the value the lease key must hold.
+	Lease string
+	Token int64
+	// LeaseTTL, when > 0, is the lease's new TTL once the flush committed.
+	LeaseTTL time.Duration
+	agg.Pending
+}
+
+// QuarantineEntry is one quarantined message, as stored (JSON) in the list.
+type QuarantineEntry struct {
+	Partition int    `json:"partition"`
+	Offset    int64  `json:"offset"`
+	Reason    string `json:"reason"`
+	// Body is the message body (base64 in JSON), cut at the configured bound.
+	Body []byte    `json:"body"`
+	At   time.Time `json:"at"`
+}
+
+// Flush writes f in one script call. A refusal returns an error wrapping
+// ErrRefused; any other error leaves it unknown whether the flush was applied
+// (the caller must reload the committed progress).
+func (w *Writer) Flush(ctx context.Context, f *Flush) error {
+	keys, args := w.build(f)
+	res, err := w.script.Run(ctx, w.rdb, keys, args...).Slice()
+	if err != nil {
+		return fmt.Errorf("flush partition %d: %w", f.Partition, err)
+	}
+	if len(res) != 2 {
+		return fmt.Errorf("flush partition %d: unexpected reply %v", f.Partition, res)
+	}
+	if ok, _ := res[0].(int64); ok != 1 {
+		return fmt.Errorf("flush partition %d: %w: %v", f.Partition, ErrRefused, res[1])
+	}
+	return nil
+}
+
+// build lays out the script's arguments:
+//
+//	ARGV[1] lease value, [2] token, [3] expected committed offset (-1: none),
+//	[4] new offset, [5] maxtime, [6] bucket TTL ms (0: none), [7] quarantine cap,
+//	[8..11] applied, late, duplicates, quarantined increments,
+//	[12] number of seqs, [13] lease TTL ms (0: leave it), [14] lowest event time
+//	applied (µs, 0: none), then producer/seq pairs, then ops:
+//	B key count sum delayed min max nbins {bin count}...
+//	H|S|Q key n member...   (PFADD, SADD, RPUSH)
+//
+// Every "key" is an index into KEYS.
+func (w *Writer) build(f *Flush) ([]string, []any) {
+	keys := []string{w.keys.Lease(f.Partition), w.keys.Partition(f.Partition), w.keys.Quarantine()}
+	c := f.Counters
+	args := []any{f.Lease, f.Token, f.PrevOffset, f.Offset, f.MaxTime, w.ttl.Milliseconds(), QuarantineCap,
+		c.Applied, c.Late, c.Duplicates, c.Quarantined, len(f.Seqs), f.LeaseTTL.Milliseconds(), f.MinTime}
+	for p, s := range f.Seqs {
+		args = append(args, p, strconv.FormatUint(s, 10))
+	}
+	keyIndex := func(k string) int {
+		keys = append(keys, k)
+		return len(keys)
+	}
+	members := func(op string, key string, ms []string) {
+		for len(ms) > 0 {
+			n := min(len(ms), maxMembers)
+			args = append(args, op, keyIndex(key), n)
+			for _, m := range ms[:n] {
+				args = append(args, m)
+			}
+			ms = ms[n:]
+		}
+	}
+	// Groups per (view, hour), for the P:g sets.
+	type vh struct {
+		view int
+		hour int64
+	}
+	groups := map[vh][]string{}
+	for id, d := range f.Buckets {
+		v := w.views[id.View]
+		s := d.Stats
+		args = append(args, "B", keyIndex(w.keys.Bucket(v.Name, id.Group, id.Hour)), s.Count, s.Sum, s.Delayed, s.Min, s.Max, d.Sketch.Len())
+		d.Sketch.Each(func(bin int32, n int64) { args = append(args, bin, n) })
+		if v.DistinctDestinations && len(d.Dests) > 0 {
+			dests := make([]string, 0, len(d.Dests))
+			for dst := range d.Dests {
+				dests = append(dests, dst)
+			}
+			members("H", w.keys.Distinct(v.Name, id.Group, id.Hour), dests)
+		}
+		groups[vh{id.View, id.Hour}] = append(groups[vh{id.View, id.Hour}], id.Group)
+	}
+	for k, gs := range groups {
+		members("S", w.keys.Groups(w.views[k.view].Name, k.hour), gs)
+	}
+	if len(f.Quarantine) > 0 {
+		now := time.Now().UTC()
+		entries := make([]string, 0, len(f.Quarantine))
+		for _, q := range f.Quarantine {
+			b, _ := json.Marshal(QuarantineEntry{Partition: f.Partition, Offset: q.Offset, Reason: q.Reason, Body: q.Body, At: now})
+			entries = append(entries, string(b))
+		}
+		members("Q", w.keys.Quarantine(), entries)
+	}
+	return keys, args
+}
+
+// Load returns partition p's committed progress.
+func Load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys, p int) (agg.Progress, error) {
+	m, err := rdb.HGetAll(ctx, keys.Partition(p)).Result()
+	if err != nil {
+		return agg.Progress{}, fmt.Errorf("load partition %d: %w", p, err)
+	}
+	st, err := parseProgress(m)
+	if err != nil {
+		return agg.Progress{}, fmt.Errorf("load partition %d: %w", p, err)
+	}
+	return st.Progress, nil
+}
+
+// PartitionState is a partition's committed progress and totals.
+type PartitionState struct {
+	agg.Progress
+	// MinTime is the lowest event time (µs) ever applied, 0 when none: with
+	// MaxTime it bounds the hours the speed views hold for the partition.
+	MinTime                                int64
+	Token                                  int64
+	Applied, Late, Duplicates, Quarantined int64
+}
+
+func parseProgress(m map[string]string) (PartitionState, error) {
+	st := PartitionState{Progress: agg.Progress{Offset: -1, Seqs: map[string]uint64{}}}
+	ints := map[string]*int64{
+		keyspace.FieldOffset: &st.Offset, keyspace.FieldMaxTime: &st.MaxTime, keyspace.FieldMinTime: &st.MinTime, keyspace.FieldToken: &st.Token,
+		keyspace.FieldApplied: &st.Applied, keyspace.FieldLate: &st.Late,
+		keyspace.FieldDuplicates: &st.Duplicates, keyspace.FieldQuarantined: &st.Quarantined,
+	}
+	for k, v := range m {
+		if dst, ok := ints[k]; ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return st, fmt.Errorf("field %s=%q: %w", k, v, err)
+			}
+			*dst = n
+			continue
+		}
+		if prod, ok := strings.CutPrefix(k, keyspace.SeqPrefix); ok {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return st, fmt.Errorf("field %s=%q: %w", k, v, err)
+			}
+			st.Seqs[prod] = n
+		}
+	}
+	return st, nil
+}
+
+// DecodeQuarantine parses one quarantine list entry.
+func DecodeQuarantine(s string) (QuarantineEntry, error) {
+	var q QuarantineEntry
+	if err := json.Unmarshal([]byte(s), &q); err != nil {
+		return q, fmt.Errorf("quarantine entry: %w", err)
+	}
+	return q, nil
+}
