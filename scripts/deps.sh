@@ -11,6 +11,8 @@ have redis-server || need+=(redis-server)
 have rabbitmq-server || [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 have npm || need+=(npm)
 have curl || need+=(curl)
+# The live page's test runs it in headless Chromium.
+have chromium || need+=(chromium)
 # Benchmarks and the browser test; cheap to skip with TRIBUTARY_DEPS_MINIMAL=1.
 if [ "${TRIBUTARY_DEPS_MINIMAL:-0}" != 1 ]; then
   for p in ${TRIBUTARY_EXTRA_PKGS:-}; do pkg_installed "$p" || need+=("$p"); done
