@@ -21,11 +21,10 @@ import (
 	"github.com/tributary-dev/tributary/scheduler/state"
 )
 
-// batchPeriodic is the batch recompute on the cron schedule of
-// TRIBUTARY_BATCH_CRON (e.g. "*/1 * * * *"), for `tributary scheduler`:
-// only its leading replica enqueues it (asynq periodic tasks).
-func batchPeriodic(g *globals) []scheduler.Periodic {
-	cron := os.Getenv("TRIBUTARY_BATCH_CRON")
+// batchPeriodic is the batch recompute on a cron schedule (e.g. "*/1 * * * *"),
+// for `tributary scheduler --batch-cron`: only its leading replica enqueues it
+// (asynq periodic tasks).
+func batchPeriodic(g *globals, cron string) []scheduler.Periodic {
 	if cron == "" {
 		return nil
 	}

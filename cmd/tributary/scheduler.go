@@ -12,13 +12,16 @@ import (
 
 // periodicGraphs are the graphs the leading scheduler submits on a schedule:
 // add entries here (e.g. the batch layer's recomputation).
-func periodicGraphs(g *globals) []scheduler.Periodic { return batchPeriodic(g) }
+func periodicGraphs(g *globals, batchCron string) []scheduler.Periodic {
+	return batchPeriodic(g, batchCron)
+}
 
 func newSchedulerCmd(g *globals) *cobra.Command {
 	var (
 		cfg  scheduler.Config
 		qf   queueFlags
 		addr string
+		cron string
 	)
 	cmd := &cobra.Command{
 		Use:   "scheduler",
@@ -33,7 +36,7 @@ func newSchedulerCmd(g *globals) *cobra.Command {
 			defer rdb.Close()
 			mreg := obs.NewRegistry()
 			cfg.Redis, cfg.KeyPrefix, cfg.Queues, cfg.Log, cfg.Metrics = rdb, g.keyPrefix, qf.queues(g), g.log, mreg
-			cfg.Periodic = periodicGraphs(g)
+			cfg.Periodic = periodicGraphs(g, cron)
 			s, err := scheduler.New(cfg)
 			if err != nil {
 				return err
@@ -60,6 +63,7 @@ func newSchedulerCmd(g *globals) *cobra.Command {
 	f.DurationVar(&cfg.Defaults.ResultTTL, "result-ttl", scheduler.DefaultDefaults.ResultTTL, "default lifetime of results in the store (memoization lasts as long)")
 	f.DurationVar(&cfg.Defaults.GraphTTL, "graph-ttl", scheduler.DefaultDefaults.GraphTTL, "lifetime of a finished graph's state")
 	f.StringVar(&cfg.ID, "id", "", "replica ID (default host-pid-random)")
+	f.StringVar(&cron, "batch-cron", "", `cron schedule of the batch recompute, e.g. "*/1 * * * *" or "@every 1m" (empty: none); only the leader enqueues it`)
 	qf.add(cmd)
 	return cmd
 }
