@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 	"io"
 	"math"
 	"net/http"
@@ -332,8 +334,12 @@ func checkPage(t *testing.T, base string) {
 func TestBadRequests(t *testing.T) {
 	p := pipelinetest.New(t)
 	airports := map[string]serving.Airport{"ATL": {IATA: "ATL"}, "LAX": {IATA: "LAX"}}
+	o := p.Redis.Options()
+	mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: asynq.RedisClientOpt{Addr: o.Addr, Password: o.Password, DB: o.DB}})
+	defer mon.Close()
 	srv, err := serving.New(serving.Config{Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix),
-		Redis: p.Redis, KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Airports: airports, Log: p.Log, AdminToken: "s3cret"})
+		Redis: p.Redis, KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Airports: airports, Log: p.Log, AdminToken: "s3cret",
+		Monitoring: mon})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,6 +394,10 @@ func TestBadRequests(t *testing.T) {
 			t.Fatalf("admin with %q: %d, want %d", c.auth, resp.StatusCode, c.code)
 		}
 	}
+	// The asynq web UI: refused without the token, served with it.
+	get(t, hs.URL, "/monitoring/", 401, nil)
+	get(t, hs.URL, "/monitoring/?token=s3cret", 200, nil)
+	get(t, hs.URL, "/", 200, nil)
 	var doc map[string]any
 	get(t, hs.URL, "/openapi.json", 200, &doc)
 	if doc["openapi"] == nil {

@@ -96,7 +96,16 @@ func New(cfg Config) (*Server, error) {
 		_, _ = w.Write(openapi)
 	})
 	web, _ := fs.Sub(assets, "web")
-	s.mux.Handle("GET /", http.FileServerFS(web))
+	// Method-less, like /monitoring/ (the UI's API takes POST and DELETE): a
+	// "GET /" pattern would conflict with it.
+	files := http.FileServerFS(web)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeJSON(w, http.StatusMethodNotAllowed, apiError{r.Method + " is not allowed here", http.StatusMethodNotAllowed})
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 	return s, nil
 }
 
