@@ -97,8 +97,8 @@ func Cleanup(rdb *redis.Client, prefix string) {
 	}
 }
 
-// background runs fn until the test ends.
-func (p *Pipeline) background(what string, fn func(ctx context.Context) error) {
+// background runs fn until the test ends or stop is called.
+func (p *Pipeline) background(what string, fn func(ctx context.Context) error) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -107,7 +107,9 @@ func (p *Pipeline) background(what string, fn func(ctx context.Context) error) {
 			p.t.Errorf("%s: %v", what, err)
 		}
 	}()
-	p.t.Cleanup(func() { cancel(); <-done })
+	stop = func() { cancel(); <-done }
+	p.t.Cleanup(stop)
+	return stop
 }
 
 // StartSpeed runs n speed workers.
@@ -121,13 +123,14 @@ func (p *Pipeline) StartSpeed(n int) {
 	}
 }
 
-// StartArchiver runs the archiver, cutting segments of segmentEvents.
-func (p *Pipeline) StartArchiver(segmentEvents int) {
+// StartArchiver runs the archiver, cutting segments of segmentEvents, until
+// the test ends or stop is called.
+func (p *Pipeline) StartArchiver(segmentEvents int) (stop func()) {
 	st, err := segstore.Open(context.Background(), p.StoreDir)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	p.background("archive", func(ctx context.Context) error {
+	return p.background("archive", func(ctx context.Context) error {
 		return archive.Run(ctx, archive.Config{Redis: p.Redis, AMQPURL: testenv.AMQPURL(p.t), Streams: p.Streams, KeyPrefix: p.Prefix,
 			Store: st, StoreURL: p.StoreDir, SegmentEvents: segmentEvents, SegmentInterval: 300 * time.Millisecond, Log: p.Log})
 	})

@@ -1,0 +1,126 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/internal/testenv"
+	"github.com/tributary-dev/tributary/serving"
+	"github.com/tributary-dev/tributary/speed/store"
+)
+
+// BenchmarkServe loads the whole data set through the pipeline (the batch view
+// covers up to the last days; the speed layer holds the rest), serves it, and
+// runs, each as a separate process against the same machine's services:
+// loadgen at a fixed 2,000 requests/s and closed-loop, then redis-benchmark's
+// GET on the same Redis. Run it with -benchtime 1x (bench/serve.sh does).
+func BenchmarkServe(b *testing.B) {
+	const (
+		total  = 3_000_000
+		inBulk = 2_850_000 // archived and in the batch view; the rest only in the speed layer
+	)
+	p := pipelinetest.New(b)
+	p.StartSpeed(2)
+	stopArchive := p.StartArchiver(200_000)
+	p.StartBatch()
+	p.Replay(inBulk)
+	p.WaitArchived(inBulk)
+	m := p.Recompute()
+	stopArchive()
+	p.Replay(total)
+	p.WaitSpeed(total)
+	b.Logf("batch view v%d exact until %s", m.Version, time.Unix(m.Boundary, 0).UTC().Format(time.RFC3339))
+
+	airports, err := serving.LoadAirports(testenv.DataFile(b, "airports.csv"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := serving.New(serving.Config{Batch: serving.NewBatchCache(p.Redis, p.Prefix, 500*time.Millisecond),
+		Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis, KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions,
+		Airports: airports, Log: p.Log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv.Handler()}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	base := "http://" + ln.Addr().String()
+
+	gen := filepath.Join(b.TempDir(), "loadgen")
+	build := exec.Command("go", "build", "-o", gen, "./loadgen")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build loadgen: %v\n%s", err, out)
+	}
+	load := func(args ...string) map[string]float64 {
+		out, err := exec.Command(gen, append([]string{"-url", base}, args...)...).Output()
+		if err != nil {
+			b.Fatalf("loadgen %v: %v\n%s", args, err, out)
+		}
+		var r map[string]any
+		if err := json.Unmarshal(out, &r); err != nil {
+			b.Fatal(err)
+		}
+		f := map[string]float64{}
+		for k, v := range r {
+			if x, ok := v.(float64); ok {
+				f[k] = x
+			}
+		}
+		return f
+	}
+	b.ResetTimer()
+	fixed := load("-rate", "2000", "-c", "64", "-d", "15s")
+	closed := load("-c", "32", "-d", "15s")
+	redisGet := redisBenchmark(b)
+	b.StopTimer()
+
+	b.ReportMetric(fixed["p50_ms"], "p50-ms@2000rps")
+	b.ReportMetric(fixed["p99_ms"], "p99-ms@2000rps")
+	b.ReportMetric(closed["rps"], "max-req/s")
+	b.ReportMetric(redisGet, "redis-GET/s")
+	fmt.Fprintf(os.Stderr, "\n| | requests/s | p50 (ms) | p99 (ms) |\n|---|---:|---:|---:|\n"+
+		"| /v1/airports/{iata}, month ranges, fixed 2,000 req/s | %.0f | %.2f | %.2f |\n"+
+		"| /v1/airports/{iata}, month ranges, closed loop (32 connections) | %.0f | %.2f | %.2f |\n"+
+		"| redis-benchmark GET (50 clients, same Redis) | %.0f | | |\n"+
+		"| ratio: API max / Redis GET | %.2f | | |\n",
+		fixed["rps"], fixed["p50_ms"], fixed["p99_ms"], closed["rps"], closed["p50_ms"], closed["p99_ms"], redisGet, closed["rps"]/redisGet)
+}
+
+// redisBenchmark runs redis-benchmark's GET against the project's Redis and
+// returns its requests per second.
+func redisBenchmark(b *testing.B) float64 {
+	u, err := url.Parse(testenv.RedisURL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pw, _ := u.User.Password()
+	args := []string{"-h", u.Hostname(), "-p", u.Port(), "-a", pw, "-t", "get", "-n", "300000", "-c", "50", "--csv"}
+	cmd := exec.Command("redis-benchmark", args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("redis-benchmark: %v\n%s", err, out.String())
+	}
+	m := regexp.MustCompile(`"GET","([0-9.]+)"`).FindStringSubmatch(out.String())
+	if m == nil {
+		b.Fatalf("redis-benchmark said: %s", out.String())
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
