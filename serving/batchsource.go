@@ -66,14 +66,22 @@ func (c *BatchCache) view() BatchView {
 	return c.cur
 }
 
-// loadedView adapts a batch view.View to BatchView.
+// loadedView adapts a batch view.View to BatchView. A month-long range is
+// ~744 hourly buckets; merging their histograms and destination sets costs
+// milliseconds. So the first query of a group builds its daily rollups, and
+// later ranges merge at most 2×23 hours and one bucket per whole day.
 type loadedView struct {
 	*view.View
 	first, end int64
+
+	mu      sync.Mutex
+	rollups map[string]map[int64]*BatchRange // view + "\x00" + group -> day -> aggregate
 }
 
+const day = 24 * 3600
+
 func newLoadedView(v *view.View) *loadedView {
-	lv := &loadedView{View: v}
+	lv := &loadedView{View: v, rollups: map[string]map[int64]*BatchRange{}}
 	for _, d := range flight.Views() {
 		gs, _ := v.Groups(d.Name)
 		for _, g := range gs {
@@ -102,9 +110,72 @@ func (l *loadedView) Groups(name string) []string {
 }
 
 func (l *loadedView) Range(name, group string, from, to int64) BatchRange {
+	to = min(to, l.Manifest.Boundary)
+	firstDay := (from + day - 1) / day * day
+	lastDay := to / day * day
+	if lastDay-firstDay < 2*day {
+		return l.hours(name, group, from, to)
+	}
+	out := l.hours(name, group, from, firstDay)
+	days := l.rollup(name, group)
+	for d := firstDay; d < lastDay; d += day {
+		if r := days[d]; r != nil {
+			mergeRange(&out, r)
+		}
+	}
+	tail := l.hours(name, group, lastDay, to)
+	mergeRange(&out, &tail)
+	return out
+}
+
+// hours merges hourly buckets straight from the view.
+func (l *loadedView) hours(name, group string, from, to int64) BatchRange {
+	if to <= from {
+		return l.empty(name)
+	}
 	a, err := l.View.Range(name, group, from, to)
 	if err != nil {
 		return BatchRange{}
 	}
 	return BatchRange{Stats: a.Stats, Hist: a.Hist, Destinations: a.Destinations}
+}
+
+func (l *loadedView) empty(name string) BatchRange {
+	for _, d := range flight.Views() {
+		if d.Name == name && d.DistinctDestinations {
+			return BatchRange{Destinations: map[string]struct{}{}}
+		}
+	}
+	return BatchRange{}
+}
+
+func mergeRange(dst, src *BatchRange) {
+	dst.Stats.Merge(src.Stats)
+	dst.Hist.Merge(&src.Hist)
+	if dst.Destinations != nil {
+		for d := range src.Destinations {
+			dst.Destinations[d] = struct{}{}
+		}
+	}
+}
+
+// rollup returns a group's daily aggregates, building them on first use.
+func (l *loadedView) rollup(name, group string) map[int64]*BatchRange {
+	key := name + "\x00" + group
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r, ok := l.rollups[key]; ok {
+		return r
+	}
+	hs, _ := l.View.Hours(name, group)
+	r := map[int64]*BatchRange{}
+	for _, h := range hs {
+		d := h / day * day
+		if r[d] == nil {
+			a := l.hours(name, group, d, min(d+day, l.Manifest.Boundary))
+			r[d] = &a
+		}
+	}
+	l.rollups[key] = r
+	return r
 }

@@ -203,6 +203,7 @@ func TestAnswersMergeBatchAndSpeedExactly(t *testing.T) {
 		exact    bool
 	}{
 		{"before the boundary", b - 72*3600, b - 24*3600, true},
+		{"days before the boundary, from mid-day", b - 6*24*3600 - 5*3600, b - 7*3600, true},
 		{"up to the boundary", b - 24*3600, b, true},
 		{"across the boundary", b - 24*3600, b + 3*3600, false},
 		{"after the boundary", b, end, false},
