@@ -22,9 +22,11 @@
 //
 // A recompute (cron via `tributary scheduler` with TRIBUTARY_BATCH_CRON, or
 // `tributary batch run [--wait]`) is a graph on the scheduler: one
-// batch.partial task per segment (memoized as partial:<segment>), merge tasks
-// per partition over aligned blocks of segments (content-addressed, so old
-// blocks stay memoized), one batch.publish that switches the current version
+// batch.partial task per segment (memoized as partial:e<epoch>:<segment>,
+// writing the segment's aggregate to a node of its own), merge tasks per
+// partition over FanIn nodes of similar size (a size-tiered tree,
+// content-addressed, so old nodes stay memoized and a small increment never
+// re-merges large old nodes), one batch.publish that switches the current version
 // atomically, one batch.reconcile. The boundary is the lowest "complete up
 // to" over the partitions that archived anything, truncated to the hour; the
 // view covers the hours strictly before it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -47,6 +48,7 @@ type writer struct {
 	schema *arrow.Schema
 	recs   []arrow.RecordBatch
 	cur    *tableBuilder
+	used   []*tableBuilder
 }
 
 func newWriter(views []flight.View) *writer {
@@ -57,21 +59,47 @@ func newWriter(views []flight.View) *writer {
 // is a capacity hint.
 func (w *writer) table(vi int, rows int) *tableBuilder {
 	w.flush()
-	t := &tableBuilder{vi: vi}
-	t.groupOff = make([]int32, 1, rows+1)
-	t.groupData = make([]byte, 0, rows*4)
-	t.hour = make([]int64, 0, rows)
-	t.count = make([]int64, 0, rows)
-	t.sum = make([]int64, 0, rows)
-	t.delayed = make([]int64, 0, rows)
-	t.min = make([]int32, 0, rows)
-	t.max = make([]int32, 0, rows)
-	t.hdOff = make([]int32, 1, rows+1)
-	t.hcOff = make([]int32, 1, rows+1)
-	t.dsOff = make([]int32, 1, rows+1)
-	t.dsvOff = make([]int32, 1, rows+1)
+	t, ok := tbPool.get()
+	if !ok {
+		t = &tableBuilder{}
+	}
+	t.vi = vi
+	t.groupOff = append(slices.Grow(t.groupOff[:0], rows+1), 0)
+	t.groupData = slices.Grow(t.groupData[:0], rows*4)
+	t.hour = slices.Grow(t.hour[:0], rows)
+	t.count = slices.Grow(t.count[:0], rows)
+	t.sum = slices.Grow(t.sum[:0], rows)
+	t.delayed = slices.Grow(t.delayed[:0], rows)
+	t.min = slices.Grow(t.min[:0], rows)
+	t.max = slices.Grow(t.max[:0], rows)
+	t.hdOff = append(slices.Grow(t.hdOff[:0], rows+1), 0)
+	t.hcOff = append(slices.Grow(t.hcOff[:0], rows+1), 0)
+	t.dsOff = append(slices.Grow(t.dsOff[:0], rows+1), 0)
+	t.hdv, t.hcv = t.hdv[:0], t.hcv[:0]
+	t.dsvOff, t.dsvData = append(t.dsvOff[:0], 0), t.dsvData[:0]
 	w.cur = t
+	w.used = append(w.used, t)
 	return t
+}
+
+// tbPool holds table builders whose slices the next aggregates reuse: a
+// worker encodes one aggregate after another, and fresh memory costs page
+// faults and garbage collection.
+var tbPool freeList[*tableBuilder]
+
+// maxPooledRows bounds the tables kept for reuse (a segment's partial has
+// ~100,000 rows; merged nodes can be much larger).
+const maxPooledRows = 1 << 20
+
+// recycle returns the writer's table builders to the pool, once nothing
+// refers to their slices any more.
+func (w *writer) recycle() {
+	for _, t := range w.used {
+		if cap(t.hour) <= maxPooledRows { // keep no giant merge's arrays
+			tbPool.put(t)
+		}
+	}
+	w.used = nil
 }
 
 func (w *writer) flush() {
@@ -81,11 +109,28 @@ func (w *writer) flush() {
 	}
 }
 
-// Compress says whether aggregates are written with LZ4-compressed buffers.
-// They are not: LZ4 shrinks an aggregate ~3 fold but costs more CPU in the
-// workers (compression) and every reader (decompression) than moving the
-// plain buffers through Redis on a local network. Decode reads both.
-var Compress = false
+// Codec is the compression of the buffers of encoded aggregates: "lz4",
+// "zstd" or "" (none). Decode reads them all.
+var Codec = "lz4"
+
+// outPool holds the arrays of encoded aggregates given back by Recycle.
+var outPool freeList[[]byte]
+
+func getOut() []byte {
+	if b, ok := outPool.get(); ok {
+		return b[:0]
+	}
+	return nil
+}
+
+// Recycle gives back an encoded aggregate (of Encode, Merge...) that the
+// caller no longer uses, to be reused by the next one: a worker writes an
+// aggregate to Redis, then drops it.
+func Recycle(b []byte) {
+	if cap(b) > 0 && cap(b) <= 64<<20 {
+		outPool.put(b)
+	}
+}
 
 // finish writes the IPC stream.
 func (w *writer) finish() ([]byte, error) {
@@ -97,7 +142,7 @@ func (w *writer) finish() ([]byte, error) {
 func (w *writer) finishRows() ([]byte, int64, error) {
 	w.flush()
 	var rows int64
-	var buf bytes.Buffer
+	buf := bytes.NewBuffer(getOut())
 	size := 1024
 	for i, r := range w.recs {
 		if r == nil {
@@ -120,12 +165,18 @@ func (w *writer) finishRows() ([]byte, int64, error) {
 			}
 		}
 	}
+	if Codec != "" {
+		size /= 3 // what LZ4 leaves of an aggregate, about
+	}
 	buf.Grow(size)
 	opts := []ipc.Option{ipc.WithSchema(w.schema)}
-	if Compress {
+	switch Codec {
+	case "lz4":
 		opts = append(opts, ipc.WithLZ4())
+	case "zstd":
+		opts = append(opts, ipc.WithZstd())
 	}
-	iw := ipc.NewWriter(&buf, opts...)
+	iw := ipc.NewWriter(buf, opts...)
 	for _, r := range w.recs {
 		if err := iw.Write(r); err != nil {
 			return nil, 0, fmt.Errorf("encode aggregate: %w", err)
@@ -135,6 +186,8 @@ func (w *writer) finishRows() ([]byte, int64, error) {
 	if err := iw.Close(); err != nil {
 		return nil, 0, fmt.Errorf("encode aggregate: %w", err)
 	}
+	// The records' buffers were copied (or compressed) into buf.
+	w.recycle()
 	return buf.Bytes(), rows, nil
 }
 

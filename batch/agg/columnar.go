@@ -1,10 +1,12 @@
 package agg
 
 import (
+	"fmt"
 	"math/bits"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/tributary-dev/tributary/flight"
 )
@@ -14,25 +16,51 @@ import (
 // order), every event becomes one uint64 sort key per view, (group rank,
 // hour offset, delay offset), radix-sorted, and the sorted keys are
 // run-length-encoded straight into the output rows (a run of equal keys is
-// one histogram entry, a run of equal key prefixes one bucket). Its output is
-// byte for byte the one of Builder for the same events. Not safe for
+// one histogram entry, a run of equal key prefixes one bucket). It encodes
+// the same rows as Builder for the same events, and falls back to Builder
+// when they cannot be keyed in 64 bits or a code would not sort like its
+// routes (neither happens with valid airport codes). Not safe for
 // concurrent use.
 type Columnar struct {
 	views  []flight.View
 	ids    map[string]uint32
 	names  []string
-	orig   []uint32
-	dest   []uint32
-	hours  []int64
-	delays []int32
-	// fallback is set when an event cannot be keyed (never for valid events):
-	// the events are then aggregated by Builder.
-	fallback bool
+	events int64
+	*colBufs
 }
 
 // NewColumnar returns an empty columnar aggregate of views.
 func NewColumnar(views []flight.View) *Columnar {
-	return &Columnar{views: views, ids: make(map[string]uint32, 512)}
+	return &Columnar{views: views, ids: make(map[string]uint32, 512), colBufs: getColBufs()}
+}
+
+// colBufs are the per-event buffers of a Columnar, reused across segments
+// (a worker computes one partial after another): fresh memory costs page
+// faults, and the garbage collector's work.
+type colBufs struct {
+	orig, dest      []uint32
+	hours           []int64
+	delays          []int32
+	kbuf, tmp, dbuf []uint64
+}
+
+var colPool freeList[*colBufs]
+
+func getColBufs() *colBufs {
+	if b, ok := colPool.get(); ok {
+		b.orig, b.dest, b.hours, b.delays = b.orig[:0], b.dest[:0], b.hours[:0], b.delays[:0]
+		return b
+	}
+	return &colBufs{}
+}
+
+// grow returns a slice of length n, s's array when large enough, with
+// undefined content.
+func grow[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n, n+n/4)
 }
 
 // StringColumn is what Columnar reads of a string column.
@@ -42,7 +70,7 @@ type StringColumn interface {
 }
 
 // Events is the number of events added.
-func (c *Columnar) Events() int64 { return int64(len(c.delays)) }
+func (c *Columnar) Events() int64 { return c.events }
 
 func (c *Columnar) id(s string) uint32 {
 	if id, ok := c.ids[s]; ok {
@@ -73,9 +101,66 @@ func (c *Columnar) AddColumns(n int, ts []arrow.Timestamp, origin, destination S
 		c.hours = append(c.hours, flight.Hour(int64(ts[i])))
 	}
 	c.delays = append(c.delays, delay[:n]...)
+	c.events += int64(n)
 }
 
-// Encode returns the aggregate as Arrow IPC (see the package doc).
+// AddDictionaries adds n events whose airport codes are dictionary arrays
+// of strings (what a Parquet segment holds): each dictionary entry is looked
+// up once, each event is an index.
+func (c *Columnar) AddDictionaries(n int, ts []arrow.Timestamp, origin, destination *array.Dictionary, delay []int32) error {
+	var ids [2][]uint32
+	for k, col := range []*array.Dictionary{origin, destination} {
+		dict, ok := col.Dictionary().(StringColumn)
+		if !ok {
+			return fmt.Errorf("airport codes: dictionary of %s", col.Dictionary().DataType())
+		}
+		ids[k] = make([]uint32, dict.Len())
+		for j := range ids[k] {
+			ids[k][j] = c.id(dict.Value(j))
+		}
+	}
+	at := len(c.orig)
+	c.orig, c.dest = slices.Grow(c.orig, n)[:at+n], slices.Grow(c.dest, n)[:at+n]
+	if err := mapIndices(c.orig[at:], origin.Indices(), ids[0]); err != nil {
+		return err
+	}
+	if err := mapIndices(c.dest[at:], destination.Indices(), ids[1]); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		c.hours = append(c.hours, flight.Hour(int64(ts[i])))
+	}
+	c.delays = append(c.delays, delay[:n]...)
+	c.events += int64(n)
+	return nil
+}
+
+func mapIndices(dst []uint32, idx arrow.Array, ids []uint32) error {
+	switch a := idx.(type) {
+	case *array.Int32:
+		for i, x := range a.Int32Values()[:len(dst)] {
+			dst[i] = ids[x]
+		}
+	case *array.Int16:
+		for i, x := range a.Int16Values()[:len(dst)] {
+			dst[i] = ids[x]
+		}
+	case *array.Int8:
+		for i, x := range a.Int8Values()[:len(dst)] {
+			dst[i] = ids[x]
+		}
+	case *array.Int64:
+		for i, x := range a.Int64Values()[:len(dst)] {
+			dst[i] = ids[x]
+		}
+	default:
+		return fmt.Errorf("airport codes: dictionary indices of %s", idx.DataType())
+	}
+	return nil
+}
+
+// Encode returns the aggregate as Arrow IPC (see the package doc). The
+// Columnar cannot be used afterwards.
 func (c *Columnar) Encode() ([]byte, error) {
 	out, _, err := c.EncodeRows()
 	return out, err
@@ -84,6 +169,12 @@ func (c *Columnar) Encode() ([]byte, error) {
 // EncodeRows is Encode that also returns the number of rows (buckets of
 // every view).
 func (c *Columnar) EncodeRows() ([]byte, int64, error) {
+	defer func() {
+		if cap(c.orig) <= 4*maxPooledRows {
+			colPool.put(c.colBufs)
+		}
+		c.colBufs = nil
+	}()
 	w := newWriter(c.views)
 	if !c.encode(w) {
 		w.discard()
@@ -153,21 +244,18 @@ func (c *Columnar) encode(w *writer) bool {
 	if 2*ab+hb+max(db, ab) > 64 {
 		return false
 	}
-	// Per-event parts, ranked.
-	or := make([]uint64, n)
-	de := make([]uint64, n)
-	hr := make([]uint64, n)
-	for i := 0; i < n; i++ {
-		or[i] = uint64(rank[c.orig[i]])
-		de[i] = uint64(rank[c.dest[i]])
-		hr[i] = uint64(c.hours[i]-hmin) / 3600
+	// Codes to ranks, in place.
+	for i := range c.orig {
+		c.orig[i] = rank[c.orig[i]]
+		c.dest[i] = rank[c.dest[i]]
 	}
-	kbuf, tmp := make([]uint64, n), make([]uint64, n)
-	var dbuf []uint64
+	or, de := c.orig, c.dest
+	hr := func(i int) uint64 { return uint64(c.hours[i]-hmin) / 3600 }
+	c.kbuf, c.tmp = grow(c.kbuf, n), grow(c.tmp, n)
+	kbuf, tmp := c.kbuf, c.tmp
 	var hd []int32
 	var hc []int64
 	var ds []string
-	var groupNames []string
 	for vi, v := range c.views {
 		// key = group | hour | delay, group = origin or (origin, dest).
 		gb := ab
@@ -175,25 +263,24 @@ func (c *Columnar) encode(w *writer) bool {
 			gb = 2 * ab
 		}
 		for i := 0; i < n; i++ {
-			g := or[i]
+			g := uint64(or[i])
 			if v.Dim == flight.ByRoute {
-				g = g<<ab | de[i]
+				g = g<<ab | uint64(de[i])
 			}
-			kbuf[i] = (g<<hb|hr[i])<<db | uint64(int64(c.delays[i])-int64(dmin))
+			kbuf[i] = (g<<hb|hr(i))<<db | uint64(int64(c.delays[i])-int64(dmin))
 		}
 		keys := radixSort(kbuf, tmp, gb+hb+db)
 		var dkeys []uint64
 		// Distinct destinations: sorted distinct (group, hour, dest).
 		if v.DistinctDestinations {
-			if dbuf == nil {
-				dbuf = make([]uint64, n)
-			}
+			c.dbuf = grow(c.dbuf, n)
+			dbuf := c.dbuf
 			for i := 0; i < n; i++ {
-				g := or[i]
+				g := uint64(or[i])
 				if v.Dim == flight.ByRoute {
-					g = g<<ab | de[i]
+					g = g<<ab | uint64(de[i])
 				}
-				dbuf[i] = (g<<hb|hr[i])<<ab | de[i]
+				dbuf[i] = (g<<hb|hr(i))<<ab | uint64(de[i])
 			}
 			// keys lives in kbuf or tmp: sort in the other and dbuf.
 			other := tmp
@@ -211,7 +298,6 @@ func (c *Columnar) encode(w *writer) bool {
 			}
 		}
 		t := w.table(vi, rows)
-		groupNames = groupNames[:0]
 		lastGroup := ^uint64(0)
 		var group string
 		dpos := 0

@@ -120,53 +120,83 @@ type tree struct {
 }
 
 // partition adds the nodes of one partition's segments and returns the keys
-// of the nodes that the manifest lists: aligned complete blocks of FanIn^L
-// segments, largest first, then a tail node over the rest.
+// of the nodes that the manifest lists. It is a size-tiered merge: every
+// segment is a node (its partial's) of weight its offset span and tier
+// floor(log_FanIn(weight)). Segments are added in order to a list of roots;
+// whenever FanIn roots have the same tier, the FanIn oldest of them are
+// merged into one node (weight their sum, a higher tier) that replaces them.
+// So there are fewer than FanIn roots per tier; the nodes made for a prefix
+// of the segments do not depend on what follows, so old nodes keep their
+// content-addressed keys (and stay memoized) as data grows; and new data is
+// merged with nodes of its own size only: a small increment never re-merges
+// large old nodes.
 func (t *tree) partition(names []segment.Name) []string {
-	var roots []string
-	pos, n := 0, len(names)
-	for pos < n {
-		size := 1
-		for size*t.opts.FanIn <= n-pos {
-			size *= t.opts.FanIn
+	type root struct {
+		tier   int
+		weight int64
+		names  []segment.Name
+		key    string
+	}
+	fan := t.opts.FanIn
+	var roots []root
+	for _, n := range names {
+		w := max(n.Last-n.First+1, 1)
+		roots = append(roots, root{tier: tier(w, fan), weight: w, names: []segment.Name{n}, key: t.partial(n)})
+		for {
+			// The lowest tier with FanIn roots, if any.
+			count := map[int]int{}
+			at := -1
+			for _, r := range roots {
+				if count[r.tier]++; count[r.tier] == fan && (at < 0 || r.tier < at) {
+					at = r.tier
+				}
+			}
+			if at < 0 {
+				break
+			}
+			m := root{tier: at + 1}
+			var deps []string
+			kept := roots[:0:0]
+			for _, r := range roots {
+				if r.tier == at && len(deps) < fan {
+					m.weight += r.weight
+					m.names = append(m.names, r.names...)
+					deps = append(deps, r.key)
+					continue
+				}
+				kept = append(kept, r)
+			}
+			m.tier = max(m.tier, tier(m.weight, fan))
+			m.key = t.node(m.names, deps)
+			roots = append(kept, m)
 		}
-		if size == 1 {
-			// The tail (< FanIn segments): the partials' own nodes are roots,
-			// so that new data adds nodes without re-merging old ones.
-			roots = append(roots, t.partials(names[pos:])...)
-			break
-		}
-		roots = append(roots, t.block(names[pos:pos+size]))
-		pos += size
 	}
-	return roots
-}
-
-// block adds the node of a complete block of FanIn^L segments (L >= 1).
-func (t *tree) block(names []segment.Name) string {
-	if len(names) == t.opts.FanIn {
-		return t.node(names, t.partials(names))
-	}
-	step := len(names) / t.opts.FanIn
-	children := make([]string, 0, t.opts.FanIn)
-	for i := 0; i < len(names); i += step {
-		children = append(children, t.block(names[i:i+step]))
-	}
-	return t.node(names, children)
-}
-
-func (t *tree) partials(names []segment.Name) []string {
-	keys := make([]string, len(names))
-	for i, n := range names {
-		// The partial writes its aggregate to its own node, keyed (like the
-		// task) by the epoch and the segment.
-		hash := t.hash([]segment.Name{n})
-		keys[i] = "partial:e" + strconv.FormatInt(t.epoch, 10) + ":" + n.String()
-		t.plan.Partials++
-		t.b.TaskWith(keys[i], FuncPartial, PartialArgs{Store: t.store, Segment: n.String(), Node: t.keys.Node(hash),
-			TTLMS: t.opts.NodeTTL.Milliseconds()}, nil, graph.Retries(3))
+	keys := make([]string, len(roots))
+	for i, r := range roots {
+		keys[i] = r.key
 	}
 	return keys
+}
+
+// tier is floor(log_fan(w)) for w >= 1.
+func tier(w int64, fan int) int {
+	n := 0
+	for w >= int64(fan) {
+		w /= int64(fan)
+		n++
+	}
+	return n
+}
+
+// partial adds the partial task of segment n, which writes the segment's
+// aggregate to its own node, keyed (like the task) by the epoch and the
+// segment.
+func (t *tree) partial(n segment.Name) string {
+	key := "partial:e" + strconv.FormatInt(t.epoch, 10) + ":" + n.String()
+	t.plan.Partials++
+	t.b.TaskWith(key, FuncPartial, PartialArgs{Store: t.store, Segment: n.String(), Node: t.keys.Node(t.hash([]segment.Name{n})),
+		TTLMS: t.opts.NodeTTL.Milliseconds()}, nil, graph.Retries(3))
+	return key
 }
 
 // hash names the node of segments names: a hash of the epoch and the

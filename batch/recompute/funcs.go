@@ -121,6 +121,7 @@ func (f *Funcs) Partial(ctx context.Context, c workers.Call) ([]byte, error) {
 	if err := f.rdb.Set(ctx, a.Node, out, time.Duration(a.TTLMS)*time.Millisecond).Err(); err != nil {
 		return nil, fmt.Errorf("partial: write node: %w", err)
 	}
+	agg.Recycle(out)
 	return json.Marshal(NodeInfo{Key: a.Node, Segments: 1, Events: events, Rows: rows, Bytes: int64(len(out))})
 }
 
@@ -132,10 +133,8 @@ func PartialOf(ctx context.Context, data []byte) ([]byte, error) {
 
 func partialOf(ctx context.Context, data []byte) (out []byte, rows, events int64, err error) {
 	b := agg.NewColumnar(flight.Views())
-	cols := []string{segment.ColTime, segment.ColOrigin, segment.ColDestination, segment.ColDelay}
-	err = segment.Scan(ctx, data, cols, func(n int, c *segment.Columns) error {
-		b.AddColumns(n, c.Time.TimestampValues(), c.Origin, c.Destination, c.Delay.Int32Values())
-		return nil
+	err = segment.ScanFlights(ctx, data, func(n int, f *segment.Flights) error {
+		return b.AddDictionaries(n, f.Time, f.Origin, f.Destination, f.Delay)
 	})
 	if err != nil {
 		return nil, 0, 0, workers.Permanent(err)
@@ -225,6 +224,9 @@ func (f *Funcs) Merge(ctx context.Context, c workers.Call) ([]byte, error) {
 	ni := NodeInfo{Key: a.Node, Segments: a.Segments, Rows: rows, Bytes: int64(len(out)), Events: events}
 	if err := f.rdb.Set(ctx, a.Node, out, time.Duration(a.TTLMS)*time.Millisecond).Err(); err != nil {
 		return nil, fmt.Errorf("merge: write node: %w", err)
+	}
+	if len(aggs) > 1 || a.Inputs != "nodes" {
+		agg.Recycle(out) // out is ours (not an input's)
 	}
 	return json.Marshal(ni)
 }

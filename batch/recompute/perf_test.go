@@ -1,6 +1,7 @@
 package recompute
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -83,6 +84,9 @@ func datasetSegments(tb testing.TB, perSeg int) [][][]byte {
 func BenchmarkDatasetRecompute(b *testing.B) {
 	segs := datasetSegments(b, 100_000)
 	ctx := context.Background()
+	if c, ok := os.LookupEnv("AGG_CODEC"); ok {
+		agg.Codec = c
+	}
 	for b.Loop() {
 		var tPartial, tMerge time.Duration
 		var partialBytes, nodeBytes, rows int64
@@ -120,5 +124,53 @@ func BenchmarkDatasetRecompute(b *testing.B) {
 		b.ReportMetric(float64(partialBytes)/1e6, "partial-MB")
 		b.ReportMetric(float64(nodeBytes)/1e6, "node-MB")
 		b.ReportMetric(float64(rows), "rows")
+	}
+}
+
+// BenchmarkPartial computes the partial of one of the data set's 100,000-event segments.
+func BenchmarkPartial(b *testing.B) {
+	data := datasetSegments(b, 100_000)[0][0]
+	if c, ok := os.LookupEnv("AGG_CODEC"); ok {
+		agg.Codec = c
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		out, err := PartialOf(ctx, data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		agg.Recycle(out)
+	}
+}
+
+// TestDatasetPartials compares the columnar partial of every segment of the
+// data set with Builder's (TRIBUTARY_DATASET_CHECK=1; ~10 s).
+func TestDatasetPartials(t *testing.T) {
+	if os.Getenv("TRIBUTARY_DATASET_CHECK") == "" {
+		t.Skip("set TRIBUTARY_DATASET_CHECK=1")
+	}
+	ctx := context.Background()
+	for _, ps := range datasetSegments(t, 100_000) {
+		for _, data := range ps {
+			got, err := PartialOf(ctx, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := segment.Decode(ctx, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := agg.NewBuilder(flight.Views())
+			for _, e := range evs {
+				b.Add(e.Time, e.Origin, e.Destination, e.Delay)
+			}
+			want, err := b.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("segment of %d events: partial differs from Builder's", len(evs))
+			}
+		}
 	}
 }

@@ -39,7 +39,7 @@ func Run(ctx context.Context, sub Submitter, rdb redis.Cmdable, opts Options, pr
 	if err != nil {
 		return plan, nil, err
 	}
-	st, err := scheduler.Wait(ctx, sub.Status, res.ID, 25*time.Millisecond, progress)
+	st, err := scheduler.Wait(ctx, sub.Status, res.ID, 5*time.Millisecond, progress)
 	if err != nil {
 		return plan, st, err
 	}

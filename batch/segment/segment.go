@@ -236,3 +236,70 @@ func Decode(ctx context.Context, data []byte) ([]flight.Event, error) {
 	})
 	return out, err
 }
+
+// Flights are the columns of a segment that the views read, as ScanFlights
+// passes them: the airport codes as dictionary arrays (indices into a small
+// dictionary of distinct codes), which is how Parquet stores them, so that
+// no string is materialized per event.
+type Flights struct {
+	Time                []arrow.Timestamp
+	Delay               []int32
+	Origin, Destination *array.Dictionary
+}
+
+// ScanFlights reads the time, origin, destination and delay columns of a
+// segment, one record batch at a time.
+func ScanFlights(ctx context.Context, data []byte, fn func(n int, f *Flights) error) error {
+	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("open segment: %w", err)
+	}
+	defer pf.Close()
+	sc := pf.MetaData().Schema
+	cols := []string{ColTime, ColOrigin, ColDestination, ColDelay}
+	idx := make([]int, len(cols))
+	for i, c := range cols {
+		if idx[i] = sc.ColumnIndexByName(c); idx[i] < 0 {
+			return fmt.Errorf("segment has no column %q", c)
+		}
+	}
+	props := pqarrow.ArrowReadProperties{BatchSize: rowGroup}
+	props.SetReadDict(idx[1], true)
+	props.SetReadDict(idx[2], true)
+	fr, err := pqarrow.NewFileReader(pf, props, segAlloc)
+	if err != nil {
+		return fmt.Errorf("read segment: %w", err)
+	}
+	rr, err := fr.GetRecordReader(ctx, idx, nil)
+	if err != nil {
+		return fmt.Errorf("read segment: %w", err)
+	}
+	defer rr.Release()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := rr.Read()
+		if errors.Is(err, io.EOF) || (err == nil && rec == nil) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read segment: %w", err)
+		}
+		ts, ok1 := rec.Column(0).(*array.Timestamp)
+		or, ok2 := rec.Column(1).(*array.Dictionary)
+		de, ok3 := rec.Column(2).(*array.Dictionary)
+		dl, ok4 := rec.Column(3).(*array.Int32)
+		if !ok1 || !ok2 || !ok3 || !ok4 {
+			return fmt.Errorf("segment columns have unexpected types: %s", rec.Schema())
+		}
+		for _, c := range rec.Columns() {
+			if c.NullN() > 0 {
+				return fmt.Errorf("segment column has %d nulls", c.NullN())
+			}
+		}
+		if err := fn(int(rec.NumRows()), &Flights{Time: ts.TimestampValues(), Delay: dl.Int32Values(), Origin: or, Destination: de}); err != nil {
+			return err
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 	"github.com/tributary-dev/tributary/speed/feed"
+	tworkers "github.com/tributary-dev/tributary/workers"
 )
 
 func main() {
@@ -49,6 +51,8 @@ func run() error {
 		script  = flag.String("script", "bench/batch_stats.py", "the pandas/Dask script")
 		noPy    = flag.Bool("no-python", false, "skip pandas and Dask")
 		workers = flag.Int("workers", 2, "worker processes (1 task at a time each)")
+		inProc  = flag.Bool("in-process", false, "run the workers in this process (for profiling; the reported figures use processes)")
+		cpuProf = flag.String("cpuprofile", "", "write a CPU profile of the full recomputes to this file")
 	)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -105,6 +109,22 @@ func run() error {
 
 	// Two worker processes and a scheduler.
 	for i := range *workers {
+		if *inProc {
+			reg, err := tworkers.NewRegistry(recompute.Register(rdb, log))
+			if err != nil {
+				return err
+			}
+			w, err := tworkers.New(tworkers.Config{Redis: rdb, KeyPrefix: prefix, Concurrency: 1, TaskCheckInterval: 20 * time.Millisecond,
+				ID: fmt.Sprintf("%s-w%d", prefix, i), Log: log}, reg)
+			if err != nil {
+				return err
+			}
+			wctx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { _ = w.Run(wctx); close(done) }()
+			defer func() { stop(); <-done }()
+			continue
+		}
 		cmd := exec.Command(*bin, "worker", "--key-prefix", prefix, "--concurrency", "1", "--metrics-addr", "", "--log-level", "warn",
 			"--id", fmt.Sprintf("%s-w%d", prefix, i))
 		cmd.Stderr = os.Stderr
@@ -131,6 +151,16 @@ func run() error {
 
 	// Full recomputes: every partial and node computed afresh.
 	var full, load, query []float64
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer f.Close()
+	}
 	for range *runs {
 		rdb.Incr(ctx, keyspace.New(prefix).Epoch())
 		delKeys(ctx, rdb, prefix+":result:partial:*")
@@ -157,6 +187,10 @@ func run() error {
 		query = append(query, time.Since(start).Seconds())
 		fmt.Fprintf(os.Stderr, "full recompute v%d: %d segments, %d tasks, %.3f s; view load %.3f s; per-airport stats of %d airports (%d flights before the boundary) %.3f s\n",
 			plan.Version, plan.Segments, plan.Partials+plan.Merges+2, full[len(full)-1], load[len(load)-1], len(gs), n, query[len(query)-1])
+	}
+
+	if *cpuProf != "" {
+		pprof.StopCPUProfile()
 	}
 
 	// Incremental recomputes, each after 1% more data (rows published again

@@ -1,0 +1,71 @@
+package recompute
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tributary-dev/tributary/batch/agg"
+	"github.com/tributary-dev/tributary/batch/segment"
+	"github.com/tributary-dev/tributary/flight"
+)
+
+// TestPartialOfLikeBuilder checks the columnar partial of a segment of
+// several record batches against Builder over its decoded events.
+func TestPartialOfLikeBuilder(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var codes []string
+	for i := 0; i < 60; i++ {
+		codes = append(codes, fmt.Sprintf("%c%c%c", 'A'+r.IntN(26), 'A'+r.IntN(26), '0'+r.IntN(10)))
+	}
+	codes = append(codes, "ATLX", "ATL")
+	var evs []flight.Event
+	base := int64(978307200_000000)
+	for i := 0; i < 150_000; i++ {
+		evs = append(evs, flight.Event{ID: fmt.Sprint(i), Time: base + r.Int64N(90*24*3600e6), Origin: codes[r.IntN(len(codes))],
+			Destination: codes[r.IntN(len(codes))], Delay: int32(r.IntN(400) - 60), Distance: 100, Producer: "p", Seq: uint64(i + 1)})
+	}
+	data, err := segment.Encode(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // twice: the second reuses pooled buffers
+		got, err := PartialOf(context.Background(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := agg.NewBuilder(flight.Views())
+		for _, e := range evs {
+			b.Add(e.Time, e.Origin, e.Destination, e.Delay)
+		}
+		want, err := b.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ga, _ := agg.Decode(got)
+		wa, _ := agg.Decode(want)
+		for ti := range wa.Tables {
+			wt, gt := wa.Tables[ti], ga.Tables[ti]
+			if wt.Len() != gt.Len() {
+				t.Fatalf("table %d: %d rows, want %d", ti, gt.Len(), wt.Len())
+			}
+			for i := 0; i < wt.Len(); i++ {
+				if wt.Group(i) != gt.Group(i) || wt.Hour(i) != gt.Hour(i) || wt.Stats(i) != gt.Stats(i) || wt.NumDests(i) != gt.NumDests(i) {
+					t.Fatalf("table %d row %d differs", ti, i)
+				}
+				var wh, gh []int64
+				wt.Hist(i, func(d int32, n int64) { wh = append(wh, int64(d), n) })
+				gt.Hist(i, func(d int32, n int64) { gh = append(gh, int64(d), n) })
+				if fmt.Sprint(wh) != fmt.Sprint(gh) {
+					t.Fatalf("table %d row %d: histogram %v, want %v", ti, i, gh, wh)
+				}
+				for j := 0; j < wt.NumDests(i); j++ {
+					if wt.Dest(i, j) != gt.Dest(i, j) {
+						t.Fatalf("table %d row %d: destinations differ", ti, i)
+					}
+				}
+			}
+		}
+	}
+}
