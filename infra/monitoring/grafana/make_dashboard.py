@@ -148,7 +148,7 @@ ts("Live workers and running tasks", [
     ("sum(tributary_worker_running_tasks)", "running tasks"),
 ], 0, y, w=12)
 ts("Batch reconciliation mismatches (when exported)", [
-    ("max(tributary_batch_reconcile_mismatches)", "mismatches"),
+    ("max(tributary_batch_reconcile_count_mismatches)", "mismatches"),
 ], 12, y, w=12, description="Expected metric of batch/reconcile, not exported yet when this dashboard was written.")
 y += 8
 
