@@ -230,6 +230,30 @@ func TestAnswersMergeBatchAndSpeedExactly(t *testing.T) {
 		}
 	}
 
+	// With the answer cache, the same answers, asked twice.
+	cachedSrv, err := serving.New(serving.Config{
+		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis,
+		KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Airports: airports, Log: p.Log, AnswerCache: 100, FreshFor: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := httptest.NewServer(cachedSrv.Handler())
+	defer cached.Close()
+	for _, r := range ranges {
+		path := fmt.Sprintf("/v1/airports/ATL?from=%s&to=%s", iso(r.from), iso(r.to))
+		var plain, first, again serving.Answer
+		get(t, hs.URL, path, 200, &plain)
+		get(t, cached.URL, path, 200, &first)
+		get(t, cached.URL, path, 200, &again)
+		pj, _ := json.Marshal(plain)
+		fj, _ := json.Marshal(first)
+		aj, _ := json.Marshal(again)
+		if string(pj) != string(fj) || string(fj) != string(aj) {
+			t.Fatalf("cached answers differ for %s:\n%s\n%s\n%s", path, pj, fj, aj)
+		}
+	}
+
 	// The top list agrees with the per-airport answers.
 	var top serving.Top
 	get(t, hs.URL, fmt.Sprintf("/v1/airports?by=flights&limit=5&from=%s&to=%s", iso(b-48*3600), iso(b)), 200, &top)

@@ -62,6 +62,8 @@ type engine struct {
 	airportV   flight.View
 	routeV     flight.View
 
+	cache *answerCache // nil: none
+
 	mu        sync.Mutex
 	spanAt    time.Time
 	speedSpan span
@@ -175,6 +177,21 @@ type result struct {
 
 // group answers for one group of view v over the plan.
 func (e *engine) group(ctx context.Context, pl plan, v flight.View, group string, distinct bool) (result, error) {
+	key := answerKey{view: v.Name, group: group, from: pl.whole.From, to: pl.whole.To, batchTo: pl.batch.To, speedTo: pl.speed.To, withDistinct: distinct}
+	if pl.bv != nil {
+		key.version = pl.bv.Version()
+	}
+	if r, ok := e.cache.get(key); ok {
+		return r, nil
+	}
+	r, err := e.compute(ctx, pl, v, group, distinct)
+	if err == nil {
+		e.cache.put(key, r, !pl.speed.empty())
+	}
+	return r, err
+}
+
+func (e *engine) compute(ctx context.Context, pl plan, v flight.View, group string, distinct bool) (result, error) {
 	var br BatchRange
 	if pl.bv != nil && !pl.batch.empty() {
 		br = pl.bv.Range(v.Name, group, pl.batch.From, pl.batch.To)

@@ -42,8 +42,12 @@ type Config struct {
 	Monitoring http.Handler
 	// Status adds what other roles know to /v1/status (the last batch run).
 	Status func(ctx context.Context) (map[string]any, error)
-	Log    *slog.Logger
-	Reg    prometheus.Registerer
+	// AnswerCache bounds the memoized answers (0: no cache); FreshFor is how
+	// long an answer with a speed part is reused.
+	AnswerCache int
+	FreshFor    time.Duration
+	Log         *slog.Logger
+	Reg         prometheus.Registerer
 }
 
 // Airport is a row of airports.csv.
@@ -70,6 +74,9 @@ func New(cfg Config) (*Server, error) {
 	eng, err := newEngine(cfg.Batch, cfg.Speed, cfg.Redis, cfg.KeyPrefix, cfg.Partitions)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.AnswerCache > 0 {
+		eng.cache = newAnswerCache(cfg.AnswerCache, cfg.FreshFor)
 	}
 	m, err := newMetrics(cfg.Reg)
 	if err != nil {

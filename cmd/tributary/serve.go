@@ -23,8 +23,9 @@ func newServeCmd(g *globals) *cobra.Command {
 	var (
 		addr, airports, schedulerURL string
 		adminToken, readToken        string
-		recheck                      time.Duration
+		recheck, freshFor            time.Duration
 		monitoring                   bool
+		cacheSize                    int
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -46,7 +47,7 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 			cfg := serving.Config{
 				Batch: serving.NewBatchCache(rdb, g.keyPrefix, recheck), Speed: store.NewReader(rdb, g.keyPrefix),
 				Redis: rdb, KeyPrefix: g.keyPrefix, Partitions: g.streams.Partitions,
-				AdminToken: adminToken, ReadToken: readToken, Log: g.log, Reg: reg,
+				AdminToken: adminToken, ReadToken: readToken, Log: g.log, Reg: reg, AnswerCache: cacheSize, FreshFor: freshFor,
 			}
 			if airports != "" {
 				if cfg.Airports, err = serving.LoadAirports(airports); err != nil {
@@ -108,5 +109,7 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 	f.StringVar(&readToken, "read-token", "", "bearer token of the read endpoints (empty: open)")
 	f.DurationVar(&recheck, "batch-recheck", 500*time.Millisecond, "how often the current batch version is looked up")
 	f.BoolVar(&monitoring, "monitoring", false, "mount the asynq web UI at /monitoring/ (needs --admin-token)")
+	f.IntVar(&cacheSize, "answer-cache", 50000, "answers memoized: over batch hours until the version changes, with speed hours for --fresh-for (0: none)")
+	f.DurationVar(&freshFor, "fresh-for", 500*time.Millisecond, "how long an answer with a speed part is reused (the speed layer's flush interval is a good value)")
 	return cmd
 }
