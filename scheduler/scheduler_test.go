@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
+
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
@@ -53,22 +55,7 @@ func (w *testWriter) Write(b []byte) (int, error) {
 }
 
 // cleanup removes every key under prefix and the prefix's asynq queues.
-func cleanup(rdb *redis.Client, prefix string) {
-	ctx := context.Background()
-	ins := asynq.NewInspectorFromRedisClient(rdb)
-	for _, q := range append(taskq.DefaultQueues(prefix).All(), prefix+".control") {
-		_ = ins.DeleteQueue(q, true)
-		rdb.SRem(ctx, taskq.AllQueuesKey, q)
-	}
-	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	for i := 0; i < len(keys); i += 500 {
-		rdb.Del(ctx, keys[i:min(i+500, len(keys))]...)
-	}
-}
+func cleanup(rdb *redis.Client, prefix string) { pipelinetest.Cleanup(rdb, prefix) }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()

@@ -54,6 +54,10 @@ func (c *BatchCache) Current(ctx context.Context) (BatchView, error) {
 			return nil, err
 		}
 		c.cur = newLoadedView(v)
+		// Build the airport view's daily rollups now rather than on the
+		// first query of each airport: a cold airport otherwise costs its
+		// first caller a full pass over its hours.
+		go c.cur.warm()
 	}
 	c.checked = time.Now()
 	return c.view(), nil
@@ -126,6 +130,19 @@ func (l *loadedView) Range(name, group string, from, to int64) BatchRange {
 	tail := l.hours(name, group, lastDay, to)
 	mergeRange(&out, &tail)
 	return out
+}
+
+// warm builds the daily rollups of every group of the views that count
+// destinations (the airport view: a few hundred groups).
+func (l *loadedView) warm() {
+	for _, d := range flight.Views() {
+		if !d.DistinctDestinations {
+			continue
+		}
+		for _, g := range l.Groups(d.Name) {
+			l.rollup(d.Name, g)
+		}
+	}
 }
 
 // hours merges hourly buckets straight from the view.

@@ -279,20 +279,27 @@ func (s *Server) known(ctx context.Context, pl plan, code string) (Airport, erro
 	return Airport{}, &notFound{fmt.Sprintf("airport %s has no flights", code)}
 }
 
-func (s *Server) airport(w http.ResponseWriter, r *http.Request) error {
+// airportQuery reads an airport request: the code, its span planned over the
+// views, and the airport, which must be known.
+func (s *Server) airportQuery(r *http.Request) (string, plan, Airport, error) {
 	code, err := parseAirport("airport", r.PathValue("iata"))
 	if err != nil {
-		return err
+		return "", plan{}, Airport{}, err
 	}
 	sp, err := parseSpan(r.URL.Query())
 	if err != nil {
-		return err
+		return "", plan{}, Airport{}, err
 	}
 	pl, err := s.eng.plan(r.Context(), sp)
 	if err != nil {
-		return err
+		return "", plan{}, Airport{}, err
 	}
 	ap, err := s.known(r.Context(), pl, code)
+	return code, pl, ap, err
+}
+
+func (s *Server) airport(w http.ResponseWriter, r *http.Request) error {
+	code, pl, ap, err := s.airportQuery(r)
 	if err != nil {
 		return err
 	}
@@ -429,19 +436,8 @@ type Hour struct {
 const maxSeriesHours = 32 * 24
 
 func (s *Server) airportHours(w http.ResponseWriter, r *http.Request) error {
-	code, err := parseAirport("airport", r.PathValue("iata"))
+	code, pl, _, err := s.airportQuery(r)
 	if err != nil {
-		return err
-	}
-	sp, err := parseSpan(r.URL.Query())
-	if err != nil {
-		return err
-	}
-	pl, err := s.eng.plan(r.Context(), sp)
-	if err != nil {
-		return err
-	}
-	if _, err := s.known(r.Context(), pl, code); err != nil {
 		return err
 	}
 	if n := (pl.whole.To - pl.whole.From) / 3600; n > maxSeriesHours {

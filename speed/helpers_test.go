@@ -65,25 +65,9 @@ func newEnv(t *testing.T) *env {
 			}
 			conn.Close()
 		}
-		deleteKeys(e.rdb, keyspace.New(prefix).Base())
+		testenv.DeleteKeys(e.rdb, keyspace.New(prefix).Base()+"*")
 	})
 	return e
-}
-
-func deleteKeys(rdb *redis.Client, base string) {
-	ctx := context.Background()
-	it := rdb.Scan(ctx, 0, base+"*", 5000).Iterator()
-	var batch []string
-	for it.Next(ctx) {
-		batch = append(batch, it.Val())
-		if len(batch) == 5000 {
-			rdb.Unlink(ctx, batch...)
-			batch = batch[:0]
-		}
-	}
-	if len(batch) > 0 {
-		rdb.Unlink(ctx, batch...)
-	}
 }
 
 // publish publishes rows [from, to) and returns what was published.

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
+	"github.com/tributary-dev/tributary/internal/pipelinetest"
+
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
@@ -27,7 +28,6 @@ import (
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/state"
-	"github.com/tributary-dev/tributary/scheduler/taskq"
 	"github.com/tributary-dev/tributary/speed/feed"
 	"github.com/tributary-dev/tributary/workers"
 )
@@ -78,30 +78,9 @@ func newEnv(t *testing.T) *env {
 			}
 			conn.Close()
 		}
-		cleanup(e.rdb, prefix)
+		pipelinetest.Cleanup(e.rdb, prefix)
 	})
 	return e
-}
-
-func cleanup(rdb *redis.Client, prefix string) {
-	ctx := context.Background()
-	ins := asynq.NewInspectorFromRedisClient(rdb)
-	for _, q := range append(taskq.DefaultQueues(prefix).All(), prefix+".control") {
-		_ = ins.DeleteQueue(q, true)
-		rdb.SRem(ctx, taskq.AllQueuesKey, q)
-	}
-	it := rdb.Scan(ctx, 0, prefix+":*", 5000).Iterator()
-	var keys []string
-	for it.Next(ctx) {
-		keys = append(keys, it.Val())
-		if len(keys) == 5000 {
-			rdb.Unlink(ctx, keys...)
-			keys = keys[:0]
-		}
-	}
-	if len(keys) > 0 {
-		rdb.Unlink(ctx, keys...)
-	}
 }
 
 // startScheduler runs a scheduler and two workers (the "2 workers")

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tributary-dev/tributary/internal/testenv"
+
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
@@ -291,18 +293,6 @@ func runTributary(ctx context.Context, rdb *redis.Client, o opts) (int, time.Dur
 }
 
 func cleanup(rdb *redis.Client, prefix string) {
-	ctx := context.Background()
-	ins := asynq.NewInspectorFromRedisClient(rdb)
-	for _, q := range append(taskq.DefaultQueues(prefix).All(), prefix+".raw") {
-		_ = ins.DeleteQueue(q, true)
-		rdb.SRem(ctx, taskq.AllQueuesKey, q)
-	}
-	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	for i := 0; i < len(keys); i += 500 {
-		rdb.Del(ctx, keys[i:min(i+500, len(keys))]...)
-	}
+	taskq.DeleteQueues(context.Background(), rdb, append(taskq.DefaultQueues(prefix).All(), prefix+".raw"))
+	testenv.DeleteKeys(rdb, prefix+":*")
 }

@@ -89,6 +89,9 @@ func BenchmarkServe(b *testing.B) {
 		}
 		return f
 	}
+	// Warm both servers (first queries load the view and build rollups).
+	load(base, "-c", "8", "-d", "3s")
+	load(uncached, "-c", "8", "-d", "3s")
 	b.ResetTimer()
 	fixed := load(base, "-rate", "2000", "-c", "64", "-d", "15s")
 	closed := load(base, "-c", "32", "-d", "15s")

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
@@ -76,25 +75,10 @@ func New(t testing.TB) *Pipeline {
 }
 
 // Cleanup deletes a prefix's keys and asynq queues: the services are shared.
-func Cleanup(rdb *redis.Client, prefix string) {
-	ctx := context.Background()
-	ins := asynq.NewInspectorFromRedisClient(rdb)
-	for _, q := range append(taskq.DefaultQueues(prefix).All(), prefix+".control") {
-		_ = ins.DeleteQueue(q, true)
-		rdb.SRem(ctx, taskq.AllQueuesKey, q)
-	}
-	it := rdb.Scan(ctx, 0, prefix+":*", 5000).Iterator()
-	var keys []string
-	for it.Next(ctx) {
-		keys = append(keys, it.Val())
-		if len(keys) == 5000 {
-			rdb.Unlink(ctx, keys...)
-			keys = keys[:0]
-		}
-	}
-	if len(keys) > 0 {
-		rdb.Unlink(ctx, keys...)
-	}
+func Cleanup(rdb *redis.Client, prefix string, extraQueues ...string) {
+	queues := append(taskq.DefaultQueues(prefix).All(), prefix+".control")
+	taskq.DeleteQueues(context.Background(), rdb, append(queues, extraQueues...))
+	testenv.DeleteKeys(rdb, prefix+":*")
 }
 
 // background runs fn until the test ends or stop is called.

@@ -143,3 +143,21 @@ func Binary(t testing.TB) string {
 	}
 	return binPath
 }
+
+// DeleteKeys unlinks every key matching pattern: tests clean up their own
+// prefix, never the whole database, which other test packages share.
+func DeleteKeys(rdb *redis.Client, pattern string) {
+	ctx := context.Background()
+	it := rdb.Scan(ctx, 0, pattern, 5000).Iterator()
+	var batch []string
+	for it.Next(ctx) {
+		batch = append(batch, it.Val())
+		if len(batch) == 5000 {
+			rdb.Unlink(ctx, batch...)
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		rdb.Unlink(ctx, batch...)
+	}
+}
