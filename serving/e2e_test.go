@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/hibiken/asynq"
-	"github.com/hibiken/asynqmon"
 	"io"
 	"math"
 	"net/http"
@@ -17,6 +15,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+	"github.com/tributary-dev/tributary/speed/stream"
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
@@ -174,9 +176,22 @@ func TestAnswersMergeBatchAndSpeedExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ch, err := testenv.AMQP(t).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := serving.New(serving.Config{
 		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis,
 		KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Airports: airports, Log: p.Log,
+		StreamEnds: func(context.Context) ([]int64, error) {
+			ends := make([]int64, p.Streams.Partitions)
+			for i := range ends {
+				if ends[i], err = stream.End(ch, p.Streams.Queue(i)); err != nil {
+					return nil, err
+				}
+			}
+			return ends, nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -293,10 +308,34 @@ func TestAnswersMergeBatchAndSpeedExactly(t *testing.T) {
 		t.Fatalf("series: %d hours, %d flights", len(series.Hours), total)
 	}
 
-	var status map[string]any
-	get(t, hs.URL, "/v1/status", 200, &status)
-	if status["batch"] == nil || status["speed"] == nil {
-		t.Fatalf("status lacks batch or speed: %v", status)
+	var status struct {
+		Batch *struct {
+			Version  int64  `json:"version"`
+			Boundary string `json:"boundary"`
+		} `json:"batch"`
+		Speed struct {
+			Partitions []struct {
+				Lag     *int64 `json:"lag"`
+				Applied int64  `json:"applied"`
+			} `json:"partitions"`
+		} `json:"speed"`
+	}
+	// The stream's message count lags a little behind its last offset.
+	pipelinetest.WaitFor(t, 30*time.Second, "status shows zero lag", func() bool {
+		get(t, hs.URL, "/v1/status", 200, &status)
+		for _, part := range status.Speed.Partitions {
+			if part.Lag == nil || *part.Lag != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	var applied int64
+	for _, part := range status.Speed.Partitions {
+		applied += part.Applied
+	}
+	if status.Batch == nil || status.Batch.Version != m.Version || status.Batch.Boundary != iso(b) || applied != n {
+		t.Fatalf("status: %+v, %d applied", status, applied)
 	}
 
 	t.Run("live page in headless Chromium", func(t *testing.T) { checkPage(t, hs.URL) })

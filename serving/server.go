@@ -42,6 +42,9 @@ type Config struct {
 	Monitoring http.Handler
 	// Status adds what other roles know to /v1/status (the last batch run).
 	Status func(ctx context.Context) (map[string]any, error)
+	// StreamEnds, when set, gives each partition's stream end (its number of
+	// messages), for the speed layer's lag in /v1/status.
+	StreamEnds func(ctx context.Context) ([]int64, error)
 	// AnswerCache bounds the memoized answers (0: no cache); FreshFor is how
 	// long an answer with a speed part is reused.
 	AnswerCache int
@@ -472,12 +475,23 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var ends []int64
+	if s.cfg.StreamEnds != nil {
+		if ends, err = s.cfg.StreamEnds(ctx); err != nil {
+			s.cfg.Log.Warn("stream ends unavailable: /v1/status without lag", "err", err)
+			ends = nil
+		}
+	}
 	parts := make([]map[string]any, len(states))
 	for p, st := range states {
 		pm := map[string]any{"partition": p, "offset": st.Offset, "applied": st.Applied, "late": st.Late,
 			"duplicates": st.Duplicates, "quarantined": st.Quarantined}
 		if st.MaxTime > 0 {
 			pm["max_event_time"] = time.UnixMicro(st.MaxTime).UTC().Format(time.RFC3339)
+		}
+		if p < len(ends) {
+			// Offsets start at 0: a stream of n messages ends at offset n-1.
+			pm["lag"] = max(0, ends[p]-1-st.Offset)
 		}
 		parts[p] = pm
 	}

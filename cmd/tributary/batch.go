@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/tributary-dev/tributary/batch/archive"
@@ -128,32 +129,42 @@ func newBatchStatusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer rdb.Close()
-			out := map[string]any{}
-			if m, err := view.Current(ctx, rdb, g.keyPrefix); err == nil {
-				out["current"] = map[string]any{"version": m.Version, "boundary": time.Unix(m.Boundary, 0).UTC(),
-					"published_at": m.PublishedAt, "segments": m.Segments, "events": m.Events, "nodes": len(m.Nodes)}
-			} else if !errors.Is(err, view.ErrNoView) {
+			out, err := batchStatus(ctx, rdb, g.keyPrefix)
+			if err != nil {
 				return err
-			}
-			if st, err := archive.ReadState(ctx, rdb, g.keyPrefix); err == nil {
-				var parts []map[string]any
-				for _, p := range st.Partitions {
-					parts = append(parts, map[string]any{"partition": p.Partition, "offset": p.Offset, "events": p.Events,
-						"segments": len(p.Names), "duplicates": p.Duplicates, "quarantined": p.Quarantined,
-						"complete_up_to": time.UnixMicro(p.MaxTime).UTC()})
-				}
-				out["archive"] = map[string]any{"store": st.StoreURL, "boundary": time.Unix(st.Boundary(), 0).UTC(), "partitions": parts}
-			} else if !errors.Is(err, archive.ErrNoArchive) {
-				return err
-			}
-			if r, err := reconcile.Last(ctx, rdb, g.keyPrefix); err != nil {
-				return err
-			} else if r != nil {
-				out["reconcile"] = r
 			}
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(out)
 		},
 	}
+}
+
+// batchStatus is the batch layer's state: the current version, the archive's
+// progress and the last reconciliation (for `batch status` and serve's /v1/status).
+func batchStatus(ctx context.Context, rdb redis.Cmdable, keyPrefix string) (map[string]any, error) {
+	out := map[string]any{}
+	if m, err := view.Current(ctx, rdb, keyPrefix); err == nil {
+		out["current"] = map[string]any{"version": m.Version, "boundary": time.Unix(m.Boundary, 0).UTC(),
+			"published_at": m.PublishedAt, "segments": m.Segments, "events": m.Events, "nodes": len(m.Nodes)}
+	} else if !errors.Is(err, view.ErrNoView) {
+		return nil, err
+	}
+	if st, err := archive.ReadState(ctx, rdb, keyPrefix); err == nil {
+		var parts []map[string]any
+		for _, p := range st.Partitions {
+			parts = append(parts, map[string]any{"partition": p.Partition, "offset": p.Offset, "events": p.Events,
+				"segments": len(p.Names), "duplicates": p.Duplicates, "quarantined": p.Quarantined,
+				"complete_up_to": time.UnixMicro(p.MaxTime).UTC()})
+		}
+		out["archive"] = map[string]any{"store": st.StoreURL, "boundary": time.Unix(st.Boundary(), 0).UTC(), "partitions": parts}
+	} else if !errors.Is(err, archive.ErrNoArchive) {
+		return nil, err
+	}
+	if r, err := reconcile.Last(ctx, rdb, keyPrefix); err != nil {
+		return nil, err
+	} else if r != nil {
+		out["reconcile"] = r
+	}
+	return out, nil
 }

@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/tributary-dev/tributary/ingest/topology"
+	"github.com/tributary-dev/tributary/speed/stream"
 
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
@@ -74,6 +79,13 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 				defer mon.Close()
 				cfg.Monitoring = mon
 			}
+			cfg.Status = func(ctx context.Context) (map[string]any, error) {
+				b, err := batchStatus(ctx, rdb, g.keyPrefix)
+				return map[string]any{"batch_layer": b}, err
+			}
+			ends := &streamEnds{url: g.amqpURL, streams: g.streams}
+			defer ends.close()
+			cfg.StreamEnds = ends.get
 			srv, err := serving.New(cfg)
 			if err != nil {
 				return err
@@ -112,4 +124,49 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 	f.IntVar(&cacheSize, "answer-cache", 50000, "answers memoized: over batch hours until the version changes, with speed hours for --fresh-for (0: none)")
 	f.DurationVar(&freshFor, "fresh-for", 500*time.Millisecond, "how long an answer with a speed part is reused (the speed layer's flush interval is a good value)")
 	return cmd
+}
+
+// streamEnds reads the stream queues' ends over one AMQP connection, opened
+// on first use and again after a failure.
+type streamEnds struct {
+	url     string
+	streams topology.Streams
+	mu      sync.Mutex
+	conn    *amqp.Connection
+	ch      *amqp.Channel
+}
+
+func (s *streamEnds) get(context.Context) ([]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil || s.ch.IsClosed() {
+		s.close()
+		conn, err := amqp.Dial(s.url)
+		if err != nil {
+			return nil, fmt.Errorf("connect to RabbitMQ: %w", err)
+		}
+		ch, err := conn.Channel()
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		s.conn, s.ch = conn, ch
+	}
+	ends := make([]int64, s.streams.Partitions)
+	for p := range ends {
+		n, err := stream.End(s.ch, s.streams.Queue(p))
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		ends[p] = n
+	}
+	return ends, nil
+}
+
+func (s *streamEnds) close() {
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	s.conn, s.ch = nil, nil
 }
