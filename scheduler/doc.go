@@ -7,4 +7,9 @@
 // through asynq's periodic-task scheduler. Task completion does not go
 // through it: workers run the fan-in themselves, so a graph keeps running
 // while no scheduler is up.
+//
+// Known gap: a worker that dies after asynq handed it a task but before the
+// task's start was recorded leaves a task the sweeper cannot see (it is not
+// "running" anywhere); asynq's own lease expiry brings it back, a minute or
+// more later, and the graph still completes with the right result.
 package scheduler
