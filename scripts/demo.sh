@@ -28,8 +28,14 @@ token=$(cat "$token_file")
 if [ "${DEMO_RESET:-0}" = 1 ]; then
   echo "demo: reset: deleting the demo's streams, Redis keys and segments"
   $bin streams delete >/dev/null 2>&1 || true
-  del_keys() { # delete keys by pattern without Lua size limits
-    redis-cli -u "$TRIBUTARY_REDIS_URL" --no-auth-warning --scan --pattern "$1" | xargs -r -n 500 redis-cli -u "$TRIBUTARY_REDIS_URL" --no-auth-warning unlink >/dev/null
+  # redis-cli's -u does not take the user-less "redis://:password@" form: split the URL.
+  hostport=${TRIBUTARY_REDIS_URL#*@}; hostport=${hostport%%/*}
+  pass=${TRIBUTARY_REDIS_URL#redis://}; pass=${pass%@*}; pass=${pass#*:}
+  rcli() { REDISCLI_AUTH="$pass" redis-cli -h "${hostport%:*}" -p "${hostport##*:}" "$@"; }
+  del_keys() { # unlink every key matching a pattern, through one pipelined connection
+    rcli --scan --pattern "$1" |
+      awk '{ printf "*2\r\n$6\r\nUNLINK\r\n$%d\r\n%s\r\n", length($0), $0 }' |
+      rcli --pipe >/dev/null
   }
   del_keys "$TRIBUTARY_KEY_PREFIX:*"
   del_keys "asynq:{$TRIBUTARY_KEY_PREFIX.*"
@@ -44,6 +50,7 @@ stop() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   echo "demo: stopped; the services still run (make services-down stops them)"
+  exit 0
 }
 trap stop INT TERM EXIT
 
