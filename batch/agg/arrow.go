@@ -169,7 +169,7 @@ func (w *writer) finishRows() ([]byte, int64, error) {
 		size /= 3 // what LZ4 leaves of an aggregate, about
 	}
 	buf.Grow(size)
-	opts := []ipc.Option{ipc.WithSchema(w.schema)}
+	opts := []ipc.Option{ipc.WithSchema(w.schema), ipc.WithAllocator(ipcAlloc)}
 	switch Codec {
 	case "lz4":
 		opts = append(opts, ipc.WithLZ4())

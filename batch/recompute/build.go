@@ -1,11 +1,13 @@
 package recompute
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -93,7 +95,19 @@ func Build(ctx context.Context, rdb redis.Cmdable, opts Options) (*graph.Graph, 
 	}
 	b := graph.New("batch-recompute").WithID("batch-v" + strconv.FormatInt(plan.Version, 10)).
 		WithPriority(opts.Priority).WithResultTTL(opts.NodeTTL)
-	t := &tree{b: b, opts: &opts, keys: k, epoch: epoch, store: st.StoreURL, plan: plan}
+	t := &tree{b: b, opts: &opts, keys: k, epoch: epoch, store: st.StoreURL, plan: plan, partials: map[segment.Name]string{}}
+	// The partials first, largest segment first: the scheduler enqueues the
+	// ready tasks in graph order and the workers take them in that order, so
+	// the small segments come last and the workers finish together (longest
+	// processing time first).
+	var segs []segment.Name
+	for _, p := range st.Partitions {
+		segs = append(segs, p.Names...)
+	}
+	slices.SortStableFunc(segs, func(a, b segment.Name) int { return cmp.Compare(weight(b), weight(a)) })
+	for _, n := range segs {
+		t.partials[n] = t.partial(n)
+	}
 	var roots []string
 	for _, p := range st.Partitions {
 		roots = append(roots, t.partition(p.Names)...)
@@ -117,7 +131,12 @@ type tree struct {
 	epoch int64
 	store string
 	plan  *Plan
+	// partials are the keys of the segments' partial tasks.
+	partials map[segment.Name]string
 }
+
+// weight is a segment's offset span (at least 1).
+func weight(n segment.Name) int64 { return max(n.Last-n.First+1, 1) }
 
 // partition adds the nodes of one partition's segments and returns the keys
 // of the nodes that the manifest lists. It is a size-tiered merge: every
@@ -140,8 +159,12 @@ func (t *tree) partition(names []segment.Name) []string {
 	fan := t.opts.FanIn
 	var roots []root
 	for _, n := range names {
-		w := max(n.Last-n.First+1, 1)
-		roots = append(roots, root{tier: tier(w, fan), weight: w, names: []segment.Name{n}, key: t.partial(n)})
+		w := weight(n)
+		key, ok := t.partials[n]
+		if !ok {
+			key = t.partial(n)
+		}
+		roots = append(roots, root{tier: tier(w, fan), weight: w, names: []segment.Name{n}, key: key})
 		for {
 			// The lowest tier with FanIn roots, if any.
 			count := map[int]int{}

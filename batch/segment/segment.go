@@ -263,7 +263,10 @@ func ScanFlights(ctx context.Context, data []byte, fn func(n int, f *Flights) er
 			return fmt.Errorf("segment has no column %q", c)
 		}
 	}
-	props := pqarrow.ArrowReadProperties{BatchSize: rowGroup}
+	// Batches of 8,192 rows, not a row group's: the dictionary decoder
+	// allocates its scratch slices (16 bytes a row) per column chunk at the
+	// batch size, ~6 MB per segment with 64 Ki rows, ~1 MB with 8 Ki.
+	props := pqarrow.ArrowReadProperties{BatchSize: 8192}
 	props.SetReadDict(idx[1], true)
 	props.SetReadDict(idx[2], true)
 	fr, err := pqarrow.NewFileReader(pf, props, segAlloc)
