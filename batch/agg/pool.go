@@ -1,8 +1,9 @@
 package agg
 
 import (
-	"math/bits"
 	"sync"
+
+	"github.com/tributary-dev/tributary/internal/sizedalloc"
 )
 
 // freeList keeps up to freeMax values for reuse. Unlike a sync.Pool it is
@@ -38,66 +39,9 @@ func (f *freeList[T]) put(x T) {
 	}
 }
 
-// ipcAllocator is the memory.Allocator of the IPC writer of aggregates: it
-// allocates the buffers that every compressed body buffer is written into
-// (the bound of its compressed size, then shrunk to the written size), which
-// the writer frees once the record batch is written. Kept by power-of-two
-// size class for the next aggregates, they cost neither zeroing, page faults
-// nor garbage collection; a shrink keeps the array. Unlike make's, the bytes
-// handed out are not zeroed: the writer writes every byte it keeps.
-type ipcAllocator struct {
-	mu    sync.Mutex
-	free  [ipcMaxClass + 1][][]byte
-	bytes int
-}
-
-const (
-	ipcMinClass = 12       // 4 KiB: smaller buffers are left to make
-	ipcMaxClass = 26       // 64 MiB: larger ones are not kept
-	ipcMaxBytes = 64 << 20 // kept in all
-)
-
-var ipcAlloc = &ipcAllocator{}
-
-func (p *ipcAllocator) Allocate(size int) []byte {
-	c := bits.Len(uint(size - 1))
-	if size < 1<<ipcMinClass || c > ipcMaxClass {
-		return make([]byte, size)
-	}
-	p.mu.Lock()
-	var b []byte
-	if l := p.free[c]; len(l) > 0 {
-		b = l[len(l)-1]
-		l[len(l)-1] = nil
-		p.free[c] = l[:len(l)-1]
-		p.bytes -= cap(b)
-	}
-	p.mu.Unlock()
-	if b == nil {
-		return make([]byte, size, 1<<c)
-	}
-	return b[:size]
-}
-
-func (p *ipcAllocator) Reallocate(size int, b []byte) []byte {
-	if size <= cap(b) {
-		return b[:size]
-	}
-	nb := p.Allocate(size)
-	copy(nb, b)
-	p.Free(b)
-	return nb
-}
-
-func (p *ipcAllocator) Free(b []byte) {
-	c := bits.Len(uint(cap(b))) - 1
-	if c < ipcMinClass || c > ipcMaxClass || cap(b) != 1<<c {
-		return // not one of ours
-	}
-	p.mu.Lock()
-	if len(p.free[c]) < freeMax*4 && p.bytes+cap(b) <= ipcMaxBytes {
-		p.free[c] = append(p.free[c], b[:0])
-		p.bytes += cap(b)
-	}
-	p.mu.Unlock()
-}
+// ipcAlloc is the allocator of the IPC writer of aggregates: it allocates the
+// buffers that every compressed body buffer is written into, which the
+// writer frees once the record batch is written. Kept by size class for the
+// next aggregates, they cost neither zeroing, page faults nor garbage
+// collection; the writer writes every byte it keeps, so they are not zeroed.
+var ipcAlloc = sizedalloc.New(false, freeMax*4, 64<<20)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/internal/sizedalloc"
 )
 
 // Name identifies a segment: a partition and the inclusive range of stream
@@ -306,3 +308,7 @@ func ScanFlights(ctx context.Context, data []byte, fn func(n int, f *Flights) er
 		}
 	}
 }
+
+// segAlloc is ScanFlights' allocator: it keeps the buffers that the Parquet
+// reader frees for the next batches and segments, zeroed like make's.
+var segAlloc = sizedalloc.New(true, 16, math.MaxInt)
