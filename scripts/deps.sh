@@ -13,6 +13,8 @@ have npm || need+=(npm)
 have curl || need+=(curl)
 # The live page's test runs it in headless Chromium.
 have chromium || need+=(chromium)
+# The README's external-client example runs in a test with Debian's pika.
+pkg_installed python3-pika || need+=(python3-pika)
 # Benchmarks and the browser test; cheap to skip with TRIBUTARY_DEPS_MINIMAL=1.
 if [ "${TRIBUTARY_DEPS_MINIMAL:-0}" != 1 ]; then
   for p in ${TRIBUTARY_EXTRA_PKGS:-}; do pkg_installed "$p" || need+=("$p"); done

@@ -120,7 +120,7 @@ CONF
 write_env() {
   cat > "$run/env" <<ENV
 export TRIBUTARY_REDIS_URL='redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0'
-export TRIBUTARY_AMQP_URL='amqp://$RABBIT_USER:$RABBIT_PASSWORD@127.0.0.1:$AMQP_PORT/'
+export TRIBUTARY_AMQP_URL='amqp://$RABBIT_USER:$RABBIT_PASSWORD@127.0.0.1:$AMQP_PORT/%2F'
 export TRIBUTARY_RABBITMQ_METRICS_URL='http://127.0.0.1:$RABBIT_PROM_PORT/metrics'
 ENV
   echo "services: settings in $run/env"
