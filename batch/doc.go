@@ -4,11 +4,11 @@
 //	segment    segment names and the Parquet format of the master data set
 //	segstore   where segments live: a local directory or gs:// / s3:// (gocloud.dev/blob)
 //	archive    `tributary archive`: streams -> committed, deduplicated segments
-//	agg        exact per-bucket aggregates as Arrow IPC: build, merge, read
+//	partial    exact per-bucket partial aggregates as Arrow IPC: build, merge, read
 //	recompute  the recompute task graph and its worker functions
 //	view       atomic publication of a version, and the reader (Load)
 //	reconcile  speed vs batch comparison, metrics, expiry of speed buckets
-//	keyspace   the Redis key layout (documented there)
+//	batchkeys  the Redis key layout (documented there)
 //
 // # Data flow
 //

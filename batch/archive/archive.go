@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tributary-dev/tributary/batch/keyspace"
+	keyspace "github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/segment"
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/topology"

@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tributary-dev/tributary/batch/keyspace"
+	keyspace "github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/segment"
 )
 

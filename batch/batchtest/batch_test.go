@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-dev/tributary/batch/keyspace"
+	"github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/reconcile"
 	"github.com/tributary-dev/tributary/batch/view"
 	"github.com/tributary-dev/tributary/flight"
@@ -121,7 +121,7 @@ func TestBatchLayer(t *testing.T) {
 	}
 
 	// Phase 4: a full recompute (new epoch, partials forgotten) equals the incremental one.
-	e.rdb.Incr(ctx, keyspace.New(e.prefix).Epoch())
+	e.rdb.Incr(ctx, batchkeys.New(e.prefix).Epoch())
 	for _, k := range e.rdb.Keys(ctx, e.prefix+":result:partial:*").Val() {
 		e.rdb.Del(ctx, k)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary/batch/archive"
-	"github.com/tributary-dev/tributary/batch/keyspace"
+	"github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/segment"
 	"github.com/tributary-dev/tributary/scheduler/graph"
 )
@@ -78,7 +78,7 @@ func Build(ctx context.Context, rdb redis.Cmdable, opts Options) (*graph.Graph, 
 	if err != nil {
 		return nil, nil, err
 	}
-	k := keyspace.New(opts.KeyPrefix)
+	k := batchkeys.New(opts.KeyPrefix)
 	epoch, err := rdb.Get(ctx, k.Epoch()).Int64()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, fmt.Errorf("recompute: epoch: %w", err)
@@ -127,7 +127,7 @@ func Build(ctx context.Context, rdb redis.Cmdable, opts Options) (*graph.Graph, 
 type tree struct {
 	b     *graph.Builder
 	opts  *Options
-	keys  keyspace.Keys
+	keys  batchkeys.Keys
 	epoch int64
 	store string
 	plan  *Plan

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/tributary-dev/tributary/batch/keyspace"
+	"github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/segment"
 	"github.com/tributary-dev/tributary/scheduler/graph"
 )
@@ -27,7 +27,7 @@ func TestPartitionTree(t *testing.T) {
 		off += w
 	}
 	build := func(ns []segment.Name) (roots []string, segs map[string][]string, tasks map[string]bool) {
-		tr := &tree{b: graph.New("t"), opts: &Options{KeyPrefix: "p", FanIn: 4}, keys: keyspace.New("p"), plan: &Plan{}}
+		tr := &tree{b: graph.New("t"), opts: &Options{KeyPrefix: "p", FanIn: 4}, keys: batchkeys.New("p"), plan: &Plan{}}
 		roots = tr.partition(ns)
 		g, err := tr.b.Build()
 		if err != nil {

@@ -5,7 +5,7 @@
 //	                 partial:e<epoch>:<segment>: reads the columns the views
 //	                 need (time, origin, destination, delay) with Arrow, the
 //	                 airport codes as Parquet's dictionary indices, and
-//	                 computes the segment's aggregate (package agg,
+//	                 computes the segment's aggregate (package partial,
 //	                 Columnar: a radix sort and a run-length encoding, no
 //	                 map per bucket); writes it to its node B:node:<hash of
 //	                 the epoch and the segment> and returns a small NodeInfo

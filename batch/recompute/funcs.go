@@ -12,8 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tributary-dev/tributary/batch/agg"
-	"github.com/tributary-dev/tributary/batch/keyspace"
+	"github.com/tributary-dev/tributary/batch/batchkeys"
+	"github.com/tributary-dev/tributary/batch/partial"
 	"github.com/tributary-dev/tributary/batch/reconcile"
 	"github.com/tributary-dev/tributary/batch/segment"
 	"github.com/tributary-dev/tributary/batch/segstore"
@@ -121,7 +121,7 @@ func (f *Funcs) Partial(ctx context.Context, c workers.Call) ([]byte, error) {
 	if err := f.rdb.Set(ctx, a.Node, out, time.Duration(a.TTLMS)*time.Millisecond).Err(); err != nil {
 		return nil, fmt.Errorf("partial: write node: %w", err)
 	}
-	agg.Recycle(out)
+	partial.Recycle(out)
 	return json.Marshal(NodeInfo{Key: a.Node, Segments: 1, Events: events, Rows: rows, Bytes: int64(len(out))})
 }
 
@@ -132,7 +132,7 @@ func PartialOf(ctx context.Context, data []byte) ([]byte, error) {
 }
 
 func partialOf(ctx context.Context, data []byte) (out []byte, rows, events int64, err error) {
-	b := agg.NewColumnar(flight.Views())
+	b := partial.NewColumnar(flight.Views())
 	err = segment.ScanFlights(ctx, data, func(n int, f *segment.Flights) error {
 		return b.AddDictionaries(n, f.Time, f.Origin, f.Destination, f.Delay)
 	})
@@ -192,13 +192,13 @@ func (f *Funcs) Merge(ctx context.Context, c workers.Call) ([]byte, error) {
 			if !ok {
 				// The node expired while its memoized NodeInfo lives on: salt
 				// the node keys so that the next recompute rebuilds them.
-				f.rdb.Incr(ctx, keyspace.New(a.KeyPrefix).Epoch())
+				f.rdb.Incr(ctx, batchkeys.New(a.KeyPrefix).Epoch())
 				return nil, workers.Permanent(fmt.Errorf("merge: node %s is gone; the next recompute rebuilds the nodes", keys[i]))
 			}
 			inputs[i] = unsafe.Slice(unsafe.StringData(s), len(s)) // read only
 		}
 	}
-	aggs, err := agg.Decoded(inputs)
+	aggs, err := partial.Decoded(inputs)
 	if err != nil {
 		return nil, workers.Permanent(err)
 	}
@@ -206,11 +206,11 @@ func (f *Funcs) Merge(ctx context.Context, c workers.Call) ([]byte, error) {
 	var rows int64
 	if len(aggs) == 1 && a.Inputs == "nodes" {
 		out, rows = inputs[0], aggs[0].Rows()
-	} else if out, rows, err = agg.MergeRows(flight.Views(), aggs); err != nil {
+	} else if out, rows, err = partial.MergeRows(flight.Views(), aggs); err != nil {
 		return nil, err
 	}
 	if a.Inputs != "nodes" {
-		res, err := agg.Decode(out)
+		res, err := partial.Decode(out)
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +226,7 @@ func (f *Funcs) Merge(ctx context.Context, c workers.Call) ([]byte, error) {
 		return nil, fmt.Errorf("merge: write node: %w", err)
 	}
 	if len(aggs) > 1 || a.Inputs != "nodes" {
-		agg.Recycle(out) // out is ours (not an input's)
+		partial.Recycle(out) // out is ours (not an input's)
 	}
 	return json.Marshal(ni)
 }
@@ -278,7 +278,7 @@ func (f *Funcs) Publish(ctx context.Context, c workers.Call) ([]byte, error) {
 	}
 	sw, err := view.Switch(ctx, f.rdb, a.KeyPrefix, m, time.Duration(a.GraceMS)*time.Millisecond)
 	if errors.Is(err, view.ErrMissingNode) {
-		f.rdb.Incr(ctx, keyspace.New(a.KeyPrefix).Epoch())
+		f.rdb.Incr(ctx, batchkeys.New(a.KeyPrefix).Epoch())
 		return nil, workers.Permanent(err)
 	}
 	if errors.Is(err, view.ErrStale) {

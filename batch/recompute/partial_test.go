@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/tributary-dev/tributary/batch/agg"
+	"github.com/tributary-dev/tributary/batch/partial"
 	"github.com/tributary-dev/tributary/batch/segment"
 	"github.com/tributary-dev/tributary/flight"
 )
@@ -35,7 +35,7 @@ func TestPartialOfLikeBuilder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := agg.NewBuilder(flight.Views())
+		b := partial.NewBuilder(flight.Views())
 		for _, e := range evs {
 			b.Add(e.Time, e.Origin, e.Destination, e.Delay)
 		}
@@ -43,8 +43,8 @@ func TestPartialOfLikeBuilder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ga, _ := agg.Decode(got)
-		wa, _ := agg.Decode(want)
+		ga, _ := partial.Decode(got)
+		wa, _ := partial.Decode(want)
 		for ti := range wa.Tables {
 			wt, gt := wa.Tables[ti], ga.Tables[ti]
 			if wt.Len() != gt.Len() {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-dev/tributary/batch/agg"
+	"github.com/tributary-dev/tributary/batch/partial"
 	"github.com/tributary-dev/tributary/batch/segment"
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
@@ -85,7 +85,7 @@ func BenchmarkDatasetRecompute(b *testing.B) {
 	segs := datasetSegments(b, 100_000)
 	ctx := context.Background()
 	if c, ok := os.LookupEnv("AGG_CODEC"); ok {
-		agg.Codec = c
+		partial.Codec = c
 	}
 	for b.Loop() {
 		var tPartial, tMerge time.Duration
@@ -102,18 +102,18 @@ func BenchmarkDatasetRecompute(b *testing.B) {
 				partials = append(partials, out)
 			}
 			t1 := time.Now()
-			aggs, err := agg.Decoded(partials)
+			aggs, err := partial.Decoded(partials)
 			if err != nil {
 				b.Fatal(err)
 			}
-			out, err := agg.Merge(flight.Views(), aggs)
+			out, err := partial.Merge(flight.Views(), aggs)
 			if err != nil {
 				b.Fatal(err)
 			}
 			tPartial += t1.Sub(t0)
 			tMerge += time.Since(t1)
 			nodeBytes += int64(len(out))
-			a, err := agg.Decode(out)
+			a, err := partial.Decode(out)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -131,7 +131,7 @@ func BenchmarkDatasetRecompute(b *testing.B) {
 func BenchmarkPartial(b *testing.B) {
 	data := datasetSegments(b, 100_000)[0][0]
 	if c, ok := os.LookupEnv("AGG_CODEC"); ok {
-		agg.Codec = c
+		partial.Codec = c
 	}
 	ctx := context.Background()
 	for b.Loop() {
@@ -139,7 +139,7 @@ func BenchmarkPartial(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		agg.Recycle(out)
+		partial.Recycle(out)
 	}
 }
 
@@ -160,7 +160,7 @@ func TestDatasetPartials(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := agg.NewBuilder(flight.Views())
+			b := partial.NewBuilder(flight.Views())
 			for _, e := range evs {
 				b.Add(e.Time, e.Origin, e.Destination, e.Delay)
 			}

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tributary-dev/tributary/batch/keyspace"
+	keyspace "github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/view"
 	"github.com/tributary-dev/tributary/flight"
 	speedkeys "github.com/tributary-dev/tributary/speed/keyspace"

@@ -2,9 +2,9 @@
 // script switches the current version together with its time boundary) and
 // its reader, Load, which the serving layer uses.
 //
-// A version is a manifest (keyspace: B:v<N>, copied into B:current by the
+// A version is a manifest (batchkeys: B:v<N>, copied into B:current by the
 // switch) listing the node keys (B:node:<hash>) that hold its data: Arrow IPC
-// aggregates (package agg) over disjoint sets of segments. Nodes are
+// aggregates (package partial) over disjoint sets of segments. Nodes are
 // immutable and content-addressed, so consecutive versions share the nodes
 // of the segments they both cover: that is what makes an incremental
 // recompute cheap. The same (group, hour) may appear in several nodes of a

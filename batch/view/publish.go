@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tributary-dev/tributary/batch/keyspace"
+	"github.com/tributary-dev/tributary/batch/batchkeys"
 )
 
 // Manifest describes one version.
@@ -68,7 +68,7 @@ type Switched struct {
 
 // Switch makes m the current version in one script (see the package doc).
 func Switch(ctx context.Context, rdb redis.Scripter, keyPrefix string, m Manifest, grace time.Duration) (Switched, error) {
-	k := keyspace.New(keyPrefix)
+	k := batchkeys.New(keyPrefix)
 	args := []any{m.Version, m.Boundary, m.PublishedAt.UTC().Format(time.RFC3339Nano), m.Segments, m.Events,
 		max(grace.Milliseconds(), 1), k.Base() + "v"}
 	for _, n := range m.Nodes {
@@ -95,7 +95,7 @@ var ErrNoView = errors.New("no batch view published yet")
 
 // Current reads the current manifest.
 func Current(ctx context.Context, rdb redis.Cmdable, keyPrefix string) (Manifest, error) {
-	m, err := rdb.HGetAll(ctx, keyspace.New(keyPrefix).Current()).Result()
+	m, err := rdb.HGetAll(ctx, batchkeys.New(keyPrefix).Current()).Result()
 	if err != nil {
 		return Manifest{}, fmt.Errorf("current batch view: %w", err)
 	}
@@ -115,12 +115,12 @@ func parseManifest(m map[string]string) (Manifest, error) {
 		}
 		return n
 	}
-	out.Version, out.Boundary = num(keyspace.FieldVersion), num(keyspace.FieldBoundary)
-	out.Segments, out.Events = num(keyspace.FieldSegments), num(keyspace.FieldEvents)
-	t, err := time.Parse(time.RFC3339Nano, m[keyspace.FieldPublishedAt])
+	out.Version, out.Boundary = num(batchkeys.FieldVersion), num(batchkeys.FieldBoundary)
+	out.Segments, out.Events = num(batchkeys.FieldSegments), num(batchkeys.FieldEvents)
+	t, err := time.Parse(time.RFC3339Nano, m[batchkeys.FieldPublishedAt])
 	errs = append(errs, err)
 	out.PublishedAt = t
-	if s := m[keyspace.FieldNodes]; s != "" {
+	if s := m[batchkeys.FieldNodes]; s != "" {
 		out.Nodes = strings.Split(s, "\n")
 	}
 	if err := errors.Join(errs...); err != nil {

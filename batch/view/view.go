@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tributary-dev/tributary/batch/agg"
+	"github.com/tributary-dev/tributary/batch/partial"
 	"github.com/tributary-dev/tributary/flight"
 )
 
@@ -25,7 +25,7 @@ type View struct {
 // hour (a bucket split over nodes has several entries of the same hour).
 type index struct {
 	groups map[string][]entry
-	tables []*agg.Table
+	tables []*partial.Table
 }
 
 type entry struct {
@@ -69,7 +69,7 @@ func LoadManifest(ctx context.Context, rdb redis.Cmdable, m Manifest) (*View, er
 		}
 		for i, c := range cmds {
 			b, _ := c.Bytes()
-			a, err := agg.Decode(b)
+			a, err := partial.Decode(b)
 			if err != nil {
 				return nil, fmt.Errorf("batch view %d: node %s: %w", m.Version, keys[i], err)
 			}
@@ -85,7 +85,7 @@ func LoadManifest(ctx context.Context, rdb redis.Cmdable, m Manifest) (*View, er
 	return v, nil
 }
 
-func (v *View) add(a *agg.Aggregate) {
+func (v *View) add(a *partial.Aggregate) {
 	for ti, name := range a.Views {
 		ix := v.views[name]
 		if ix == nil {

@@ -22,7 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary/batch/archive"
-	"github.com/tributary-dev/tributary/batch/keyspace"
+	"github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/recompute"
 	"github.com/tributary-dev/tributary/batch/segstore"
 	"github.com/tributary-dev/tributary/batch/view"
@@ -162,7 +162,7 @@ func run() error {
 		defer f.Close()
 	}
 	for range *runs {
-		rdb.Incr(ctx, keyspace.New(prefix).Epoch())
+		rdb.Incr(ctx, batchkeys.New(prefix).Epoch())
 		delKeys(ctx, rdb, prefix+":result:partial:*")
 		start := time.Now()
 		plan, _, err := recompute.Run(ctx, sch, rdb, opts, nil)

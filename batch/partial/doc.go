@@ -1,4 +1,4 @@
-// Package agg owns the batch layer's aggregates: the exact per-bucket
+// Package partial owns the batch layer's aggregates: the exact per-bucket
 // statistics of every view of flight.Views() (count, sum, delayed, min, max,
 // a whole-minute delay histogram, distinct destinations), computed from a
 // segment's columns, merged exactly, and encoded as Arrow IPC.
@@ -23,4 +23,4 @@
 //
 // The same format is a segment's partial aggregate, a merged node of the
 // recompute tree and a published shard of the batch view.
-package agg
+package partial

@@ -1,4 +1,4 @@
-// Package keyspace owns the layout of the batch layer's Redis keys. Every key
+// Package batchkeys owns the layout of the batch layer's Redis keys. Every key
 // lives under "<keyPrefix>:batch:" (written B below).
 //
 // The archiver (package archive):
@@ -20,7 +20,7 @@
 //	B:version                 counter: the last version number handed out
 //	B:epoch                   counter salting the keys of merged nodes; bumped to
 //	                          force their recomputation if a node went missing
-//	B:node:<hash>             string, Arrow IPC (package agg): a merged node of the
+//	B:node:<hash>             string, Arrow IPC (package partial): a merged node of the
 //	                          recompute tree; immutable, content-addressed by the
 //	                          segments it covers; has a TTL until published
 //	B:v<N>                    hash, version N's manifest: version, boundary,
@@ -29,4 +29,4 @@
 //	B:current                 hash, the manifest of the current version (same
 //	                          fields), switched by one script
 //	B:reconcile               hash, the last reconciliation's results
-package keyspace
+package batchkeys
