@@ -2,6 +2,7 @@ package view
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"strconv"
@@ -30,36 +31,13 @@ var ErrStale = errors.New("a version at least as new is current")
 // ErrMissingNode is returned by Switch when a node of the manifest is gone.
 var ErrMissingNode = errors.New("node of the new version is missing")
 
-// switchScript: KEYS current, manifest of N. ARGV version boundary
-// published_at segments events grace_ms base nodes... (base is the key
-// prefix of manifests, "<B>v"). Returns {1, prev_version, prev_boundary},
-// {0, current} when stale, {-1, missing node}.
-var switchScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 'version')
-if cur and tonumber(cur) >= tonumber(ARGV[1]) then return {0, cur} end
-local new = {}
-for i = 8, #ARGV do
-  if redis.call('EXISTS', ARGV[i]) == 0 then return {-1, ARGV[i]} end
-  new[ARGV[i]] = true
-end
-for i = 8, #ARGV do redis.call('PERSIST', ARGV[i]) end
-local nodes = table.concat(ARGV, '\n', 8)
-local fields = {'version', ARGV[1], 'boundary', ARGV[2], 'published_at', ARGV[3], 'segments', ARGV[4], 'events', ARGV[5], 'nodes', nodes}
-local prevb = '0'
-if cur then
-  prevb = redis.call('HGET', KEYS[1], 'boundary') or '0'
-  local old = redis.call('HGET', KEYS[1], 'nodes') or ''
-  for k in string.gmatch(old, '[^\n]+') do
-    if not new[k] then redis.call('PEXPIRE', k, ARGV[6]) end
-  end
-  redis.call('PEXPIRE', ARGV[7] .. cur, ARGV[6])
-end
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], unpack(fields))
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(fields))
-return {1, cur or '0', prevb}
-`)
+// switchSource is the script that makes a version current; its header
+// documents its KEYS, ARGV and replies.
+//
+//go:embed switch.lua
+var switchSource string
+
+var switchScript = redis.NewScript(switchSource)
 
 // Switched is what Switch did.
 type Switched struct {
