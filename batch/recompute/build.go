@@ -19,38 +19,47 @@ import (
 	"github.com/tributary-dev/tributary/scheduler/graph"
 )
 
+// Defaults of Options.
+const (
+	DefaultFanIn   = 8
+	DefaultGrace   = 10 * time.Minute
+	DefaultNodeTTL = 30 * 24 * time.Hour
+)
+
 // Options tune a recompute.
 type Options struct {
 	KeyPrefix string
-	// FanIn is the tree's fan-in (default 8).
+	// FanIn is the tree's fan-in (default DefaultFanIn; less than 2 means the default).
 	FanIn int
 	// Grace is how long a retired version (and the speed buckets the new one
-	// covers) stay readable (default 10 min).
+	// covers) stay readable (default DefaultGrace).
 	Grace time.Duration
 	// NodeTTL is how long partials and unpublished nodes are kept (the
-	// memoization horizon, default 30 days).
+	// memoization horizon, default DefaultNodeTTL).
 	NodeTTL time.Duration
-	// Priority of the graph (default batch).
+	// Priority of the graph (default graph.Batch).
 	Priority graph.Priority
 }
 
-func (o *Options) defaults() error {
+// withDefaults returns o with its zero fields set to their defaults, or an
+// error naming the first invalid field.
+func (o Options) withDefaults() (Options, error) {
 	if o.KeyPrefix == "" {
-		return errors.New("recompute: key prefix must not be empty")
+		return o, errors.New("recompute: key prefix must not be empty")
 	}
 	if o.FanIn < 2 {
-		o.FanIn = 8
+		o.FanIn = DefaultFanIn
 	}
 	if o.Grace <= 0 {
-		o.Grace = 10 * time.Minute
+		o.Grace = DefaultGrace
 	}
 	if o.NodeTTL <= 0 {
-		o.NodeTTL = 30 * 24 * time.Hour
+		o.NodeTTL = DefaultNodeTTL
 	}
 	if o.Priority == "" {
 		o.Priority = graph.Batch
 	}
-	return nil
+	return o, nil
 }
 
 // Plan says what a recompute graph covers.
@@ -71,7 +80,8 @@ var ErrNothing = errors.New("the archive has no committed segment yet")
 // version: the next version number is taken now (a graph that never
 // publishes leaves a gap, harmless).
 func Build(ctx context.Context, rdb redis.Cmdable, opts Options) (*graph.Graph, *Plan, error) {
-	if err := opts.defaults(); err != nil {
+	opts, err := opts.withDefaults()
+	if err != nil {
 		return nil, nil, err
 	}
 	st, err := archive.ReadState(ctx, rdb, opts.KeyPrefix)

@@ -109,9 +109,9 @@ func newBatchRunCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&url, "scheduler-url", "http://127.0.0.1:8090", "scheduler HTTP API")
 	f.BoolVar(&wait, "wait", false, "wait for the recompute, with a progress bar")
-	f.IntVar(&opts.FanIn, "fan-in", 8, "fan-in of the merge tree")
-	f.DurationVar(&opts.Grace, "grace", 10*time.Minute, "how long the previous version (and the speed buckets now covered) stay readable")
-	f.DurationVar(&opts.NodeTTL, "memo-ttl", 30*24*time.Hour, "how long partials and unpublished nodes are memoized")
+	f.IntVar(&opts.FanIn, "fan-in", recompute.DefaultFanIn, "fan-in of the merge tree")
+	f.DurationVar(&opts.Grace, "grace", recompute.DefaultGrace, "how long the previous version (and the speed buckets now covered) stay readable")
+	f.DurationVar(&opts.NodeTTL, "memo-ttl", recompute.DefaultNodeTTL, "how long partials and unpublished nodes are memoized")
 	f.StringVar(&prio, "priority", string(graph.Batch), "graph priority: interactive, default or batch")
 	f.DurationVar(&limit, "timeout", 0, "give up waiting after this long (0: never)")
 	return cmd
