@@ -249,7 +249,7 @@ func run() error {
 	return enc.Encode(res)
 }
 
-func waitArchived(ctx context.Context, rdb *redis.Client, prefix string, n int64) error {
+func waitArchived(ctx context.Context, rdb redis.UniversalClient, prefix string, n int64) error {
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
 		if st, err := archive.ReadState(ctx, rdb, prefix); err == nil {
@@ -329,7 +329,7 @@ func withoutEnv(env []string, name string) []string {
 	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return len(kv) > len(name) && kv[:len(name)+1] == name+"=" })
 }
 
-func delKeys(ctx context.Context, rdb *redis.Client, pattern string) {
+func delKeys(ctx context.Context, rdb redis.UniversalClient, pattern string) {
 	it := rdb.Scan(ctx, 0, pattern, 5000).Iterator()
 	var keys []string
 	for it.Next(ctx) {
@@ -340,7 +340,7 @@ func delKeys(ctx context.Context, rdb *redis.Client, pattern string) {
 	}
 }
 
-func cleanup(rdb *redis.Client, conn *amqp.Connection, streams topology.Streams, prefix string) {
+func cleanup(rdb redis.UniversalClient, conn *amqp.Connection, streams topology.Streams, prefix string) {
 	ctx := context.Background()
 	if ch, err := conn.Channel(); err == nil {
 		_ = streams.Delete(ch)

@@ -54,7 +54,8 @@ func BenchmarkReplay(b *testing.B) {
 					DataPath: testenv.DataFile(b, "flights-3m.parquet"), Streams: s, AMQPURL: testenv.AMQPURL(b),
 					Redis: testenv.Redis(b), KeyPrefix: s.Prefix, Limit: n, Encoding: enc,
 					BatchEvents: batchEvents, MaxInFlight: maxInFlight,
-				}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+					Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				})
 				if err != nil {
 					b.Fatal(err)
 				}

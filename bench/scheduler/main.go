@@ -116,7 +116,7 @@ func processCPU() time.Duration {
 
 // redisInfo reads Redis's CPU seconds and per-command calls and µs (INFO
 // cpu and commandstats; deltas include other clients of the same Redis).
-func redisInfo(ctx context.Context, rdb *redis.Client) map[string]float64 {
+func redisInfo(ctx context.Context, rdb redis.UniversalClient) map[string]float64 {
 	m := make(map[string]float64)
 	txt, err := rdb.Info(ctx, "cpu", "commandstats").Result()
 	if err != nil {
@@ -179,7 +179,7 @@ func treeLevels(leaves, fan int) []int {
 	return lv
 }
 
-func runRaw(ctx context.Context, rdb *redis.Client, o opts) (int, time.Duration, error) {
+func runRaw(ctx context.Context, rdb redis.UniversalClient, o opts) (int, time.Duration, error) {
 	q := o.keyPrefix + ".raw"
 	var done atomic.Int64
 	var mu sync.Mutex
@@ -241,7 +241,7 @@ func runRaw(ctx context.Context, rdb *redis.Client, o opts) (int, time.Duration,
 	return total, time.Since(start), nil
 }
 
-func runTributary(ctx context.Context, rdb *redis.Client, o opts) (int, time.Duration, error) {
+func runTributary(ctx context.Context, rdb redis.UniversalClient, o opts) (int, time.Duration, error) {
 	reg, err := workers.NewRegistry(builtin.Register)
 	if err != nil {
 		return 0, 0, err
@@ -292,7 +292,7 @@ func runTributary(ctx context.Context, rdb *redis.Client, o opts) (int, time.Dur
 	return len(g.Tasks), el, nil
 }
 
-func cleanup(rdb *redis.Client, prefix string) {
+func cleanup(rdb *redis.Client, prefix string) { // *redis.Client: taskq.DeleteQueues and testenv.DeleteKeys still ask for it
 	taskq.DeleteQueues(context.Background(), rdb, append(taskq.DefaultQueues(prefix).All(), prefix+".raw"))
 	testenv.DeleteKeys(rdb, prefix+":*")
 }

@@ -250,7 +250,7 @@ func startWorkers(ctx context.Context, ropt *redis.Options, url string, streams 
 
 // speedRun measures k workers from start until every partition's committed
 // offset is the stream's last, with fresh Redis keys.
-func speedRun(ctx context.Context, ropt *redis.Options, rdb *redis.Client, url string, streams topology.Streams, messages []int64, k int, o options) (time.Duration, error) {
+func speedRun(ctx context.Context, ropt *redis.Options, rdb redis.UniversalClient, url string, streams topology.Streams, messages []int64, k int, o options) (time.Duration, error) {
 	prefix := unique(fmt.Sprintf("w%d", k))
 	defer deleteKeys(rdb, keyspace.New(prefix).Base())
 	r := store.NewReader(rdb, prefix)
@@ -282,7 +282,7 @@ func speedRun(ctx context.Context, ropt *redis.Options, rdb *redis.Client, url s
 	}
 }
 
-func deleteKeys(rdb *redis.Client, base string) {
+func deleteKeys(rdb redis.UniversalClient, base string) {
 	ctx := context.Background()
 	it := rdb.Scan(ctx, 0, base+"*", 5000).Iterator()
 	var batch []string
@@ -302,7 +302,7 @@ func deleteKeys(rdb *redis.Client, base string) {
 // own, stamping every message with its publish time, and takes each
 // message's latency from that stamp to the commit of the flush that applied
 // it (the worker's own accounting through Config.OnCommit).
-func latency(ctx context.Context, ropt *redis.Options, rdb *redis.Client, url string, conn *amqp.Connection, o options) error {
+func latency(ctx context.Context, ropt *redis.Options, rdb redis.UniversalClient, url string, conn *amqp.Connection, o options) error {
 	streams := topology.Streams{Prefix: unique("lat"), Partitions: o.partitions}
 	defer deleteStreams(url, streams)
 	ch, err := conn.Channel()
@@ -365,7 +365,7 @@ func latency(ctx context.Context, ropt *redis.Options, rdb *redis.Client, url st
 }
 
 // redisCPU is the Redis server's CPU time so far, in seconds (INFO cpu).
-func redisCPU(ctx context.Context, rdb *redis.Client) float64 {
+func redisCPU(ctx context.Context, rdb redis.UniversalClient) float64 {
 	info, err := rdb.Info(ctx, "cpu").Result()
 	if err != nil {
 		return 0

@@ -66,8 +66,8 @@ are sent again with their original sequence numbers, which consumers drop.`,
 			}
 			defer rdb.Close()
 			reg := obs.NewRegistry()
-			m := replay.NewMetrics(reg)
 			cfg.Streams, cfg.AMQPURL, cfg.Redis, cfg.KeyPrefix, cfg.Speed = g.streams, g.amqpURL, rdb, g.keyPrefix, float64(speed)
+			cfg.Log, cfg.Metrics = g.log, replay.NewMetrics(reg)
 			total := cfg.Limit
 			if total <= 0 {
 				total = -1
@@ -80,7 +80,7 @@ are sent again with their original sequence numbers, which consumers drop.`,
 			eg.Go(func() error { return obs.NewMetricsServer(metricsAddr, reg, g.log).Run(ctx) })
 			eg.Go(func() error {
 				defer cancel()
-				_, err := replay.Run(ctx, cfg, g.log, m)
+				_, err := replay.Run(ctx, cfg)
 				return err
 			})
 			err = eg.Wait()
@@ -96,12 +96,12 @@ are sent again with their original sequence numbers, which consumers drop.`,
 	f.StringVar(&cfg.DataPath, "data", "data/flights-3m.parquet", "the flights data set (Parquet)")
 	f.Var(&speed, "speed", "factor over real time (86400 = a day of flights per second), or max")
 	f.Int64Var(&cfg.Limit, "limit", 0, "replay only the first N flights of the data set (0 = all)")
-	f.StringVar(&cfg.Encoding, "encoding", replay.EncodingArrow, "message encoding: arrow (a batch per message) or json (one event per message)")
-	f.IntVar(&cfg.BatchEvents, "batch-events", 1000, "largest number of events in one Arrow message")
-	f.IntVar(&cfg.MaxInFlight, "max-in-flight", 512, "messages published and not yet confirmed, at most")
-	f.StringVar(&cfg.Producer, "producer", "replay", "producer name carried by every event, for deduplication")
+	f.StringVar(&cfg.Encoding, "encoding", replay.DefaultEncoding, "message encoding: arrow (a batch per message) or json (one event per message)")
+	f.IntVar(&cfg.BatchEvents, "batch-events", replay.DefaultBatchEvents, "largest number of events in one Arrow message")
+	f.IntVar(&cfg.MaxInFlight, "max-in-flight", replay.DefaultMaxInFlight, "messages published and not yet confirmed, at most")
+	f.StringVar(&cfg.Producer, "producer", replay.DefaultProducer, "producer name carried by every event, for deduplication")
 	f.BoolVar(&cfg.Reset, "reset", false, "forget the checkpoint and start from the first row (consumers drop re-sent seqs of the same producer: use new streams or a new --producer)")
-	f.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", 500*time.Millisecond, "how often the checkpoint is saved")
+	f.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", replay.DefaultCheckpointEvery, "how often the checkpoint is saved")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9100", "address of /metrics (empty: none)")
 	return cmd
 }

@@ -20,7 +20,7 @@ type Checkpoint struct {
 }
 
 type checkpoints struct {
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	key string
 }
 

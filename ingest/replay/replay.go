@@ -22,62 +22,86 @@ const (
 	EncodingJSON  = "json"
 )
 
+// Defaults of Config.
+const (
+	DefaultProducer        = "replay"
+	DefaultEncoding        = EncodingArrow
+	DefaultBatchEvents     = 1000
+	DefaultMaxInFlight     = 512
+	DefaultCheckpointEvery = 500 * time.Millisecond
+)
+
 // Config of a replay.
 type Config struct {
 	DataPath string
 	Streams  topology.Streams
 	AMQPURL  string
 	// Redis holds the checkpoint under KeyPrefix:replay:Producer:StreamPrefix.
-	Redis     *redis.Client
+	Redis     redis.UniversalClient
 	KeyPrefix string
-	// Producer names this replayer in every event; consumers deduplicate per producer.
+	// Producer names this replayer in every event; consumers deduplicate per
+	// producer (default DefaultProducer).
 	Producer string
 	// Speed is the factor over real time (86400: a day of flights per second);
 	// 0 publishes as fast as the broker confirms.
 	Speed float64
 	// Limit replays rows [0, Limit) of the data set; 0 means every row.
 	Limit int64
-	// Encoding is EncodingArrow (a batch per message) or EncodingJSON (an event per message).
+	// Encoding is EncodingArrow (a batch per message) or EncodingJSON (an
+	// event per message) (default DefaultEncoding).
 	Encoding string
-	// BatchEvents is the largest number of events in one Arrow message.
+	// BatchEvents is the largest number of events in one Arrow message
+	// (default DefaultBatchEvents).
 	BatchEvents int
-	// MaxInFlight bounds the messages published and not yet confirmed.
+	// MaxInFlight bounds the messages published and not yet confirmed
+	// (default DefaultMaxInFlight).
 	MaxInFlight int
 	// CheckpointEvery is how often the checkpoint is saved: what a SIGKILL may
-	// make the next run send again.
+	// make the next run send again (default DefaultCheckpointEvery).
 	CheckpointEvery time.Duration
 	// Reset discards the checkpoint and starts from row 0.
 	Reset bool
 	// Progress, if set, is told of every confirmed event.
 	Progress *obs.Progress
+	// Log defaults to slog.Default(); Metrics to a set registered nowhere.
+	Log     *slog.Logger
+	Metrics *Metrics
 }
 
-func (c *Config) defaults() error {
+// withDefaults returns c with its zero fields set to their defaults, or an
+// error naming the first invalid field.
+func (c Config) withDefaults() (Config, error) {
 	if c.Producer == "" {
-		c.Producer = "replay"
+		c.Producer = DefaultProducer
 	}
 	if c.Encoding == "" {
-		c.Encoding = EncodingArrow
+		c.Encoding = DefaultEncoding
 	}
 	if c.Encoding != EncodingArrow && c.Encoding != EncodingJSON {
-		return fmt.Errorf("encoding %q: want %s or %s", c.Encoding, EncodingArrow, EncodingJSON)
+		return c, fmt.Errorf("replay: encoding %q: want %s or %s", c.Encoding, EncodingArrow, EncodingJSON)
 	}
 	if c.BatchEvents <= 0 {
-		c.BatchEvents = 1000
+		c.BatchEvents = DefaultBatchEvents
 	}
 	if c.MaxInFlight <= 0 {
-		c.MaxInFlight = 512
+		c.MaxInFlight = DefaultMaxInFlight
 	}
 	if c.CheckpointEvery <= 0 {
-		c.CheckpointEvery = 500 * time.Millisecond
+		c.CheckpointEvery = DefaultCheckpointEvery
 	}
 	if c.Speed < 0 {
-		return fmt.Errorf("speed %v: want a positive factor, or 0 for as fast as possible", c.Speed)
+		return c, fmt.Errorf("replay: speed %v: want a positive factor, or 0 for as fast as possible", c.Speed)
 	}
 	if c.Redis == nil {
-		return errors.New("replay needs Redis for its checkpoint")
+		return c, errors.New("replay: Redis is required, for the checkpoint")
 	}
-	return c.Streams.Validate()
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	return c, c.Streams.Validate()
 }
 
 // Result says what a replay did.
@@ -122,13 +146,12 @@ type replayer struct {
 
 // Run replays the data set into the streams until the limit is reached or
 // ctx ends. It resumes from the checkpoint of an earlier run, if any.
-func Run(ctx context.Context, cfg Config, log *slog.Logger, m *Metrics) (Result, error) {
-	if err := cfg.defaults(); err != nil {
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
 		return Result{}, err
 	}
-	if m == nil {
-		m = NewMetrics(nil)
-	}
+	log, m := cfg.Log, cfg.Metrics
 	f, err := dataset.Open(cfg.DataPath)
 	if err != nil {
 		return Result{}, err

@@ -101,7 +101,7 @@ func TestReplayPutsEveryEventInItsPartitionInOrder(t *testing.T) {
 			res, err := replay.Run(context.Background(), replay.Config{
 				DataPath: testenv.DataFile(t, "flights-3m.parquet"), Streams: s, AMQPURL: testenv.AMQPURL(t),
 				Redis: testenv.Redis(t), KeyPrefix: s.Prefix, Limit: limit, Encoding: enc,
-			}, slog.Default(), nil)
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,7 +230,8 @@ func TestReplaySurvivesBrokerOutage(t *testing.T) {
 		_, err := replay.Run(context.Background(), replay.Config{
 			DataPath: testenv.DataFile(t, "flights-3m.parquet"), Streams: s, AMQPURL: amqpURL.String(),
 			Redis: testenv.Redis(t), KeyPrefix: s.Prefix, Limit: n, Speed: 250_000, BatchEvents: 100,
-		}, log, m)
+			Log: log, Metrics: m,
+		})
 		done <- err
 	}()
 	for i := 0; i < 2; i++ {

@@ -148,7 +148,7 @@ func (p *Pipeline) StartBatch() {
 // Replay replays rows [0, limit) with the real replayer, as fast as the broker takes them.
 func (p *Pipeline) Replay(limit int64) replay.Result {
 	res, err := replay.Run(context.Background(), replay.Config{DataPath: p.Data, Streams: p.Streams, AMQPURL: testenv.AMQPURL(p.t),
-		Redis: p.Redis, KeyPrefix: p.Prefix, Limit: limit}, p.Log, nil)
+		Redis: p.Redis, KeyPrefix: p.Prefix, Limit: limit, Log: p.Log})
 	if err != nil {
 		p.t.Fatalf("replay: %v", err)
 	}
