@@ -207,9 +207,45 @@ func bitsFor(n uint64) uint {
 // encode writes every view's table into w; false when the events cannot
 // be keyed in 64 bits or codes would not sort like their routes.
 func (c *Columnar) encode(w *writer) bool {
+	order, rank, ok := c.rankCodes()
+	if !ok {
+		return false
+	}
 	n := len(c.delays)
-	// Rank the codes in string order.
-	order := make([]uint32, len(c.names))
+	if n == 0 {
+		for vi := range c.views {
+			w.table(vi, 0)
+		}
+		return true
+	}
+	l, ok := c.keyLayout()
+	if !ok {
+		return false
+	}
+	// Codes to ranks, in place.
+	for i := range c.orig {
+		c.orig[i] = rank[c.orig[i]]
+		c.dest[i] = rank[c.dest[i]]
+	}
+	c.kbuf, c.tmp = grow(c.kbuf, n), grow(c.tmp, n)
+	var sc rowScratch
+	for vi, v := range c.views {
+		keys := c.sortKeys(v, l)
+		var dkeys []uint64
+		if v.DistinctDestinations {
+			dkeys = c.sortDestinations(v, l, keys)
+		}
+		c.encodeRuns(w.table(vi, countBuckets(keys, l.db)), v, l, order, keys, dkeys, &sc)
+	}
+	return true
+}
+
+// rankCodes ranks the airport codes in string order: order[r] is the id of
+// rank r, rank[id] its rank. ok is false when a code holds a byte at or
+// below '-': a route "O-D" sorts like the pair (O, D) only without such
+// bytes (valid codes are [A-Z0-9]{3,4}).
+func (c *Columnar) rankCodes() (order, rank []uint32, ok bool) {
+	order = make([]uint32, len(c.names))
 	for i := range order {
 		order[i] = uint32(i)
 	}
@@ -219,142 +255,173 @@ func (c *Columnar) encode(w *writer) bool {
 		}
 		return 1
 	})
-	rank := make([]uint32, len(c.names))
+	rank = make([]uint32, len(c.names))
 	for r, id := range order {
 		rank[id] = uint32(r)
-		// A route "O-D" sorts like the pair (O, D) when no code has a byte
-		// at or below '-'; valid codes are [A-Z0-9]{3,4}.
 		for j := 0; j < len(c.names[id]); j++ {
 			if c.names[id][j] <= '-' {
-				return false
+				return nil, nil, false
 			}
 		}
 	}
-	if n == 0 {
-		for vi := range c.views {
-			w.table(vi, 0)
-		}
-		return true
-	}
+	return order, rank, true
+}
+
+// layout is how an event is packed into a uint64 sort key, group | hour |
+// delay (group = origin rank, or origin and destination ranks): hours and
+// delays as offsets from their minimum, in hb and db bits; a code rank in ab.
+type layout struct {
+	hmin       int64
+	dmin       int32
+	hb, db, ab uint
+}
+
+// keyLayout sizes the key's fields from the events; ok is false when a
+// route key would not fit in 64 bits.
+func (c *Columnar) keyLayout() (layout, bool) {
 	hmin, hmax := slices.Min(c.hours), slices.Max(c.hours)
 	dmin, dmax := slices.Min(c.delays), slices.Max(c.delays)
-	hb := bitsFor(uint64(hmax-hmin) / 3600)
-	db := bitsFor(uint64(int64(dmax) - int64(dmin)))
-	ab := bitsFor(uint64(max(len(c.names)-1, 0)))
-	if 2*ab+hb+max(db, ab) > 64 {
-		return false
+	l := layout{
+		hmin: hmin,
+		dmin: dmin,
+		hb:   bitsFor(uint64(hmax-hmin) / 3600),
+		db:   bitsFor(uint64(int64(dmax) - int64(dmin))),
+		ab:   bitsFor(uint64(max(len(c.names)-1, 0))),
 	}
-	// Codes to ranks, in place.
-	for i := range c.orig {
-		c.orig[i] = rank[c.orig[i]]
-		c.dest[i] = rank[c.dest[i]]
+	return l, 2*l.ab+l.hb+max(l.db, l.ab) <= 64
+}
+
+// groupBits is the width of v's group field.
+func (l layout) groupBits(v flight.View) uint {
+	if v.Dim == flight.ByRoute {
+		return 2 * l.ab
 	}
-	or, de := c.orig, c.dest
-	hr := func(i int) uint64 { return uint64(c.hours[i]-hmin) / 3600 }
-	c.kbuf, c.tmp = grow(c.kbuf, n), grow(c.tmp, n)
-	kbuf, tmp := c.kbuf, c.tmp
-	var hd []int32
-	var hc []int64
-	var ds []string
-	for vi, v := range c.views {
-		// key = group | hour | delay, group = origin or (origin, dest).
-		gb := ab
-		if v.Dim == flight.ByRoute {
-			gb = 2 * ab
+	return l.ab
+}
+
+// groupHour is event i's key prefix group | hour, for view v (codes are
+// ranks by then).
+func (c *Columnar) groupHour(v flight.View, l layout, i int) uint64 {
+	g := uint64(c.orig[i])
+	if v.Dim == flight.ByRoute {
+		g = g<<l.ab | uint64(c.dest[i])
+	}
+	return g<<l.hb | uint64(c.hours[i]-l.hmin)/3600
+}
+
+// sortKeys fills kbuf with every event's key group | hour | delay for view
+// v and radix-sorts them; the result lives in kbuf or tmp.
+func (c *Columnar) sortKeys(v flight.View, l layout) []uint64 {
+	kbuf := c.kbuf
+	for i := range kbuf {
+		kbuf[i] = c.groupHour(v, l, i)<<l.db | uint64(int64(c.delays[i])-int64(l.dmin))
+	}
+	return radixSort(kbuf, c.tmp, l.groupBits(v)+l.hb+l.db)
+}
+
+// sortDestinations returns the sorted distinct keys group | hour |
+// destination of view v, sorted in dbuf and whichever of kbuf and tmp does
+// not hold keys.
+func (c *Columnar) sortDestinations(v flight.View, l layout, keys []uint64) []uint64 {
+	n := len(keys)
+	c.dbuf = grow(c.dbuf, n)
+	dbuf := c.dbuf
+	for i := 0; i < n; i++ {
+		dbuf[i] = c.groupHour(v, l, i)<<l.ab | uint64(c.dest[i])
+	}
+	other := c.tmp
+	if &keys[0] == &c.tmp[0] {
+		other = c.kbuf
+	}
+	return slices.Compact(radixSort(dbuf, other, l.groupBits(v)+l.hb+l.ab))
+}
+
+// countBuckets is the number of distinct key prefixes group | hour among
+// the sorted keys.
+func countBuckets(keys []uint64, db uint) int {
+	rows := 0
+	for i := range keys {
+		if i == 0 || keys[i]>>db != keys[i-1]>>db {
+			rows++
 		}
-		for i := 0; i < n; i++ {
-			g := uint64(or[i])
+	}
+	return rows
+}
+
+// rowScratch holds one output row's histogram and destinations, reused
+// from row to row.
+type rowScratch struct {
+	hd []int32
+	hc []int64
+	ds []string
+}
+
+// encodeRuns appends one row per run of equal group | hour in the sorted
+// keys to t: the run's statistics and histogram, and its destinations from
+// the sorted distinct dkeys.
+func (c *Columnar) encodeRuns(t *tableBuilder, v flight.View, l layout, order []uint32, keys, dkeys []uint64, sc *rowScratch) {
+	lastGroup := ^uint64(0)
+	var group string
+	dpos := 0
+	amask := uint64(1)<<l.ab - 1
+	for i, n := 0, len(keys); i < n; {
+		bk := keys[i] >> l.db
+		j := i
+		for j < n && keys[j]>>l.db == bk {
+			j++
+		}
+		if g := bk >> l.hb; g != lastGroup {
+			lastGroup = g
 			if v.Dim == flight.ByRoute {
-				g = g<<ab | uint64(de[i])
+				group = c.names[order[g>>l.ab]] + "-" + c.names[order[g&amask]]
+			} else {
+				group = c.names[order[g]]
 			}
-			kbuf[i] = (g<<hb|hr(i))<<db | uint64(int64(c.delays[i])-int64(dmin))
 		}
-		keys := radixSort(kbuf, tmp, gb+hb+db)
-		var dkeys []uint64
-		// Distinct destinations: sorted distinct (group, hour, dest).
+		hour := l.hmin + int64(bk&(uint64(1)<<l.hb-1))*3600
+		s := sc.histogram(keys[i:j], l)
+		sc.ds = sc.ds[:0]
 		if v.DistinctDestinations {
-			c.dbuf = grow(c.dbuf, n)
-			dbuf := c.dbuf
-			for i := 0; i < n; i++ {
-				g := uint64(or[i])
-				if v.Dim == flight.ByRoute {
-					g = g<<ab | uint64(de[i])
-				}
-				dbuf[i] = (g<<hb|hr(i))<<ab | uint64(de[i])
-			}
-			// keys lives in kbuf or tmp: sort in the other and dbuf.
-			other := tmp
-			if &keys[0] == &tmp[0] {
-				other = kbuf
-			}
-			dkeys = radixSort(dbuf, other, gb+hb+ab)
-			dkeys = slices.Compact(dkeys)
-		}
-		// Count the buckets.
-		rows := 0
-		for i := 0; i < n; i++ {
-			if i == 0 || keys[i]>>db != keys[i-1]>>db {
-				rows++
+			for dpos < len(dkeys) && dkeys[dpos]>>l.ab == bk {
+				sc.ds = append(sc.ds, c.names[order[dkeys[dpos]&amask]])
+				dpos++
 			}
 		}
-		t := w.table(vi, rows)
-		lastGroup := ^uint64(0)
-		var group string
-		dpos := 0
-		amask := uint64(1)<<ab - 1
-		for i := 0; i < n; {
-			bk := keys[i] >> db
-			j := i
-			for j < n && keys[j]>>db == bk {
-				j++
-			}
-			g := bk >> hb
-			if g != lastGroup {
-				lastGroup = g
-				if v.Dim == flight.ByRoute {
-					group = c.names[order[g>>ab]] + "-" + c.names[order[g&amask]]
-				} else {
-					group = c.names[order[g]]
-				}
-			}
-			hour := hmin + int64(bk&(uint64(1)<<hb-1))*3600
-			dmask := uint64(1)<<db - 1
-			var s flight.Stats
-			s.Count = int64(j - i)
-			s.Min = int32(int64(keys[i]&dmask) + int64(dmin))
-			s.Max = int32(int64(keys[j-1]&dmask) + int64(dmin))
-			hd, hc = hd[:0], hc[:0]
-			for k := i; k < j; {
-				dv := keys[k] & dmask
-				m := k + 1
-				for m < j && keys[m]&dmask == dv {
-					m++
-				}
-				d := int32(int64(dv) + int64(dmin))
-				cnt := int64(m - k)
-				s.Sum += int64(d) * cnt
-				if d >= flight.DelayedMinutes {
-					s.Delayed += cnt
-				}
-				hd = append(hd, d)
-				hc = append(hc, cnt)
-				k = m
-			}
-			if s.Count <= 2 {
-				hd, hc = hd[:0], hc[:0]
-			}
-			ds = ds[:0]
-			if v.DistinctDestinations {
-				for dpos < len(dkeys) && dkeys[dpos]>>ab == bk {
-					ds = append(ds, c.names[order[dkeys[dpos]&amask]])
-					dpos++
-				}
-			}
-			t.append(group, hour, s, hd, hc, ds)
-			i = j
-		}
+		t.append(group, hour, s, sc.hd, sc.hc, sc.ds)
+		i = j
 	}
-	return true
+}
+
+// histogram computes the statistics of one bucket's run of sorted keys and
+// its histogram (delays and counts) into sc.hd and sc.hc, left empty for
+// two flights or fewer (their min and max say it all).
+func (sc *rowScratch) histogram(run []uint64, l layout) flight.Stats {
+	dmask := uint64(1)<<l.db - 1
+	var s flight.Stats
+	s.Count = int64(len(run))
+	s.Min = int32(int64(run[0]&dmask) + int64(l.dmin))
+	s.Max = int32(int64(run[len(run)-1]&dmask) + int64(l.dmin))
+	sc.hd, sc.hc = sc.hd[:0], sc.hc[:0]
+	for k := 0; k < len(run); {
+		dv := run[k] & dmask
+		m := k + 1
+		for m < len(run) && run[m]&dmask == dv {
+			m++
+		}
+		d := int32(int64(dv) + int64(l.dmin))
+		cnt := int64(m - k)
+		s.Sum += int64(d) * cnt
+		if d >= flight.DelayedMinutes {
+			s.Delayed += cnt
+		}
+		sc.hd = append(sc.hd, d)
+		sc.hc = append(sc.hc, cnt)
+		k = m
+	}
+	if s.Count <= 2 {
+		sc.hd, sc.hc = sc.hd[:0], sc.hc[:0]
+	}
+	return s
 }
 
 // radixMaxDigit bounds the digits of radixSort: with up to 13 bits (8,192

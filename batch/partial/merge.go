@@ -58,6 +58,9 @@ type histEntry struct {
 	n int64
 }
 
+// mergeView k-way merges one view's tables, each sorted by (group, hour),
+// into out: a run of rows that only one table holds is copied as it is, a
+// (group, hour) that several hold becomes one merged row.
 func mergeView(out *tableBuilder, tables []*Table) {
 	cs := make([]cursor, len(tables))
 	for i, t := range tables {
@@ -65,103 +68,132 @@ func mergeView(out *tableBuilder, tables []*Table) {
 	}
 	var (
 		same []int
-		hist []histEntry
-		ds   []string
+		sc   mergeScratch
 	)
 	for {
-		// Find the smallest (group, hour) among the cursors, and who has it.
-		same = same[:0]
 		var g string
 		var h int64
-		for ci := range cs {
-			c := &cs[ci]
-			if c.i >= c.t.Len() {
-				continue
-			}
-			cg, ch := c.t.Group(c.i), c.t.Hour(c.i)
-			if len(same) > 0 {
-				if d := strings.Compare(cg, g); d > 0 || (d == 0 && ch > h) {
-					continue
-				} else if d < 0 || ch < h {
-					same = same[:0]
-				}
-			}
-			g, h = cg, ch
-			same = append(same, ci)
-		}
-		if len(same) == 0 {
+		same, g, h = smallest(cs, same[:0])
+		switch len(same) {
+		case 0:
 			return
-		}
-		if len(same) == 1 {
+		case 1:
 			c := &cs[same[0]]
-			// Copy the rows of this cursor up to the next cursor's key.
-			end := c.i + 1
-			if len(cs) > 1 {
-				var ng string
-				var nh int64
-				found := false
-				for ci := range cs {
-					o := &cs[ci]
-					if ci == same[0] || o.i >= o.t.Len() {
-						continue
-					}
-					og, oh := o.t.Group(o.i), o.t.Hour(o.i)
-					if !found || og < ng || (og == ng && oh < nh) {
-						ng, nh, found = og, oh, true
-					}
-				}
-				if !found {
-					end = c.t.Len()
-				} else {
-					for end < c.t.Len() {
-						eg := c.t.Group(end)
-						if d := strings.Compare(eg, ng); d > 0 || (d == 0 && c.t.Hour(end) >= nh) {
-							break
-						}
-						end++
-					}
-				}
-			} else {
-				end = c.t.Len()
-			}
+			end := runEnd(cs, same[0])
 			copyRows(out, c.t, c.i, end)
 			c.i = end
+		default:
+			sc.mergeRow(out, cs, same, g, h)
+		}
+	}
+}
+
+// smallest appends to same the cursors at the smallest (group, hour) among
+// those not exhausted, and returns it with that key; same is empty when
+// every cursor is exhausted.
+func smallest(cs []cursor, same []int) ([]int, string, int64) {
+	var g string
+	var h int64
+	for ci := range cs {
+		c := &cs[ci]
+		if c.i >= c.t.Len() {
 			continue
 		}
-		var s flight.Stats
-		hist = hist[:0]
-		ds = ds[:0]
-		for _, ci := range same {
-			c := &cs[ci]
-			s.Merge(c.t.Stats(c.i))
-			c.t.Hist(c.i, func(d int32, n int64) { hist = append(hist, histEntry{d, n}) })
-			for j := 0; j < c.t.NumDests(c.i); j++ {
-				ds = append(ds, c.t.Dest(c.i, j))
-			}
-			c.i++
-		}
-		out.row(g, h, s)
-		if s.Count > 2 {
-			slices.SortFunc(hist, func(a, b histEntry) int { return cmp.Compare(a.d, b.d) })
-			for k := 0; k < len(hist); {
-				d, n := hist[k].d, hist[k].n
-				k++
-				for k < len(hist) && hist[k].d == d {
-					n += hist[k].n
-					k++
-				}
-				out.hdv = append(out.hdv, d)
-				out.hcv = append(out.hcv, n)
+		cg, ch := c.t.Group(c.i), c.t.Hour(c.i)
+		if len(same) > 0 {
+			if d := strings.Compare(cg, g); d > 0 || (d == 0 && ch > h) {
+				continue
+			} else if d < 0 || ch < h {
+				same = same[:0]
 			}
 		}
-		slices.Sort(ds)
-		for k, d := range ds {
-			if k == 0 || d != ds[k-1] {
-				out.dest(d)
-			}
-		}
-		out.endLists()
+		g, h = cg, ch
+		same = append(same, ci)
 	}
+	return same, g, h
+}
+
+// runEnd is where the rows of cursor only, the one alone at the smallest
+// key, stop being smaller than every other cursor's key: they are copied as
+// they are up to there.
+func runEnd(cs []cursor, only int) int {
+	c := &cs[only]
+	if len(cs) == 1 {
+		return c.t.Len()
+	}
+	var ng string
+	var nh int64
+	found := false
+	for ci := range cs {
+		o := &cs[ci]
+		if ci == only || o.i >= o.t.Len() {
+			continue
+		}
+		og, oh := o.t.Group(o.i), o.t.Hour(o.i)
+		if !found || og < ng || (og == ng && oh < nh) {
+			ng, nh, found = og, oh, true
+		}
+	}
+	if !found {
+		return c.t.Len()
+	}
+	end := c.i + 1
+	for end < c.t.Len() {
+		eg := c.t.Group(end)
+		if d := strings.Compare(eg, ng); d > 0 || (d == 0 && c.t.Hour(end) >= nh) {
+			break
+		}
+		end++
+	}
+	return end
+}
+
+// mergeScratch holds a merged row's histogram entries and destinations,
+// reused from row to row.
+type mergeScratch struct {
+	hist []histEntry
+	ds   []string
+}
+
+// mergeRow appends to out the one row (g, h) that the cursors in same all
+// hold, their statistics merged, histograms added up and destinations
+// united, and advances those cursors.
+func (sc *mergeScratch) mergeRow(out *tableBuilder, cs []cursor, same []int, g string, h int64) {
+	var s flight.Stats
+	sc.hist = sc.hist[:0]
+	sc.ds = sc.ds[:0]
+	for _, ci := range same {
+		c := &cs[ci]
+		s.Merge(c.t.Stats(c.i))
+		c.t.Hist(c.i, func(d int32, n int64) { sc.hist = append(sc.hist, histEntry{d, n}) })
+		for j := 0; j < c.t.NumDests(c.i); j++ {
+			sc.ds = append(sc.ds, c.t.Dest(c.i, j))
+		}
+		c.i++
+	}
+	out.row(g, h, s)
+	if s.Count > 2 {
+		hist := sc.hist
+		slices.SortFunc(hist, func(a, b histEntry) int { return cmp.Compare(a.d, b.d) })
+		for k := 0; k < len(hist); {
+			d, n := hist[k].d, hist[k].n
+			k++
+			for k < len(hist) && hist[k].d == d {
+				n += hist[k].n
+				k++
+			}
+			out.hdv = append(out.hdv, d)
+			out.hcv = append(out.hcv, n)
+		}
+	}
+	ds := sc.ds
+	slices.Sort(ds)
+	for k, d := range ds {
+		if k == 0 || d != ds[k-1] {
+			out.dest(d)
+		}
+	}
+	out.endLists()
 }
 
 // copyRows appends rows [lo, hi) of t as they are.
