@@ -98,24 +98,6 @@ func TestDecodeRejects(t *testing.T) {
 	badArrowRows := func() []byte { b, _ := enc.Encode(badRow); return append([]byte(nil), b...) }()
 	goodArrow := func() []byte { b, _ := enc.Encode(sample(2)); return append([]byte(nil), b...) }()
 
-	fullFill := func(b *array.RecordBuilder, nullCol int) {
-		for i := range arrowFields {
-			if i == nullCol {
-				b.Field(i).AppendNull()
-				continue
-			}
-			switch fb := b.Field(i).(type) {
-			case *array.StringBuilder:
-				fb.Append("ATL")
-			case *array.TimestampBuilder:
-				fb.Append(arrow.Timestamp(good.Time))
-			case *array.Int32Builder:
-				fb.Append(10)
-			case *array.Uint64Builder:
-				fb.Append(1)
-			}
-		}
-	}
 	wrongType := append([]arrow.Field(nil), arrowFields...)
 	wrongType[4] = arrow.Field{Name: "delay", Type: arrow.PrimitiveTypes.Float64}
 
@@ -146,29 +128,55 @@ func TestDecodeRejects(t *testing.T) {
 		{"wrong column type", ContentTypeArrow, arrowWith(t, wrongType, func(b *array.RecordBuilder) {}), "delay", -1, "float64"},
 		{"missing columns", ContentTypeArrow, arrowWith(t, arrowFields[:3], func(b *array.RecordBuilder) {}), "", -1, "columns"},
 		{"no rows", ContentTypeArrow, arrowWith(t, arrowFields, func(b *array.RecordBuilder) {}), "", -1, "no events"},
-		{"null value", ContentTypeArrow, arrowWith(t, arrowFields, func(b *array.RecordBuilder) { fullFill(b, 5) }), "distance", 0, "null"},
+		{"null value", ContentTypeArrow, arrowWith(t, arrowFields, func(b *array.RecordBuilder) { fillRow(b, good, 5) }), "distance", 0, "null"},
 		{"too big", ContentTypeJSON, make([]byte, MaxMessageBytes+1), "", -1, "allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			prefix := []flight.Event{good}
-			got, err := Decode(prefix, tt.ct, tt.body)
-			if err == nil {
-				t.Fatalf("Decode accepted %q", tt.body)
-			}
+			got, err := Decode([]flight.Event{good}, tt.ct, tt.body)
+			checkRejected(t, err, tt.body, tt.field, tt.row, tt.contains)
 			if len(got) != 1 {
 				t.Fatalf("a refused message left %d events behind", len(got)-1)
 			}
-			var de *DecodeError
-			if !errors.As(err, &de) || !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error %v (%T) is not a *DecodeError wrapping ErrMalformed", err, err)
-			}
-			if de.Field != tt.field || de.Row != tt.row {
-				t.Fatalf("error %q names field %q row %d, want field %q row %d", err, de.Field, de.Row, tt.field, tt.row)
-			}
-			if !strings.Contains(err.Error(), tt.contains) {
-				t.Fatalf("error %q does not say %q", err, tt.contains)
-			}
 		})
+	}
+}
+
+// fillRow appends one row of good values to b, a null in column nullCol.
+func fillRow(b *array.RecordBuilder, good flight.Event, nullCol int) {
+	for i := range arrowFields {
+		if i == nullCol {
+			b.Field(i).AppendNull()
+			continue
+		}
+		switch fb := b.Field(i).(type) {
+		case *array.StringBuilder:
+			fb.Append("ATL")
+		case *array.TimestampBuilder:
+			fb.Append(arrow.Timestamp(good.Time))
+		case *array.Int32Builder:
+			fb.Append(10)
+		case *array.Uint64Builder:
+			fb.Append(1)
+		}
+	}
+}
+
+// checkRejected checks that Decode refused body with a *DecodeError
+// wrapping ErrMalformed that names field and row and says contains.
+func checkRejected(t *testing.T, err error, body []byte, field string, row int, contains string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("Decode accepted %q", body)
+	}
+	var de *DecodeError
+	if !errors.As(err, &de) || !errors.Is(err, ErrMalformed) {
+		t.Fatalf("error %v (%T) is not a *DecodeError wrapping ErrMalformed", err, err)
+	}
+	if de.Field != field || de.Row != row {
+		t.Fatalf("error %q names field %q row %d, want field %q row %d", err, de.Field, de.Row, field, row)
+	}
+	if !strings.Contains(err.Error(), contains) {
+		t.Fatalf("error %q does not say %q", err, contains)
 	}
 }
