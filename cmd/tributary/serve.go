@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/tributary-dev/tributary/batch/recompute"
@@ -60,14 +62,7 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 				}
 			}
 			if schedulerURL != "" {
-				sc := client.New(schedulerURL)
-				cfg.TriggerBatch = func(ctx context.Context) (string, error) {
-					_, res, err := recompute.Submit(ctx, sc, rdb, recompute.Options{KeyPrefix: g.keyPrefix})
-					if err != nil {
-						return "", err
-					}
-					return res.ID, nil
-				}
+				cfg.TriggerBatch = triggerBatch(client.New(schedulerURL), rdb, g.keyPrefix)
 			}
 			if monitoring {
 				if adminToken == "" {
@@ -90,27 +85,10 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 			if err != nil {
 				return err
 			}
-			ms := obs.NewMetricsServer("", reg, g.log)
 			mux := http.NewServeMux()
-			mux.Handle("GET /metrics", ms.Mux)
+			mux.Handle("GET /metrics", obs.NewMetricsServer("", reg, g.log).Mux)
 			mux.Handle("/", srv.Handler())
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return fmt.Errorf("listen: %w", err)
-			}
-			hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-			go func() {
-				<-ctx.Done()
-				sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				defer cancel()
-				_ = hs.Shutdown(sctx)
-			}()
-			g.log.Info("serving", "page", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/v1/",
-				"openapi", "http://"+ln.Addr().String()+"/openapi.json", "monitoring", monitoring)
-			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return serveHTTP(ctx, addr, mux, g.log.With("monitoring", monitoring))
 		},
 	}
 	f := cmd.Flags()
@@ -124,6 +102,40 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 	f.IntVar(&cacheSize, "answer-cache", 50000, "answers memoized: over batch hours until the version changes, with speed hours for --fresh-for (0: none)")
 	f.DurationVar(&freshFor, "fresh-for", 500*time.Millisecond, "how long an answer with a speed part is reused (the speed layer's flush interval is a good value)")
 	return cmd
+}
+
+// triggerBatch returns the admin endpoint's action: submit a recompute to
+// the scheduler and return its graph ID.
+func triggerBatch(sc recompute.Submitter, rdb redis.Cmdable, keyPrefix string) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		_, res, err := recompute.Submit(ctx, sc, rdb, recompute.Options{KeyPrefix: keyPrefix})
+		if err != nil {
+			return "", err
+		}
+		return res.ID, nil
+	}
+}
+
+// serveHTTP serves h on addr until ctx is done, then shuts the server down,
+// giving the requests in flight 3 s to finish.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	base := "http://" + ln.Addr().String()
+	log.Info("serving", "page", base+"/", "api", base+"/v1/", "openapi", base+"/openapi.json")
+	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // streamEnds reads the stream queues' ends over one AMQP connection, opened
