@@ -49,46 +49,9 @@ func BenchmarkServe(b *testing.B) {
 	}
 	// The server as `tributary serve` runs it (answers memoized), and one
 	// without the cache: every request merges the views.
-	serve := func(cache int) string {
-		srv, err := serving.New(serving.Config{Batch: serving.NewBatchCache(p.Redis, p.Prefix, 500*time.Millisecond),
-			Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis, KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions,
-			Airports: airports, Log: p.Log, AnswerCache: cache, FreshFor: 500 * time.Millisecond})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		hs := &http.Server{Handler: srv.Handler()}
-		go func() { _ = hs.Serve(ln) }()
-		b.Cleanup(func() { hs.Close() })
-		return "http://" + ln.Addr().String()
-	}
-	base, uncached := serve(50_000), serve(0)
-
-	gen := filepath.Join(b.TempDir(), "loadgen")
-	build := exec.Command("go", "build", "-o", gen, "./loadgen")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build loadgen: %v\n%s", err, out)
-	}
-	load := func(base string, args ...string) map[string]float64 {
-		out, err := exec.Command(gen, append([]string{"-url", base}, args...)...).Output()
-		if err != nil {
-			b.Fatalf("loadgen %v: %v\n%s", args, err, out)
-		}
-		var r map[string]any
-		if err := json.Unmarshal(out, &r); err != nil {
-			b.Fatal(err)
-		}
-		f := map[string]float64{}
-		for k, v := range r {
-			if x, ok := v.(float64); ok {
-				f[k] = x
-			}
-		}
-		return f
-	}
+	base, uncached := startServer(b, p, airports, 50_000), startServer(b, p, airports, 0)
+	gen := buildLoadgen(b)
+	load := func(base string, args ...string) map[string]float64 { return runLoadgen(b, gen, base, args...) }
 	// Warm both servers (first queries load the view and build rollups).
 	load(base, "-c", "8", "-d", "3s")
 	load(uncached, "-c", "8", "-d", "3s")
@@ -114,6 +77,54 @@ func BenchmarkServe(b *testing.B) {
 		fixed["rps"], fixed["p50_ms"], fixed["p99_ms"], closed["rps"], closed["p50_ms"], closed["p99_ms"],
 		fixedRaw["rps"], fixedRaw["p50_ms"], fixedRaw["p99_ms"], closedRaw["rps"], closedRaw["p50_ms"], closedRaw["p99_ms"],
 		redisGet, closed["rps"]/redisGet, closedRaw["rps"]/redisGet)
+}
+
+// startServer serves the pipeline's views as `tributary serve` does, with
+// an answer cache of cache entries, and returns its base URL.
+func startServer(b *testing.B, p *pipelinetest.Pipeline, airports map[string]serving.Airport, cache int) string {
+	srv, err := serving.New(serving.Config{Batch: serving.NewBatchCache(p.Redis, p.Prefix, 500*time.Millisecond),
+		Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis, KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions,
+		Airports: airports, Log: p.Log, AnswerCache: cache, FreshFor: 500 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv.Handler()}
+	go func() { _ = hs.Serve(ln) }()
+	b.Cleanup(func() { hs.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// buildLoadgen builds ./loadgen, run as a process of its own.
+func buildLoadgen(b *testing.B) string {
+	gen := filepath.Join(b.TempDir(), "loadgen")
+	build := exec.Command("go", "build", "-o", gen, "./loadgen")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build loadgen: %v\n%s", err, out)
+	}
+	return gen
+}
+
+// runLoadgen runs loadgen against base and returns its numeric results.
+func runLoadgen(b *testing.B, gen, base string, args ...string) map[string]float64 {
+	out, err := exec.Command(gen, append([]string{"-url", base}, args...)...).Output()
+	if err != nil {
+		b.Fatalf("loadgen %v: %v\n%s", args, err, out)
+	}
+	var r map[string]any
+	if err := json.Unmarshal(out, &r); err != nil {
+		b.Fatal(err)
+	}
+	f := map[string]float64{}
+	for k, v := range r {
+		if x, ok := v.(float64); ok {
+			f[k] = x
+		}
+	}
+	return f
 }
 
 // redisBenchmark runs redis-benchmark's GET against the project's Redis and

@@ -25,78 +25,107 @@ func main() {
 	flag.Parse()
 
 	codes := strings.Split(*airports, ",")
-	months := []string{"2001-01", "2001-02", "2001-03", "2001-04", "2001-05", "2001-06"}
 	next := func(r *rand.Rand) string {
 		m := months[r.IntN(len(months))]
-		end := map[string]string{"2001-01": "2001-02", "2001-02": "2001-03", "2001-03": "2001-04", "2001-04": "2001-05", "2001-05": "2001-06", "2001-06": "2001-07"}[m]
-		return fmt.Sprintf("%s/v1/airports/%s?from=%s-01T00:00:00Z&to=%s-01T00:00:00Z", *base, codes[r.IntN(len(codes))], m, end)
+		return fmt.Sprintf("%s/v1/airports/%s?from=%s-01T00:00:00Z&to=%s-01T00:00:00Z", *base, codes[r.IntN(len(codes))], m, monthEnd[m])
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns * 2, MaxConnsPerHost: *conns * 2}, Timeout: 10 * time.Second}
+	rec := &recorder{client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns * 2, MaxConnsPerHost: *conns * 2}, Timeout: 10 * time.Second}}
 	ctx, cancel := context.WithTimeout(context.Background(), *dur)
 	defer cancel()
 
-	var (
-		mu       sync.Mutex
-		lat      []time.Duration
-		errs     atomic.Int64
-		requests atomic.Int64
-	)
-	do := func(url string, since time.Time) {
-		resp, err := client.Get(url)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				err = fmt.Errorf("status %d", resp.StatusCode)
-			}
-		}
-		d := time.Since(since)
-		requests.Add(1)
-		if err != nil {
-			errs.Add(1)
-			return
-		}
-		mu.Lock()
-		lat = append(lat, d)
-		mu.Unlock()
-	}
 	start := time.Now()
-	var wg sync.WaitGroup
 	if *rate > 0 {
-		// Open loop: a ticker schedules requests; a pool of senders takes them.
-		work := make(chan time.Time, *rate)
-		for i := 0; i < *conns; i++ {
-			wg.Add(1)
-			go func(seed uint64) {
-				defer wg.Done()
-				r := rand.New(rand.NewPCG(seed, 1))
-				for at := range work {
-					do(next(r), at)
-				}
-			}(uint64(i))
-		}
-		interval := time.Second / time.Duration(*rate)
-		for at := start; ctx.Err() == nil; at = at.Add(interval) {
-			if d := time.Until(at); d > 0 {
-				time.Sleep(d)
-			}
-			work <- at
-		}
-		close(work)
+		openLoop(ctx, rec, next, *rate, *conns, start)
 	} else {
-		for i := 0; i < *conns; i++ {
-			wg.Add(1)
-			go func(seed uint64) {
-				defer wg.Done()
-				r := rand.New(rand.NewPCG(seed, 2))
-				for ctx.Err() == nil {
-					do(next(r), time.Now())
-				}
-			}(uint64(i))
+		closedLoop(ctx, rec, next, *conns)
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(rec.report(*rate, *conns, time.Since(start)))
+	if rec.errs.Load() > 0 {
+		os.Exit(1)
+	}
+}
+
+var (
+	months   = []string{"2001-01", "2001-02", "2001-03", "2001-04", "2001-05", "2001-06"}
+	monthEnd = map[string]string{"2001-01": "2001-02", "2001-02": "2001-03", "2001-03": "2001-04", "2001-04": "2001-05", "2001-05": "2001-06", "2001-06": "2001-07"}
+)
+
+// recorder sends requests and records their latencies and errors.
+type recorder struct {
+	client   *http.Client
+	mu       sync.Mutex
+	lat      []time.Duration
+	errs     atomic.Int64
+	requests atomic.Int64
+}
+
+// do sends one request and records its latency from since (when it was due).
+func (rec *recorder) do(url string, since time.Time) {
+	resp, err := rec.client.Get(url)
+	if err == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
+	}
+	d := time.Since(since)
+	rec.requests.Add(1)
+	if err != nil {
+		rec.errs.Add(1)
+		return
+	}
+	rec.mu.Lock()
+	rec.lat = append(rec.lat, d)
+	rec.mu.Unlock()
+}
+
+// openLoop: a ticker schedules rate requests a second; a pool of conns
+// senders takes them, so a slow server makes requests late, not fewer.
+func openLoop(ctx context.Context, rec *recorder, next func(*rand.Rand) string, rate, conns int, start time.Time) {
+	var wg sync.WaitGroup
+	work := make(chan time.Time, rate)
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, 1))
+			for at := range work {
+				rec.do(next(r), at)
+			}
+		}(uint64(i))
+	}
+	interval := time.Second / time.Duration(rate)
+	for at := start; ctx.Err() == nil; at = at.Add(interval) {
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d)
+		}
+		work <- at
+	}
+	close(work)
+	wg.Wait()
+}
+
+// closedLoop: conns senders, each sending its next request when the last
+// one is answered.
+func closedLoop(ctx context.Context, rec *recorder, next func(*rand.Rand) string, conns int) {
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, 2))
+			for ctx.Err() == nil {
+				rec.do(next(r), time.Now())
+			}
+		}(uint64(i))
 	}
 	wg.Wait()
-	el := time.Since(start)
+}
+
+// report is the run's summary, as printed.
+func (rec *recorder) report(rate, conns int, el time.Duration) map[string]any {
+	lat := rec.lat
 	slices.Sort(lat)
 	pct := func(q float64) float64 {
 		if len(lat) == 0 {
@@ -104,13 +133,9 @@ func main() {
 		}
 		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds()) / 1000
 	}
-	out := map[string]any{
-		"mode": map[bool]string{true: "open", false: "closed"}[*rate > 0], "rate": *rate, "conns": *conns,
-		"requests": requests.Load(), "errors": errs.Load(), "seconds": el.Seconds(),
-		"rps": float64(requests.Load()) / el.Seconds(), "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1),
-	}
-	_ = json.NewEncoder(os.Stdout).Encode(out)
-	if errs.Load() > 0 {
-		os.Exit(1)
+	return map[string]any{
+		"mode": map[bool]string{true: "open", false: "closed"}[rate > 0], "rate": rate, "conns": conns,
+		"requests": rec.requests.Load(), "errors": rec.errs.Load(), "seconds": el.Seconds(),
+		"rps": float64(rec.requests.Load()) / el.Seconds(), "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1),
 	}
 }
