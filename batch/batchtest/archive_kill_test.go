@@ -23,28 +23,8 @@ func TestArchiverSIGKILL(t *testing.T) {
 	e.feed(0, n, "replay")
 	e.feed(40_000, 50_000, "replay")                                  // same (producer, seq): duplicates
 	publishRaw(t, e, 0, "application/json", []byte(`{"id": "broken`)) // malformed: quarantined
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "archive", "--key-prefix", e.prefix, "--stream-prefix", e.streams.Prefix,
-			"--partitions", fmt.Sprint(e.streams.Partitions), "--store", e.storeDir, "--segment-events", "3000",
-			"--segment-interval", "200ms", "--metrics-addr", "", "--log-level", "warn")
-		cmd.Env = append(os.Environ(), "TRIBUTARY_REDIS_URL="+testenv.RedisURL(t), "TRIBUTARY_AMQP_URL="+testenv.AMQPURL(t))
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
-	archived := func() int64 {
-		st, err := archive.ReadState(t.Context(), e.rdb, e.prefix)
-		if err != nil {
-			return 0
-		}
-		var total int64
-		for _, p := range st.Partitions {
-			total += p.Events
-		}
-		return total
-	}
+	start := func() *exec.Cmd { return startArchive(t, e, bin) }
+	archived := func() int64 { return archivedEvents(t, e) }
 	for _, at := range []int64{25_000, 60_000} {
 		cmd := start()
 		waitFor(t, 2*time.Minute, fmt.Sprintf("%d events archived", at), func() bool { return archived() >= at })
@@ -69,6 +49,41 @@ func TestArchiverSIGKILL(t *testing.T) {
 	if q := st.Partitions[0].Quarantined; q != 1 {
 		t.Fatalf("partition 0 quarantined %d messages, want 1", q)
 	}
+	checkExactlyOnce(t, e, st, n)
+	t.Logf("%d events archived exactly once in %d committed segments; %d duplicates dropped", n, countSegments(st), dups)
+}
+
+// startArchive starts `tributary archive` on e's streams and store.
+func startArchive(t *testing.T, e *env, bin string) *exec.Cmd {
+	cmd := exec.Command(bin, "archive", "--key-prefix", e.prefix, "--stream-prefix", e.streams.Prefix,
+		"--partitions", fmt.Sprint(e.streams.Partitions), "--store", e.storeDir, "--segment-events", "3000",
+		"--segment-interval", "200ms", "--metrics-addr", "", "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "TRIBUTARY_REDIS_URL="+testenv.RedisURL(t), "TRIBUTARY_AMQP_URL="+testenv.AMQPURL(t))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+// archivedEvents is the number of events committed over every partition,
+// 0 until the archive has state.
+func archivedEvents(t *testing.T, e *env) int64 {
+	st, err := archive.ReadState(t.Context(), e.rdb, e.prefix)
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, p := range st.Partitions {
+		total += p.Events
+	}
+	return total
+}
+
+// checkExactlyOnce reads the committed segments back and checks that they
+// hold rows [0, n) each exactly once, in their partition, and as many
+// events as committed.
+func checkExactlyOnce(t *testing.T, e *env, st *archive.State, n int) {
 	byPart := segmentEvents(t, e.storeDir, st)
 	seen := map[string]bool{}
 	for p, evs := range byPart {
@@ -99,7 +114,6 @@ func TestArchiverSIGKILL(t *testing.T) {
 			t.Fatalf("row %d lost", i)
 		}
 	}
-	t.Logf("%d events archived exactly once in %d committed segments; %d duplicates dropped", n, countSegments(st), dups)
 }
 
 func countSegments(st *archive.State) int {

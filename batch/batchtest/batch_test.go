@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/batch/batchkeys"
+	"github.com/tributary-dev/tributary/batch/recompute"
 	"github.com/tributary-dev/tributary/batch/reconcile"
 	"github.com/tributary-dev/tributary/batch/view"
 	"github.com/tributary-dev/tributary/flight"
@@ -25,7 +26,6 @@ const rows = 300_000
 // publication that dies before its switch.
 func TestBatchLayer(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
 	e.startScheduler()
 	e.startArchiver(20_000)
 	stopSpeed := e.startSpeed()
@@ -35,18 +35,29 @@ func TestBatchLayer(t *testing.T) {
 	st := e.waitArchived(rows)
 	e.waitSpeed()
 
-	// Phase 1: exact views of the first 300,000 flights.
+	x := expectation{}
+	plan, v1 := exactViews(t, e, st.Boundary(), x)
+	reconciled(t, e, v1)
+	late := lateEvents(v1.Boundary, 40)
+	lateAndMore(t, e, late, x)
+	v2 := incremental(t, e, plan, late, x)
+	v3 := fullEqualsIncremental(t, e, v2)
+	crashedPublication(t, e, v3, late)
+}
+
+// exactViews is phase 1: the exact views of the first 300,000 flights,
+// whose boundary is the archive's.
+func exactViews(t *testing.T, e *env, boundary int64, x expectation) (*recompute.Plan, *view.View) {
 	plan, status, err := e.recompute()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("v%d: %d segments, %d partials, %d merges, boundary %s", plan.Version, plan.Segments, plan.Partials, plan.Merges, time.Unix(plan.Boundary, 0).UTC())
-	if plan.Boundary != st.Boundary() || plan.Boundary == 0 {
-		t.Fatalf("boundary %d, want the archive's %d", plan.Boundary, st.Boundary())
+	if plan.Boundary != boundary || plan.Boundary == 0 {
+		t.Fatalf("boundary %d, want the archive's %d", plan.Boundary, boundary)
 	}
-	x := expectation{}
 	expectRows(t, e.data, 0, rows, x)
-	v1, err := view.Load(ctx, e.rdb, e.prefix)
+	v1, err := view.Load(context.Background(), e.rdb, e.prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,8 +65,14 @@ func TestBatchLayer(t *testing.T) {
 		t.Fatalf("current version %d (want %d), memoized %d (want 0)", v1.Version, plan.Version, status.Memoized)
 	}
 	checkView(t, v1, x)
+	return plan, v1
+}
 
-	// Reconciliation: the speed layer saw the same events, so counts agree.
+// reconciled checks the reconciliation of v1: the speed layer saw the same
+// events, so counts agree, and the speed buckets that the batch view now
+// covers expire after the grace period.
+func reconciled(t *testing.T, e *env, v1 *view.View) {
+	ctx := context.Background()
 	rep, err := reconcile.Last(ctx, e.rdb, e.prefix)
 	if err != nil || rep == nil || rep.Version != v1.Version {
 		t.Fatalf("reconciliation report %+v, %v", rep, err)
@@ -69,15 +86,16 @@ func TestBatchLayer(t *testing.T) {
 			t.Errorf("%s relative error %.4f beyond the sketch's bound", q, rel)
 		}
 	}
-	// The speed buckets that the batch view now covers expire after the grace period.
 	sb := fmt.Sprintf("%s:speed:v:airport_hour:ATL:%d", e.prefix, v1.Boundary-24*3600)
 	if ttl := e.rdb.PTTL(ctx, sb).Val(); ttl <= 0 {
 		t.Errorf("speed bucket %s has TTL %v, want the grace period", sb, ttl)
 	}
+}
 
-	// Phase 2: late events, 2 days behind, and duplicates of them; then 1%
-	// more data. The speed layer refuses the late ones, the batch view has them.
-	late := lateEvents(v1.Boundary, 40)
+// lateAndMore is phase 2: late events, 2 days behind, and duplicates of
+// them; then 1% more data. The speed layer refuses the late ones, the
+// batch view will have them.
+func lateAndMore(t *testing.T, e *env, late []flight.Event, x expectation) {
 	publishJSON(t, e, e.conn, e.streams, late)
 	publishJSON(t, e, e.conn, e.streams, late[:10]) // same (producer, seq): duplicates
 	for _, ev := range late {
@@ -89,7 +107,7 @@ func TestBatchLayer(t *testing.T) {
 	e.waitSpeed()
 	var refused int64
 	for p := range e.streams.Partitions {
-		ps, err := store.NewReader(e.rdb, e.prefix).Partition(ctx, p)
+		ps, err := store.NewReader(e.rdb, e.prefix).Partition(context.Background(), p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,8 +116,11 @@ func TestBatchLayer(t *testing.T) {
 	if refused != int64(len(late)) {
 		t.Fatalf("the speed layer refused %d events as late, want %d", refused, len(late))
 	}
+}
 
-	// Phase 3: incremental recompute: only the new segments are scanned.
+// incremental is phase 3: an incremental recompute scans only the new
+// segments, and its view is exact, late events included.
+func incremental(t *testing.T, e *env, plan *recompute.Plan, late []flight.Event, x expectation) *view.View {
 	plan2, status2, err := e.recompute()
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +129,7 @@ func TestBatchLayer(t *testing.T) {
 	if status2.Memoized < int64(plan.Partials) {
 		t.Fatalf("incremental recompute memoized %d tasks, want at least the %d old partials", status2.Memoized, plan.Partials)
 	}
-	v2, err := view.Load(ctx, e.rdb, e.prefix)
+	v2, err := view.Load(context.Background(), e.rdb, e.prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +140,13 @@ func TestBatchLayer(t *testing.T) {
 			t.Fatalf("late event %s missing from the batch view", ev.ID)
 		}
 	}
+	return v2
+}
 
-	// Phase 4: a full recompute (new epoch, partials forgotten) equals the incremental one.
+// fullEqualsIncremental is phase 4: a full recompute (new epoch, partials
+// forgotten) equals the incremental one.
+func fullEqualsIncremental(t *testing.T, e *env, v2 *view.View) *view.View {
+	ctx := context.Background()
 	e.rdb.Incr(ctx, batchkeys.New(e.prefix).Epoch())
 	for _, k := range e.rdb.Keys(ctx, e.prefix+":result:partial:*").Val() {
 		e.rdb.Del(ctx, k)
@@ -140,9 +166,15 @@ func TestBatchLayer(t *testing.T) {
 		t.Fatalf("current %d, want %d", v3.Version, plan3.Version)
 	}
 	sameView(t, v2, v3)
+	return v3
+}
 
-	// Phase 5: a publication that dies right before its switch leaves v3
-	// current and readable; the next one succeeds.
+// crashedPublication is phase 5: a publication that dies right before its
+// switch leaves v3 current and readable; the next one succeeds, and the
+// retired version's nodes that it does not use expire after the grace
+// period.
+func crashedPublication(t *testing.T, e *env, v3 *view.View, late []flight.Event) {
+	ctx := context.Background()
 	e.feed(rows+rows/100, rows+rows/50, "replay")
 	e.waitArchived(rows + rows/50 + int64(len(late)))
 	e.crash.Store(true)
@@ -166,7 +198,6 @@ func TestBatchLayer(t *testing.T) {
 	if m, _ := view.Current(ctx, e.rdb, e.prefix); m.Version != plan5.Version {
 		t.Fatalf("current %d, want %d", m.Version, plan5.Version)
 	}
-	// The retired version's nodes that v5 does not use expire after the grace period.
 	for _, n := range v3.Nodes {
 		if !contains(plan5Nodes(t, e), n) && e.rdb.PTTL(ctx, n).Val() <= 0 {
 			t.Errorf("retired node %s has no TTL", n)
