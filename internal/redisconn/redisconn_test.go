@@ -1,0 +1,210 @@
+package redisconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		url     string
+		kind    Kind
+		asynq   any
+		wantErr bool
+	}{
+		{url: "redis://:pw@127.0.0.1:6390/2", kind: Single, asynq: asynq.RedisClientOpt{}},
+		{url: "redis://:pw@127.0.0.1:26379/0?master_name=tributary&addr=127.0.0.1:26380&addr=127.0.0.1:26381",
+			kind: Failover, asynq: asynq.RedisFailoverClientOpt{}},
+		{url: "redis://:pw@127.0.0.1:7000?addr=127.0.0.1:7001", kind: Cluster, asynq: asynq.RedisClusterClientOpt{}},
+		{url: "redis+cluster://:pw@127.0.0.1:7000", kind: Cluster, asynq: asynq.RedisClusterClientOpt{}},
+		{url: "redis://127.0.0.1:26379/0?master_name=", wantErr: true},
+		{url: "http://127.0.0.1:6379", wantErr: true},
+		{url: "redis://127.0.0.1:6379/0?bogus=1&master_name=m", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			o, err := Parse(tt.url)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("Parse accepted %q as %s", tt.url, o.Kind)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Kind != tt.kind {
+				t.Fatalf("kind %s, want %s", o.Kind, tt.kind)
+			}
+			if got, want := fmt.Sprintf("%T", o.Asynq()), fmt.Sprintf("%T", tt.asynq); got != want {
+				t.Fatalf("asynq options %s, want %s", got, want)
+			}
+			_, cerr := o.NewClient()
+			if (o.Kind == Cluster) != errors.Is(cerr, ErrCluster) {
+				t.Fatalf("NewClient on %s: %v", o.Kind, cerr)
+			}
+		})
+	}
+}
+
+func TestFailoverPasswordForBoth(t *testing.T) {
+	o, err := Parse("redis://:secret@127.0.0.1:26379/3?master_name=m&addr=127.0.0.1:26380")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := o.failover
+	if f.Password != "secret" || f.SentinelPassword != "secret" || f.DB != 3 || len(f.SentinelAddrs) != 2 {
+		t.Fatalf("failover options %+v", f)
+	}
+	o, err = Parse("redis://:s@127.0.0.1:26379/0?master_name=m&password=d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.failover.Password != "d" || o.failover.SentinelPassword != "s" {
+		t.Fatalf("separate passwords: %+v", o.failover)
+	}
+}
+
+// sentinelSet is a primary, a replica and three Sentinels on loopback ports
+// from base (base .. base+4), in a temporary directory.
+type sentinelSet struct {
+	t     *testing.T
+	dir   string
+	base  int
+	pw    string
+	procs map[int]*exec.Cmd
+}
+
+func startSentinelSet(t *testing.T, base int) *sentinelSet {
+	for _, bin := range []string{"redis-server", "redis-sentinel"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s is not installed (scripts/deps.sh installs it): %v", bin, err)
+		}
+	}
+	s := &sentinelSet{t: t, dir: t.TempDir(), base: base, pw: "testpw", procs: map[int]*exec.Cmd{}}
+	t.Cleanup(func() {
+		for _, c := range s.procs {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	})
+	for i := 0; i < 2; i++ {
+		port := base + i
+		conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nrequirepass %s\nmasterauth %s\nsave \"\"\nappendonly no\n",
+			port, s.dir, s.pw, s.pw)
+		if i == 1 {
+			conf += fmt.Sprintf("replicaof 127.0.0.1 %d\n", base)
+		}
+		conf += fmt.Sprintf("dbfilename dump-%d.rdb\n", port)
+		s.start(port, "redis-server", conf)
+	}
+	for i := 2; i < 5; i++ {
+		port := base + i
+		conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nrequirepass %s\n"+
+			"sentinel monitor m 127.0.0.1 %d 2\nsentinel auth-pass m %s\n"+
+			"sentinel down-after-milliseconds m 1000\nsentinel failover-timeout m 5000\n", port, s.dir, s.pw, base, s.pw)
+		s.start(port, "redis-sentinel", conf)
+	}
+	return s
+}
+
+func (s *sentinelSet) start(port int, bin, conf string) {
+	path := filepath.Join(s.dir, strconv.Itoa(port)+".conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	cmd := exec.Command(bin, path)
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.procs[port] = cmd
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), Password: s.pw})
+	defer c.Close()
+	for i := 0; ; i++ {
+		if c.Ping(context.Background()).Err() == nil {
+			return
+		}
+		if i == 100 {
+			s.t.Fatalf("%s on port %d does not answer", bin, port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *sentinelSet) url() string {
+	return fmt.Sprintf("redis://:%s@127.0.0.1:%d/0?master_name=m&addr=127.0.0.1:%d&addr=127.0.0.1:%d",
+		s.pw, s.base+2, s.base+3, s.base+4)
+}
+
+// TestFailoverFollowed kills the primary and checks that the client and an
+// asynq client made from the same URL both write to the promoted replica.
+func TestFailoverFollowed(t *testing.T) {
+	s := startSentinelSet(t, 17890)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, o, err := Open(ctx, s.url(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if o.Kind != Failover {
+		t.Fatalf("kind %s", o.Kind)
+	}
+	if err := c.Set(ctx, "k", "before", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The write must reach the replica before the primary dies, or the
+	// failover may lose it (replication is asynchronous).
+	if n, err := c.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
+		t.Fatalf("WAIT: %d replicas, %v", n, err)
+	}
+	primary := s.procs[s.base]
+	if err := primary.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = primary.Wait()
+	delete(s.procs, s.base)
+
+	// Writes fail during the failover, then succeed on the new primary.
+	start := time.Now()
+	for {
+		err := c.Set(ctx, "k", "after", 0).Err()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no write succeeded within %v of the primary's death: %v", time.Since(start), err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("writes resumed %v after the primary's death", time.Since(start).Round(time.Millisecond))
+	direct := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.base+1), Password: s.pw})
+	defer direct.Close()
+	if v, err := direct.Get(ctx, "k").Result(); err != nil || v != "after" {
+		t.Fatalf("the promoted replica holds %q (%v), want the write made after the failover", v, err)
+	}
+	info, err := direct.Info(ctx, "replication").Result()
+	if err != nil || !strings.Contains(info, "role:master\r\n") {
+		t.Fatalf("the replica was not promoted: %s %v", info, err)
+	}
+
+	ac := asynq.NewClient(o.Asynq())
+	defer ac.Close()
+	if _, err := ac.EnqueueContext(ctx, asynq.NewTask("t", nil), asynq.Queue("failover-test")); err != nil {
+		t.Fatalf("asynq through Sentinel: %v", err)
+	}
+	if n, err := direct.LLen(ctx, "asynq:{failover-test}:pending").Result(); err != nil || n != 1 {
+		t.Fatalf("asynq task not on the promoted primary: %d %v", n, err)
+	}
+}
