@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-dev/tributary/ingest/replay"
 	"github.com/tributary-dev/tributary/internal/obs"
+	"github.com/tributary-dev/tributary/internal/redisconn"
 )
 
 // speedFlag parses --speed: a positive factor over real time, or "max".
@@ -106,18 +107,9 @@ are sent again with their original sequence numbers, which consumers drop.`,
 	return cmd
 }
 
-// newRedis connects to Redis and checks that it answers.
+// newRedis connects to Redis (one server or a Sentinel-managed primary) and
+// checks that it answers, for the roles whose packages take a *redis.Client.
 func newRedis(ctx context.Context, url string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("redis URL: %w", err)
-	}
-	c := redis.NewClient(opt)
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := c.Ping(pctx).Err(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("redis at %s:%d does not answer: %w", opt.Addr, opt.DB, err)
-	}
-	return c, nil
+	c, _, err := redisconn.OpenClient(ctx, url, 0)
+	return c, err
 }

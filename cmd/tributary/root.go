@@ -50,8 +50,8 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL (redis://:password@host:port/db)")
-	pf.StringVar(&g.amqpURL, "amqp-url", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ AMQP URL")
+	pf.StringVar(&g.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL: redis://:PW@HOST:PORT/DB, a Sentinel failover URL (redis://:PW@S1:PORT/DB?master_name=NAME&addr=S2:PORT&addr=S3:PORT) or a cluster URL (redis://:PW@N1:PORT?addr=N2:PORT, redis+cluster://...)")
+	pf.StringVar(&g.amqpURL, "amqp-url", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ AMQP URL, or a comma-separated list of cluster nodes in order of preference")
 	pf.StringVar(&g.keyPrefix, "key-prefix", "tributary", "prefix of every Redis key Tributary writes")
 	pf.StringVar(&g.streams.Prefix, "stream-prefix", topology.DefaultPrefix, "prefix of the stream queue names (partition i is PREFIX.i)")
 	pf.IntVar(&g.streams.Partitions, "partitions", topology.DefaultPartitions, "number of stream partitions (P)")

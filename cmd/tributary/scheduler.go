@@ -1,12 +1,14 @@
 package main
 
 import (
-	"github.com/hibiken/asynq"
+	"runtime"
+
 	"github.com/hibiken/asynqmon"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tributary-dev/tributary/internal/obs"
+	"github.com/tributary-dev/tributary/internal/redisconn"
 	"github.com/tributary-dev/tributary/scheduler"
 )
 
@@ -29,7 +31,7 @@ func newSchedulerCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			rdb, err := schedulerRedis(ctx, g.redisURL, 0)
+			rdb, ropt, err := redisconn.Open(ctx, g.redisURL, 10*runtime.GOMAXPROCS(0))
 			if err != nil {
 				return err
 			}
@@ -44,8 +46,7 @@ func newSchedulerCmd(g *globals) *cobra.Command {
 			srv := obs.NewMetricsServer(addr, mreg, g.log)
 			s.Register(srv.Mux)
 			// asynqmon gets its own connection options: it closes its client on Close.
-			mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: asynq.RedisClientOpt{
-				Addr: rdb.Options().Addr, Username: rdb.Options().Username, Password: rdb.Options().Password, DB: rdb.Options().DB}})
+			mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: ropt.Asynq()})
 			defer mon.Close()
 			srv.Mux.Handle("/monitoring/", mon)
 			eg, ctx := errgroup.WithContext(ctx)

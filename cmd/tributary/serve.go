@@ -14,13 +14,14 @@ import (
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/speed/stream"
 
-	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/tributary-dev/tributary/batch/recompute"
+	"github.com/tributary-dev/tributary/internal/amqpconn"
 	"github.com/tributary-dev/tributary/internal/obs"
+	"github.com/tributary-dev/tributary/internal/redisconn"
 	"github.com/tributary-dev/tributary/scheduler/client"
 	"github.com/tributary-dev/tributary/serving"
 	"github.com/tributary-dev/tributary/speed/store"
@@ -45,7 +46,7 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			rdb, err := newRedis(ctx, g.redisURL)
+			rdb, ropt, err := redisconn.OpenClient(ctx, g.redisURL, 0)
 			if err != nil {
 				return err
 			}
@@ -68,9 +69,7 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 				if adminToken == "" {
 					return errors.New("--monitoring needs --admin-token: the asynq web UI can cancel and delete tasks")
 				}
-				o := rdb.Options()
-				mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: asynq.RedisClientOpt{
-					Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB}})
+				mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: ropt.Asynq()})
 				defer mon.Close()
 				cfg.Monitoring = mon
 			}
@@ -153,7 +152,11 @@ func (s *streamEnds) get(context.Context) ([]int64, error) {
 	defer s.mu.Unlock()
 	if s.ch == nil || s.ch.IsClosed() {
 		s.close()
-		conn, err := amqp.Dial(s.url)
+		d, err := amqpconn.New(s.url, "tributary-serve", nil)
+		if err != nil {
+			return nil, err
+		}
+		conn, _, err := d.DialOnce()
 		if err != nil {
 			return nil, fmt.Errorf("connect to RabbitMQ: %w", err)
 		}

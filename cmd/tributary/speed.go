@@ -2,7 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"errors"
+	"log/slog"
 	"os"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tributary-dev/tributary/internal/amqpconn"
 	"github.com/tributary-dev/tributary/internal/obs"
 	"github.com/tributary-dev/tributary/speed"
 	"github.com/tributary-dev/tributary/speed/metrics"
@@ -43,36 +45,17 @@ each event counts exactly once in the views.`,
 				return err
 			}
 			defer rdb.Close()
-			conn, err := amqp.DialConfig(g.amqpURL, amqp.Config{Properties: amqp.Table{"connection_name": "tributary-speed-" + cfg.WorkerID}})
+			dialer, err := amqpconn.New(g.amqpURL, "tributary-speed-"+cfg.WorkerID, g.log)
 			if err != nil {
-				return fmt.Errorf("rabbitmq: %w", err)
+				return err
 			}
-			defer conn.Close()
 			reg := obs.NewRegistry()
-			cfg.Redis, cfg.AMQP, cfg.Streams, cfg.KeyPrefix, cfg.Log = rdb, conn, g.streams, g.keyPrefix, g.log
+			cfg.Redis, cfg.Streams, cfg.KeyPrefix, cfg.Log = rdb, g.streams, g.keyPrefix, g.log
 			cfg.Metrics = metrics.New(reg)
 
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
 			eg, ctx := errgroup.WithContext(ctx)
 			eg.Go(func() error { return obs.NewMetricsServer(metricsAddr, reg, g.log).Run(ctx) })
-			eg.Go(func() error {
-				defer cancel()
-				return speed.Run(ctx, cfg)
-			})
-			// The broker closing the connection ends the worker: its
-			// partitions move to the other workers after the lease TTL.
-			closed := conn.NotifyClose(make(chan *amqp.Error, 1))
-			eg.Go(func() error {
-				select {
-				case err := <-closed:
-					if err != nil {
-						return fmt.Errorf("rabbitmq connection lost: %w", err)
-					}
-				case <-ctx.Done():
-				}
-				return nil
-			})
+			eg.Go(func() error { return runSpeed(ctx, cfg, dialer, g.log) })
 			return eg.Wait()
 		},
 	}
@@ -86,4 +69,56 @@ each event counts exactly once in the views.`,
 	f.IntVar(&cfg.MaxPendingBuckets, "max-pending-buckets", 4096, "flush a partition early once it holds this many bucket deltas")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9101", "address of /metrics (empty: none)")
 	return cmd
+}
+
+// runSpeed runs the speed worker over a broker connection, and again over a
+// new one (to the same node or another of the list) whenever the connection
+// is lost, until ctx ends. A lost connection stops the worker cleanly: it
+// flushes what it holds and hands its partitions over; the new run takes
+// partitions back from their committed offsets in Redis, which are the same
+// on every node of a replicated stream. Nothing is lost or counted twice,
+// and the speed layer never waits for an operator.
+func runSpeed(ctx context.Context, cfg speed.Config, dialer *amqpconn.Dialer, log *slog.Logger) error {
+	for {
+		conn, node, err := dialer.Dial(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		log.Info("speed worker connected to the broker", "node", amqpconn.Redact(node))
+		cfg.AMQP = conn
+		runCtx, cancel := context.WithCancel(ctx)
+		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+		causes := make(chan error, 1)
+		go func() {
+			select {
+			case err, ok := <-closed:
+				if ok && err != nil {
+					causes <- err
+				}
+				cancel()
+			case <-runCtx.Done():
+			}
+		}()
+		err = speed.Run(runCtx, cfg)
+		// Run may also return because its channels died with the connection.
+		lost := conn.IsClosed()
+		cancel()
+		conn.Close()
+		if ctx.Err() != nil {
+			return err
+		}
+		if !lost {
+			return err
+		}
+		var cause error
+		select {
+		case cause = <-causes:
+		default:
+		}
+		log.Warn("broker connection lost; reconnecting", "node", amqpconn.Redact(node), "err", errors.Join(cause, err))
+		dialer.Failed(node)
+	}
 }

@@ -5,6 +5,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/spf13/cobra"
+
+	"github.com/tributary-dev/tributary/internal/amqpconn"
 )
 
 func newStreamsCmd(g *globals) *cobra.Command {
@@ -13,7 +15,11 @@ func newStreamsCmd(g *globals) *cobra.Command {
 		Short: "Declare, inspect or delete the partitioned stream queues",
 	}
 	withChannel := func(fn func(*amqp.Channel) error) error {
-		conn, err := amqp.Dial(g.amqpURL)
+		d, err := amqpconn.New(g.amqpURL, "tributary-streams", g.log)
+		if err != nil {
+			return err
+		}
+		conn, _, err := d.DialOnce()
 		if err != nil {
 			return fmt.Errorf("connect to RabbitMQ: %w", err)
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/tributary-dev/tributary/batch/recompute"
 	"github.com/tributary-dev/tributary/internal/obs"
+	"github.com/tributary-dev/tributary/internal/redisconn"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 	"github.com/tributary-dev/tributary/workers"
 	"github.com/tributary-dev/tributary/workers/builtin"
@@ -45,19 +45,11 @@ func (q *queueFlags) queues(g *globals) taskq.Queues {
 }
 
 // schedulerRedis opens the Redis client of a scheduler, worker or graph
-// command, with a pool large enough for concurrency connections in use.
-func schedulerRedis(ctx context.Context, url string, concurrency int) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("redis URL: %w", err)
-	}
-	opt.PoolSize = max(opt.PoolSize, 10*runtime.GOMAXPROCS(0), concurrency+16)
-	c := redis.NewClient(opt)
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("redis %s: %w", opt.Addr, err)
-	}
-	return c, nil
+// command, with a pool large enough for concurrency connections in use. The
+// URL names one server, a Sentinel-managed primary or a cluster (redisconn).
+func schedulerRedis(ctx context.Context, url string, concurrency int) (redis.UniversalClient, error) {
+	c, _, err := redisconn.Open(ctx, url, max(10*runtime.GOMAXPROCS(0), concurrency+16))
+	return c, err
 }
 
 func newWorkerCmd(g *globals) *cobra.Command {

@@ -12,6 +12,8 @@ type Metrics struct {
 	Skipped     prometheus.Counter
 	Latency     prometheus.Histogram
 	EventTime   prometheus.Gauge
+	// CheckpointErrors counts failed checkpoint saves (Redis unreachable).
+	CheckpointErrors prometheus.Counter
 }
 
 // NewMetrics creates the replayer's metrics and registers them with reg (nil: not registered).
@@ -34,9 +36,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		EventTime: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tributary_replay_event_time_seconds", Help: "Event time (Unix seconds) of the last confirmed row."}),
+		CheckpointErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_replay_checkpoint_errors_total", Help: "Checkpoint saves that failed (Redis unreachable); the replay goes on and retries."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Published, m.Confirmed, m.Nacked, m.Republished, m.Reconnects, m.Skipped, m.Latency, m.EventTime)
+		reg.MustRegister(m.Published, m.Confirmed, m.Nacked, m.Republished, m.Reconnects, m.Skipped, m.Latency, m.EventTime, m.CheckpointErrors)
 	}
 	return m
 }

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tributary-dev/tributary/ingest/topology"
+	"github.com/tributary-dev/tributary/internal/amqpconn"
 )
 
 // message is one AMQP message kept until the broker confirms it.
@@ -30,8 +30,8 @@ type message struct {
 // failures: it reconnects with backoff and publishes again, in their original
 // order, the messages that were not confirmed. It is used from one goroutine.
 type publisher struct {
-	url     string
-	name    string
+	dialer  *amqpconn.Dialer
+	node    string // URL of the node of the current connection
 	streams topology.Streams
 	log     *slog.Logger
 	m       *Metrics
@@ -51,40 +51,38 @@ type publisher struct {
 	retry    []*message          // nacked, to publish again
 }
 
-func newPublisher(url, name string, streams topology.Streams, maxInFlight int, log *slog.Logger, m *Metrics, onConfirm func(*message)) *publisher {
-	return &publisher{url: url, name: name, streams: streams, log: log, m: m, maxInFlight: maxInFlight,
+func newPublisher(dialer *amqpconn.Dialer, streams topology.Streams, maxInFlight int, log *slog.Logger, m *Metrics, onConfirm func(*message)) *publisher {
+	return &publisher{dialer: dialer, streams: streams, log: log, m: m, maxInFlight: maxInFlight,
 		onConfirm: onConfirm, pending: make(map[uint64]*message)}
 }
 
-// connect dials until it succeeds or ctx ends, with exponential backoff.
+// connect dials the broker's nodes until one answers or ctx ends, with
+// exponential backoff (amqpconn), and prepares a confirming channel there.
 func (p *publisher) connect(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := p.dial()
+		conn, node, err := p.dialer.Dial(ctx)
+		if err != nil {
+			return err
+		}
+		p.conn, p.node = conn, node
+		err = p.open()
 		if err == nil {
 			return nil
 		}
 		p.closeConn()
-		wait := backoff/2 + rand.N(backoff/2)
-		p.log.Warn("broker unreachable, retrying", "attempt", attempt, "in", wait.Round(time.Millisecond), "err", err)
+		p.dialer.Failed(node)
+		p.log.Warn("broker unreachable, retrying", "attempt", attempt, "node", amqpconn.Redact(node), "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(wait):
+		case <-time.After(100 * time.Millisecond):
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
-func (p *publisher) dial() error {
-	props := amqp.NewConnectionProperties()
-	props.SetClientConnectionName(p.name)
-	conn, err := amqp.DialConfig(p.url, amqp.Config{Properties: props, Heartbeat: 5 * time.Second})
-	if err != nil {
-		return fmt.Errorf("dial: %w", err)
-	}
-	p.conn = conn
-	ch, err := conn.Channel()
+// open prepares the channel of a new connection.
+func (p *publisher) open() error {
+	ch, err := p.conn.Channel()
 	if err != nil {
 		return fmt.Errorf("open channel: %w", err)
 	}
@@ -96,7 +94,7 @@ func (p *publisher) dial() error {
 	}
 	p.ch = ch
 	p.confirms = ch.NotifyPublish(make(chan amqp.Confirmation, p.maxInFlight+1))
-	p.closed = conn.NotifyClose(make(chan *amqp.Error, 1))
+	p.closed = p.conn.NotifyClose(make(chan *amqp.Error, 1))
 	p.nextTag = 1
 	return nil
 }
@@ -113,8 +111,11 @@ func (p *publisher) closeConn() {
 func (p *publisher) recover(ctx context.Context, cause error) error {
 outer:
 	for {
+		if p.node != "" {
+			p.dialer.Failed(p.node)
+		}
 		p.closeConn()
-		p.log.Warn("lost the broker; reconnecting", "err", cause, "unconfirmed_messages", len(p.pending)+len(p.retry))
+		p.log.Warn("lost the broker; reconnecting", "node", amqpconn.Redact(p.node), "err", cause, "unconfirmed_messages", len(p.pending)+len(p.retry))
 		if err := p.connect(ctx); err != nil {
 			return err
 		}
@@ -127,7 +128,7 @@ outer:
 		slices.SortFunc(again, func(a, b *message) int { return cmp.Compare(a.order, b.order) })
 		clear(p.pending)
 		p.retry = p.retry[:0]
-		p.log.Info("reconnected to the broker; publishing unconfirmed messages again", "messages", len(again))
+		p.log.Info("reconnected to the broker; publishing unconfirmed messages again", "node", amqpconn.Redact(p.node), "messages", len(again))
 		for i, m := range again {
 			if err := p.send(ctx, m); err != nil {
 				// Whatever was not sent goes back to the retry list, in order.

@@ -13,6 +13,7 @@ import (
 	"github.com/tributary-dev/tributary/ingest/dataset"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/ingest/wire"
+	"github.com/tributary-dev/tributary/internal/amqpconn"
 	"github.com/tributary-dev/tributary/internal/obs"
 )
 
@@ -35,7 +36,9 @@ const (
 type Config struct {
 	DataPath string
 	Streams  topology.Streams
-	AMQPURL  string
+	// AMQPURL is a broker URL, or a comma-separated list of cluster nodes in
+	// order of preference: the replay moves to the next when its node dies.
+	AMQPURL string
 	// Redis holds the checkpoint under KeyPrefix:replay:Producer:StreamPrefix.
 	Redis     redis.UniversalClient
 	KeyPrefix string
@@ -138,8 +141,12 @@ type replayer struct {
 	doneTime int64      // event time of the checkpoint's last row
 	saved    int64
 	lastSave time.Time
-	fileRows int64
-	res      Result
+	// checkpoint saves that failed in a row, and when to try again
+	saveFails   int
+	saveBackoff time.Duration
+	nextTry     time.Time
+	fileRows    int64
+	res         Result
 	// pacing
 	t0, wall0 int64
 }
@@ -179,7 +186,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	log.Info("replay starting", "from_row", r.done.Row, "to_row", end, "speed", speedName(cfg.Speed),
 		"encoding", cfg.Encoding, "partitions", cfg.Streams.Partitions, "producer", cfg.Producer)
 
-	r.pub = newPublisher(cfg.AMQPURL, "tributary-replay-"+cfg.Producer, cfg.Streams, cfg.MaxInFlight, log, m, r.confirmed)
+	dialer, err := amqpconn.New(cfg.AMQPURL, "tributary-replay-"+cfg.Producer, log)
+	if err != nil {
+		return r.res, err
+	}
+	r.pub = newPublisher(dialer, cfg.Streams, cfg.MaxInFlight, log, m, r.confirmed)
 	defer r.pub.close()
 	if err := r.pub.connect(ctx); err != nil {
 		return r.res, err
@@ -188,10 +199,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err == nil {
 		err = r.pub.drain(ctx)
 	}
-	// Save what is confirmed, even when interrupted, so that a restart sends as little again as possible.
-	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if serr := r.cps.save(saveCtx, &r.done); serr != nil && err == nil {
+	// Save what is confirmed, even when interrupted, so that a restart sends
+	// as little again as possible.
+	if serr := r.finalSave(ctx); serr != nil && err == nil {
 		err = serr
 	}
 	r.res.EndRow = r.done.Row
@@ -433,13 +443,62 @@ func (r *replayer) advance() {
 	}
 }
 
+// maybeSave saves the checkpoint every CheckpointEvery. A failed save (Redis
+// down, or failing over) does not stop the replay: the checkpoint only bounds
+// what a restart sends again, so the replay goes on, logs, and tries again
+// with backoff.
 func (r *replayer) maybeSave(ctx context.Context) error {
-	if r.done.Row == r.saved || time.Since(r.lastSave) < r.cfg.CheckpointEvery {
+	if r.done.Row == r.saved || time.Since(r.lastSave) < r.cfg.CheckpointEvery || time.Now().Before(r.nextTry) {
 		return nil
 	}
 	if err := r.cps.save(ctx, &r.done); err != nil {
-		return err
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.saveFails++
+		r.saveBackoff = min(max(2*r.saveBackoff, 200*time.Millisecond), 5*time.Second)
+		r.nextTry = time.Now().Add(r.saveBackoff)
+		r.m.CheckpointErrors.Inc()
+		r.log.Warn("cannot save the replay checkpoint; replaying on and retrying", "attempt", r.saveFails,
+			"in", r.saveBackoff, "row", r.done.Row, "err", err)
+		return nil
 	}
+	if r.saveFails > 0 {
+		r.log.Info("replay checkpoint saved again", "row", r.done.Row, "failed_attempts", r.saveFails)
+	}
+	r.saveFails, r.saveBackoff = 0, 0
 	r.saved, r.lastSave = r.done.Row, time.Now()
 	return nil
+}
+
+// finalSave saves the checkpoint at the end of a run. Redis may be down or
+// failing over: it retries with backoff as long as ctx lives, and for 10 s
+// more once it ended (an interrupted replay still records its progress if
+// Redis is back soon).
+func (r *replayer) finalSave(ctx context.Context) error {
+	deadline := time.Now().Add(10 * time.Second)
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err := r.cps.save(sctx, &r.done)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		r.m.CheckpointErrors.Inc()
+		if ctx.Err() != nil && time.Now().After(deadline) {
+			return err
+		}
+		r.log.Warn("cannot save the final replay checkpoint; retrying", "attempt", attempt, "in", backoff, "row", r.done.Row, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			// Once interrupted, keep retrying only until the deadline.
+			if time.Now().After(deadline) {
+				return err
+			}
+			time.Sleep(backoff)
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
 }

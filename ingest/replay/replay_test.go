@@ -3,6 +3,7 @@ package replay_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
@@ -269,4 +272,75 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestReplayRidesOutRedisLoss cuts Redis (the checkpoint's store) twice during
+// a replay whose broker list starts with a dead node: the replay goes on,
+// says so, saves its checkpoint once Redis is back, and every event is in
+// the streams.
+func TestReplayRidesOutRedisLoss(t *testing.T) {
+	const n = 150_000
+	s := newStreams(t)
+	redisURL, err := url.Parse(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testenv.NewProxy(t, redisURL.Host)
+	redisURL.Host = proxy.Addr()
+	rdb := redis.NewClient(mustParseRedisURL(t, redisURL.String()))
+	defer rdb.Close()
+	dead := testenv.NewProxy(t, "127.0.0.1:1")
+	dead.Down()
+	amqpList := "amqp://u:p@" + dead.Addr() + "/," + testenv.AMQPURL(t)
+
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+	m := replay.NewMetrics(nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := replay.Run(context.Background(), replay.Config{
+			DataPath: testenv.DataFile(t, "flights-3m.parquet"), Streams: s, AMQPURL: amqpList,
+			Redis: rdb, KeyPrefix: s.Prefix, Limit: n, Speed: 250_000, BatchEvents: 100, CheckpointEvery: 50 * time.Millisecond,
+			Log: log, Metrics: m,
+		})
+		done <- err
+	}()
+	for i := 0; i < 2; i++ {
+		time.Sleep(700 * time.Millisecond)
+		proxy.Down()
+		time.Sleep(3500 * time.Millisecond)
+		proxy.Up()
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the replay did not finish after Redis came back")
+	}
+	mu.Lock()
+	text := logs.String()
+	mu.Unlock()
+	if !strings.Contains(text, "cannot save the replay checkpoint") {
+		t.Fatalf("the replay never met the Redis outage (make the outage longer?):\n%s", text)
+	}
+	var cp replay.Checkpoint
+	b, err := testenv.Redis(t).Get(context.Background(), fmt.Sprintf("%s:replay:replay:%s", s.Prefix, s.Prefix)).Bytes()
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	if err := json.Unmarshal(b, &cp); err != nil || cp.Row != n {
+		t.Fatalf("checkpoint %s (%v), want row %d", b, err, n)
+	}
+	checkComplete(t, s, n)
+}
+
+func mustParseRedisURL(t *testing.T, u string) *redis.Options {
+	o, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
