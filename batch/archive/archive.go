@@ -18,6 +18,7 @@ import (
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/ingest/wire"
+	"github.com/tributary-dev/tributary/internal/amqpconn"
 	"github.com/tributary-dev/tributary/speed/stream"
 )
 
@@ -147,7 +148,13 @@ func runPartition(ctx context.Context, cfg *Config, p int) error {
 	if err != nil {
 		return err
 	}
-	conn, err := amqp.Dial(cfg.AMQPURL)
+	// AMQPURL may list several nodes: take the first that answers (Run
+	// retries with backoff), and resume from the committed offset there.
+	d, err := amqpconn.New(cfg.AMQPURL, fmt.Sprintf("tributary-archive-%d", p), cfg.Log)
+	if err != nil {
+		return err
+	}
+	conn, _, err := d.DialOnce()
 	if err != nil {
 		return fmt.Errorf("dial broker: %w", err)
 	}
