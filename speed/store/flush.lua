@@ -7,6 +7,13 @@ local part = KEYS[2]
 local cur = redis.call('HMGET', part, 'offset', 'token')
 local off = cur[1] or '-1'
 if off ~= ARGV[3] then
+  -- A client that lost the reply (Redis restarting, failing over) may send
+  -- the same flush again: the partition then holds this flush's new offset
+  -- and token. Acknowledge it without applying it twice, rather than
+  -- reporting a lost lease.
+  if off == ARGV[4] and cur[2] == ARGV[2] and ARGV[3] ~= ARGV[4] then
+    return {1, 'already applied'}
+  end
   return {0, 'offset ' .. off .. ' expected ' .. ARGV[3]}
 end
 if cur[2] and tonumber(cur[2]) > tonumber(ARGV[2]) then

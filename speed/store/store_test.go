@@ -95,3 +95,48 @@ func TestFencing(t *testing.T) {
 		t.Fatalf("flush of the previous incarnation: %v, want ErrRefused", err)
 	}
 }
+
+// TestRetriedFlushRecognised: the same flush sent twice (a client retrying
+// after losing the reply) is acknowledged once applied and changes nothing
+// the second time; another writer's flush with the same offsets is refused.
+func TestRetriedFlushRecognised(t *testing.T) {
+	rdb := testenv.Redis(t)
+	ctx := context.Background()
+	prefix := testenv.Prefix(t)
+	keys := keyspace.New(prefix)
+	t.Cleanup(func() {
+		ks, _ := rdb.Keys(ctx, keys.Base()+"*").Result()
+		if len(ks) > 0 {
+			rdb.Del(ctx, ks...)
+		}
+	})
+	w := store.NewWriter(rdb, keys, flight.Views(), time.Hour)
+	r := store.NewReader(rdb, prefix)
+	x, _ := lease.New(rdb, keys, "x", 10*time.Second)
+	lx, err := x.Acquire(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &store.Flush{Partition: 0, Lease: lx.Value(), Token: lx.Token, Pending: pending(-1, 0, 10)}
+	for i := 0; i < 2; i++ {
+		if err := w.Flush(ctx, f); err != nil {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	hour := flight.Hour(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	b, err := r.Bucket(ctx, "airport_hour", "ATL", hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Count != 1 || b.Sum != 10 {
+		t.Fatalf("bucket %+v after a retried flush: want it counted once", b)
+	}
+	if st, _ := r.Partition(ctx, 0); st.Applied != 1 || st.Offset != 0 {
+		t.Fatalf("partition %+v after a retried flush", st)
+	}
+	// The same offsets under another token are not this writer's flush.
+	other := &store.Flush{Partition: 0, Lease: lx.Value(), Token: lx.Token + 1, Pending: pending(-1, 0, 10)}
+	if err := w.Flush(ctx, other); !errors.Is(err, store.ErrRefused) {
+		t.Fatalf("flush with another token over the same offsets: %v, want ErrRefused", err)
+	}
+}
