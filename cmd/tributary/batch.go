@@ -107,7 +107,7 @@ func newBatchRunCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&url, "scheduler-url", "http://127.0.0.1:8090", "scheduler HTTP API")
+	f.StringVar(&url, "scheduler-url", "http://127.0.0.1:8090", "scheduler HTTP API, or a comma-separated list of its replicas (a dead one is skipped)")
 	f.BoolVar(&wait, "wait", false, "wait for the recompute, with a progress bar")
 	f.IntVar(&opts.FanIn, "fan-in", recompute.DefaultFanIn, "fan-in of the merge tree")
 	f.DurationVar(&opts.Grace, "grace", recompute.DefaultGrace, "how long the previous version (and the speed buckets now covered) stay readable")

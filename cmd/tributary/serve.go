@@ -93,7 +93,7 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 	f := cmd.Flags()
 	f.StringVar(&addr, "http-addr", "127.0.0.1:8080", "address of the API, the page, /metrics, /healthz, /readyz")
 	f.StringVar(&airports, "airports", "data/airports.csv", "airports.csv: known IATA codes and names (empty: an airport is known when it has flights)")
-	f.StringVar(&schedulerURL, "scheduler-url", "http://127.0.0.1:8090", "the scheduler's HTTP API, for POST /v1/admin/batch (empty: disabled)")
+	f.StringVar(&schedulerURL, "scheduler-url", "http://127.0.0.1:8090", "the scheduler's HTTP API, or a comma-separated list of its replicas, for POST /v1/admin/batch (empty: disabled)")
 	f.StringVar(&adminToken, "admin-token", "", "bearer token of the admin endpoints (empty: they are disabled)")
 	f.StringVar(&readToken, "read-token", "", "bearer token of the read endpoints (empty: open)")
 	f.DurationVar(&recheck, "batch-recheck", 500*time.Millisecond, "how often the current batch version is looked up")

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tributary-dev/tributary/scheduler"
@@ -16,15 +19,31 @@ import (
 	"github.com/tributary-dev/tributary/scheduler/state"
 )
 
-// Client talks to a scheduler replica.
+// Client talks to the scheduler replicas: any replica answers the API (a
+// standby forwards nothing; every replica reads and writes the same Redis).
 type Client struct {
-	base string
-	http *http.Client
+	bases []string
+	cur   atomic.Int64 // index of the replica that answered last
+	http  *http.Client
+	// Patience is how long a request keeps trying the replicas in turn when
+	// none answers (default 30s): long enough for a standby to take over.
+	Patience time.Duration
 }
 
-// New returns a client of the scheduler at base (e.g. http://127.0.0.1:8090).
+// New returns a client of the scheduler at base (e.g. http://127.0.0.1:8090),
+// or of the replicas of a comma-separated list of base URLs. A replica that
+// does not answer is skipped for the next one.
 func New(base string) *Client {
-	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 5 * time.Minute}}
+	c := &Client{http: &http.Client{Timeout: 5 * time.Minute}, Patience: 30 * time.Second}
+	for _, b := range strings.Split(base, ",") {
+		if b = strings.TrimRight(strings.TrimSpace(b), "/"); b != "" {
+			c.bases = append(c.bases, b)
+		}
+	}
+	if len(c.bases) == 0 {
+		c.bases = []string{""}
+	}
+	return c
 }
 
 // Submit submits g; see scheduler.Scheduler.Submit.
@@ -94,12 +113,66 @@ func (c *Client) Leader(ctx context.Context) (leader string, self string, isLead
 
 // do sends a request and decodes the JSON reply into out (raw bytes when out
 // is *[]byte), mapping error replies back to the sentinel errors.
+//
+// When a replica cannot be reached, the request goes to the next one, round
+// after round with backoff, for up to Patience: a GET after any transport
+// error or a 502/503/504, a POST only when the connection was refused (the
+// request was then never received, so sending it elsewhere cannot apply it
+// twice).
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
+	deadline := time.Now().Add(c.Patience)
+	backoff := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		i := int(c.cur.Load()) % len(c.bases)
+		err := c.doOne(ctx, c.bases[i], method, path, body, out)
+		if err == nil || !c.failover(method, err) || ctx.Err() != nil {
+			return err
+		}
+		c.cur.CompareAndSwap(int64(i), int64((i+1)%len(c.bases)))
+		if (attempt+1)%len(c.bases) != 0 {
+			continue // try the next replica at once
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// unavailable is a reply of a replica that cannot serve now.
+type unavailable struct{ status string }
+
+func (u *unavailable) Error() string { return "scheduler unavailable: " + u.status }
+
+// failover says whether err allows sending the request to another replica.
+func (c *Client) failover(method string, err error) bool {
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return false
+	}
+	var un *unavailable
+	if errors.As(err, &un) {
+		return method == http.MethodGet
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var ue *url.Error
+	return method == http.MethodGet && errors.As(err, &ue)
+}
+
+func (c *Client) doOne(ctx context.Context, base, method, path string, body []byte, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return err
 	}
@@ -114,6 +187,10 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return fmt.Errorf("scheduler %s %s: %w", method, path, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return fmt.Errorf("scheduler %s %s: %w", method, path, &unavailable{resp.Status})
 	}
 	if resp.StatusCode >= 300 {
 		var eb scheduler.ErrorBody
