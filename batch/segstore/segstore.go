@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
@@ -71,12 +72,52 @@ func redact(u *url.URL) string { return u.Redacted() }
 // Local is a store in a local directory.
 type Local struct{ dir string }
 
-// OpenLocal opens (creating it if needed) a directory store.
+// StaleTemp is the age past which a temporary file of Put is an orphan: a
+// writer killed between its creation and its rename. No Put takes that long;
+// a younger one may belong to another archiver writing right now.
+const StaleTemp = 15 * time.Minute
+
+// OpenLocal opens (creating it if needed) a directory store, and removes the
+// orphan temporary files older than StaleTemp.
 func OpenLocal(dir string) (*Local, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("segment store: %w", err)
 	}
-	return &Local{dir: dir}, nil
+	l := &Local{dir: dir}
+	if _, err := l.RemoveOrphans(time.Now().Add(-StaleTemp)); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// RemoveOrphans deletes the temporary files of Put last modified before
+// cutoff and returns how many it removed.
+func (l *Local) RemoveOrphans(cutoff time.Time) (int, error) {
+	n := 0
+	err := filepath.WalkDir(l.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), ".tmp-") {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil || !info.ModTime().Before(cutoff) {
+			return nil // gone meanwhile, or young: leave it
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("segment store: remove orphan temporary files: %w", err)
+	}
+	return n, nil
 }
 
 // Dir is the store's directory.
