@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tributary-dev/tributary/ingest/topology"
+	"github.com/tributary-dev/tributary/internal/amqpconn"
 	"github.com/tributary-dev/tributary/internal/obs"
 )
 
@@ -46,6 +47,9 @@ func newRootCmd() *cobra.Command {
 			}
 			g.log = log.With("role", cmd.Name())
 			slog.SetDefault(g.log)
+			if g.streams.Replicas == 0 {
+				g.streams.Replicas = min(len(amqpconn.Split(g.amqpURL)), 3)
+			}
 			return g.streams.Validate()
 		},
 	}
@@ -55,6 +59,9 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.keyPrefix, "key-prefix", "tributary", "prefix of every Redis key Tributary writes")
 	pf.StringVar(&g.streams.Prefix, "stream-prefix", topology.DefaultPrefix, "prefix of the stream queue names (partition i is PREFIX.i)")
 	pf.IntVar(&g.streams.Partitions, "partitions", topology.DefaultPartitions, "number of stream partitions (P)")
+	pf.IntVar(&g.streams.Replicas, "stream-replicas", 0, "broker nodes holding each stream queue (x-initial-cluster-size); 0: the number of --amqp-url nodes, at most 3")
+	pf.StringVar(&g.streams.MaxAge, "stream-max-age", "", "stream retention by age (x-max-age, e.g. 7D); empty: keep everything (it must exceed the archiver's lag)")
+	pf.Int64Var(&g.streams.MaxLengthBytes, "stream-max-bytes", 0, "stream retention by size per partition (x-max-length-bytes); 0: keep everything (it must exceed the archiver's lag)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 

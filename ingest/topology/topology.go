@@ -24,6 +24,29 @@ type Streams struct {
 	// MaxAge, when set, is the streams' retention (x-max-age, e.g. "7D");
 	// by default streams keep everything, since the archiver needs every event.
 	MaxAge string
+	// MaxLengthBytes, when > 0, is the streams' size retention
+	// (x-max-length-bytes): the oldest segments go past that size. Like
+	// MaxAge it must exceed what the archiver may lag behind.
+	MaxLengthBytes int64
+	// Replicas, when > 1, is the number of broker nodes holding each stream
+	// (x-initial-cluster-size): a stream survives the loss of a minority of
+	// them. 0 and 1 leave the argument out (one node).
+	Replicas int
+}
+
+// Args returns the stream queues' declaration arguments.
+func (s Streams) Args() amqp.Table {
+	args := amqp.Table{"x-queue-type": "stream"}
+	if s.MaxAge != "" {
+		args["x-max-age"] = s.MaxAge
+	}
+	if s.MaxLengthBytes > 0 {
+		args["x-max-length-bytes"] = s.MaxLengthBytes
+	}
+	if s.Replicas > 1 {
+		args["x-initial-cluster-size"] = s.Replicas
+	}
+	return args
 }
 
 // Validate checks the settings.
@@ -33,6 +56,9 @@ func (s Streams) Validate() error {
 	}
 	if s.Partitions < 1 || s.Partitions > 1024 {
 		return fmt.Errorf("partitions must be in 1..1024, got %d", s.Partitions)
+	}
+	if s.Replicas < 0 || s.MaxLengthBytes < 0 {
+		return fmt.Errorf("stream replicas (%d) and max length bytes (%d) must not be negative", s.Replicas, s.MaxLengthBytes)
 	}
 	return nil
 }
@@ -49,10 +75,7 @@ func (s Streams) Declare(ch *amqp.Channel) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	args := amqp.Table{"x-queue-type": "stream"}
-	if s.MaxAge != "" {
-		args["x-max-age"] = s.MaxAge
-	}
+	args := s.Args()
 	for p := 0; p < s.Partitions; p++ {
 		if _, err := ch.QueueDeclare(s.Queue(p), true, false, false, false, args); err != nil {
 			return fmt.Errorf("declare stream queue %s: %w", s.Queue(p), err)
