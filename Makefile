@@ -8,7 +8,7 @@ ENV := set -a; [ -f .run/env ] && . .run/env; set +a;
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_TIMEOUT ?= 40m
 
-.PHONY: help deps services services-down data build test test-unit lint fuzz demo bench clean
+.PHONY: help deps services services-down data build test test-unit lint fuzz demo bench clean cluster cluster-down cluster-status chaos chaos-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,21 @@ demo: deps services data build ## the whole pipeline on this machine
 
 bench: deps services data ## the benchmarks of docs/benchmarks.md
 	$(ENV) scripts/bench.sh
+
+cluster: deps data build ## a 3-node RabbitMQ, Redis + Sentinels, every role twice behind HAProxy (.run/cluster/, ports from TRIBUTARY_CLUSTER_BASE_PORT, default 7600)
+	scripts/cluster.sh up
+
+cluster-down: ## stop everything make cluster started
+	scripts/cluster.sh down
+
+cluster-status: ## a JSON list of the cluster's processes: name, kind, address, pid, role
+	@scripts/cluster.sh status
+
+chaos: cluster ## every fault scenario during a replay on make cluster, each checked exact (results in .run/chaos/)
+	scripts/chaos.sh all
+
+chaos-short: cluster ## the CI subset of make chaos on 100k flights
+	scripts/chaos.sh short
 
 clean: services-down ## stop the services and remove .run/ and bin/
 	rm -rf .run bin

@@ -11,6 +11,10 @@ have redis-server || need+=(redis-server)
 have rabbitmq-server || [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 have npm || need+=(npm)
 have curl || need+=(curl)
+# make cluster: Sentinels and the load balancer in front of the servers;
+# the internal/redisconn tests start Sentinels too.
+have redis-sentinel || need+=(redis-sentinel)
+have haproxy || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 # The live page's test runs it in headless Chromium.
 have chromium || need+=(chromium)
 # The README's external-client example runs in a test with Debian's pika.
