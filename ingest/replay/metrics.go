@@ -14,6 +14,9 @@ type Metrics struct {
 	EventTime   prometheus.Gauge
 	// CheckpointErrors counts failed checkpoint saves (Redis unreachable).
 	CheckpointErrors prometheus.Counter
+	// ConfirmTimeouts counts the waits for a confirm given up (then the
+	// connection is replaced and the unconfirmed messages published again).
+	ConfirmTimeouts prometheus.Counter
 }
 
 // NewMetrics creates the replayer's metrics and registers them with reg (nil: not registered).
@@ -38,9 +41,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tributary_replay_event_time_seconds", Help: "Event time (Unix seconds) of the last confirmed row."}),
 		CheckpointErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tributary_replay_checkpoint_errors_total", Help: "Checkpoint saves that failed (Redis unreachable); the replay goes on and retries."}),
+		ConfirmTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_replay_confirm_timeouts_total", Help: "Waits for a publisher confirm given up; the connection is replaced and the unconfirmed messages published again."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Published, m.Confirmed, m.Nacked, m.Republished, m.Reconnects, m.Skipped, m.Latency, m.EventTime, m.CheckpointErrors)
+		reg.MustRegister(m.Published, m.Confirmed, m.Nacked, m.Republished, m.Reconnects, m.Skipped, m.Latency, m.EventTime, m.CheckpointErrors, m.ConfirmTimeouts)
 	}
 	return m
 }

@@ -15,6 +15,9 @@ import (
 	"github.com/tributary-dev/tributary/internal/amqpconn"
 )
 
+// errNoConfirm: the broker neither confirmed nor refused a message in time.
+var errNoConfirm = errors.New("no publisher confirm")
+
 // message is one AMQP message kept until the broker confirms it.
 type message struct {
 	order       uint64 // publication order, kept across republications
@@ -40,6 +43,8 @@ type publisher struct {
 	// or amqp091 stalls the connection).
 	maxInFlight int
 	onConfirm   func(*message)
+	// confirmTimeout bounds the wait for a confirm (see handleConfirms).
+	confirmTimeout time.Duration
 
 	conn     *amqp.Connection
 	ch       *amqp.Channel
@@ -53,7 +58,7 @@ type publisher struct {
 
 func newPublisher(dialer *amqpconn.Dialer, streams topology.Streams, maxInFlight int, log *slog.Logger, m *Metrics, onConfirm func(*message)) *publisher {
 	return &publisher{dialer: dialer, streams: streams, log: log, m: m, maxInFlight: maxInFlight,
-		onConfirm: onConfirm, pending: make(map[uint64]*message)}
+		onConfirm: onConfirm, pending: make(map[uint64]*message), confirmTimeout: 10 * time.Second}
 }
 
 // connect dials the broker's nodes until one answers or ctx ends, with
@@ -217,13 +222,24 @@ func (p *publisher) handleConfirms(ctx context.Context, block bool) error {
 			ok bool
 		)
 		if block {
+			// A message published while its stream elects a new leader (its
+			// node died) may never be confirmed nor refused: after
+			// confirmTimeout, treat the connection as failed, reconnect and
+			// publish again what is unconfirmed (consumers drop duplicates).
+			t := time.NewTimer(p.confirmTimeout)
 			select {
 			case c, ok = <-p.confirms:
 			case err := <-p.closed:
+				t.Stop()
 				return fmt.Errorf("connection closed: %w", err)
 			case <-ctx.Done():
+				t.Stop()
 				return ctx.Err()
+			case <-t.C:
+				p.m.ConfirmTimeouts.Inc()
+				return fmt.Errorf("%w: %d messages unconfirmed after %v", errNoConfirm, len(p.pending), p.confirmTimeout)
 			}
+			t.Stop()
 			block = false
 		} else {
 			select {
