@@ -11,6 +11,7 @@
 #   scripts/cluster.sh status          a JSON list, one object per process
 #   scripts/cluster.sh kill NAME [SIG] send SIG (default KILL) to one process (see status for names)
 #   scripts/cluster.sh start NAME      start one process again, as `up` started it
+#   scripts/cluster.sh restart-roles   restart every Tributary role (with .run/cluster/env.local, if any)
 #
 # Ports: TRIBUTARY_CLUSTER_BASE_PORT (default 7600) + offsets below. Data,
 # logs, pid files and secrets live under .run/cluster/ (TRIBUTARY_CLUSTER_DIR).
@@ -88,7 +89,7 @@ rcli() { REDISCLI_AUTH="$PW" redis-cli -h 127.0.0.1 -p "$1" "${@:2}"; }
 
 amqp_list() {
   local out="" n
-  for n in 1 2 3; do out+="${out:+,}amqp://$RABBIT_USER:$RABBIT_PW@127.0.0.1:$(amqp_port $n)/"; done
+  for n in 1 2 3; do out+="${out:+,}amqp://$RABBIT_USER:$RABBIT_PW@127.0.0.1:$(amqp_port $n)/%2F"; done
   echo "$out"
 }
 redis_url() {
@@ -236,7 +237,8 @@ role_start() { # role_start NAME: start a Tributary role in the background
   local name=$1
   alive "$name" && return 0
   # shellcheck disable=SC2046 # the command line is split on purpose
-  (set -a; . "$run/env"; set +a; cd "$run"
+  # env.local (optional, e.g. written by make chaos) overrides the cluster's settings.
+  (set -a; . "$run/env"; [ -f "$run/env.local" ] && . "$run/env.local"; set +a; cd "$run"
    nohup $(role_cmd "$name") >> "$run/logs/$name.log" 2>&1 &
    echo $! > "$run/pids/$name.pid")
 }
@@ -378,5 +380,14 @@ case "${1:-up}" in
     p=$(pid_of "$2"); [ -n "$p" ] || { echo "cluster: no pid for $2" >&2; exit 1; }
     kill "-${3:-KILL}" "$p" ;;
   start) [ $# -ge 2 ] || { echo "usage: $0 start NAME" >&2; exit 2; }; start_one "$2" ;;
-  *) echo "usage: $0 up|down|status|kill NAME [SIG]|start NAME" >&2; exit 2 ;;
+  restart-roles) # stop every Tributary role (SIGTERM) and start it again, with env.local
+    for name in serve1 serve2 speed1 speed2 archive1 archive2 worker1 worker2 scheduler1 scheduler2; do
+      alive "$name" && kill -TERM "$(pid_of "$name")" 2>/dev/null || true
+    done
+    for name in serve1 serve2 speed1 speed2 archive1 archive2 worker1 worker2 scheduler1 scheduler2; do
+      for _ in $(seq 1 100); do alive "$name" || break; sleep 0.1; done
+      alive "$name" && kill -KILL "$(pid_of "$name")" 2>/dev/null || true
+      role_start "$name"
+    done ;;
+  *) echo "usage: $0 up|down|status|env|kill NAME [SIG]|start NAME|restart-roles" >&2; exit 2 ;;
 esac

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Fault scenarios on `make cluster`, each during a replay and each ending with
+# an independent exactness check (tools/chaoscheck: Parquet file vs speed views).
+#
+#   scripts/chaos.sh short            the CI subset: redis-primary-kill rabbit-leader-kill speed-kill
+#   scripts/chaos.sh all              every scenario below
+#   scripts/chaos.sh SCENARIO...      the named ones
+#
+# Scenarios: redis-primary-kill rabbit-leader-kill speed-kill speed-freeze
+#            archive-kill serve-kill scheduler-leader-kill
+#
+# Each scenario runs on fresh key and stream prefixes (the roles are restarted
+# with them), replays CHAOS_ROWS flights (default 100000) at CHAOS_SPEED (default
+# 20000 x real time: about 30 s), injects its fault CHAOS_AT seconds in (default 8),
+# measures the recovery, waits for the replay to end, checks, and writes
+# .run/chaos/RESULTS/<scenario>.json. It exits 1 if any scenario was not exact.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+cluster=scripts/cluster.sh
+run="${TRIBUTARY_CLUSTER_DIR:-$root/.run/cluster}"
+[ -f "$run/env" ] || { echo "chaos: no cluster: run make cluster first" >&2; exit 1; }
+set -a; . "$run/env"; set +a
+bin=bin/tributary
+rows=${CHAOS_ROWS:-100000}
+speed=${CHAOS_SPEED:-20000}
+at=${CHAOS_AT:-8}
+results="${CHAOS_RESULTS:-$root/.run/chaos/$(date -u +%Y%m%dT%H%M%SZ)}"
+mkdir -p "$results"
+go build -o bin/chaoscheck ./tools/chaoscheck
+
+PW=$(cat "$run/redis.secret")
+base=$TRIBUTARY_CLUSTER_BASE_PORT
+SENTINEL=$((base + 50))
+rcli() { REDISCLI_AUTH="$PW" redis-cli -h 127.0.0.1 -p "$1" "${@:2}"; }
+now() { date +%s.%N; }
+primary_port() { rcli "$SENTINEL" sentinel get-master-addr-by-name tributary 2>/dev/null | sed -n 2p; }
+primary_name() { case $(primary_port) in $((base + 40))) echo redis1 ;; $((base + 41))) echo redis2 ;; esac; }
+status_json() { "$cluster" status; }
+log() { echo "chaos: $*" >&2; }
+
+# wait_until TIMEOUT CMD...: poll CMD every 0.2 s; print the seconds it took (or fail).
+wait_until() {
+  local timeout=$1 t0; shift
+  t0=$(now)
+  while ! "$@" >/dev/null 2>&1; do
+    if awk -v a="$(now)" -v b="$t0" -v t="$timeout" 'BEGIN { exit !(a - b > t) }'; then echo "null"; return 1; fi
+    sleep 0.2
+  done
+  awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.3f\n", a - b }'
+}
+
+# --- probes of recovery -----------------------------------------------------
+redis_recovered() { # a new primary answers writes
+  local p; p=$(primary_port); [ -n "$p" ] && [ "$p" != "$1" ] && rcli "$p" set chaos:probe 1 | grep -q OK
+}
+rabbit_recovered() { # every stream has a leader on a live node
+  local out
+  out=$(/usr/bin/env HOME="$run/rabbit-home" ERL_EPMD_PORT=$((base + 20)) /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$2@localhost" \
+    list_queues name leader --formatter json 2>/dev/null) || return 1
+  echo "$out" | /usr/bin/python3 -c '
+import json, sys
+qs = [q for q in json.load(sys.stdin) if q["name"].startswith(sys.argv[1] + ".")]
+sys.exit(0 if qs and all(q.get("leader") and q["leader"] != sys.argv[2] + "@localhost" for q in qs) else 1)' "$TRIBUTARY_STREAM_PREFIX" "$1"
+}
+leases_owned_by_other() { # every partition's lease is held, none by the dead worker
+  local p v port; port=$(primary_port)
+  for p in 0 1 2 3 4 5 6 7; do
+    v=$(rcli "$port" get "$TRIBUTARY_KEY_PREFIX:speed:lease:$p" 2>/dev/null)
+    [ -n "$v" ] && [[ $v != "$1|"* ]] || return 1
+  done
+}
+http_ok() { curl -fsS -m 2 -o /dev/null "$1"; }
+leader_is_not() { # the scheduler leader is another replica
+  local i; for i in 0 1; do
+    curl -fsS -m 2 "http://127.0.0.1:$((base + 80 + i))/v1/leader" 2>/dev/null | grep -q '"is_leader":true' && [ "scheduler$((i + 1))" != "$1" ] && return 0
+  done; return 1
+}
+
+# --- one scenario -------------------------------------------------------------
+scenario() {
+  local name=$1 sfx
+  sfx=$(date +%s)
+  export TRIBUTARY_KEY_PREFIX="chaos-$name-$sfx" TRIBUTARY_STREAM_PREFIX="chaos.$name.$sfx"
+  printf "TRIBUTARY_KEY_PREFIX=%s\nTRIBUTARY_STREAM_PREFIX=%s\n" "$TRIBUTARY_KEY_PREFIX" "$TRIBUTARY_STREAM_PREFIX" > "$run/env.local"
+  log "$name: restarting the roles on prefix $TRIBUTARY_KEY_PREFIX"
+  "$cluster" restart-roles
+  "$bin" streams declare >/dev/null
+  sleep 3
+  log "$name: replaying $rows flights at ${speed}x"
+  local rlog="$results/$name.replay.log" t0 action target recovery="null" extra='{}'
+  "$bin" replay --limit "$rows" --speed "$speed" --metrics-addr "" > "$rlog" 2>&1 &
+  local replay=$!
+  t0=$(now)
+  sleep "$at"
+  local fault_at; fault_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+  case $name in
+    redis-primary-kill)
+      target=$(primary_name); local old; old=$(primary_port)
+      action="SIGKILL of the Redis primary $target; Sentinel fails over; $target restarted 10 s later"
+      "$cluster" kill "$target" KILL
+      recovery=$(wait_until 60 redis_recovered "$old") || true
+      sleep 10; "$cluster" start "$target" ;;
+    rabbit-leader-kill)
+      target=$("$cluster" status | /usr/bin/python3 -c '
+import json, sys
+nodes = [p for p in json.load(sys.stdin) if p["kind"] == "rabbitmq" and p["alive"]]
+print(max(nodes, key=lambda p: len((p["role"] or "").split(",")) if "no stream" not in (p["role"] or "") else 0)["name"])')
+      local other=rabbit2; [ "$target" = rabbit2 ] && other=rabbit1
+      action="SIGKILL of the RabbitMQ node $target (leading most streams); restarted 15 s later"
+      "$cluster" kill "$target" KILL
+      recovery=$(wait_until 90 rabbit_recovered "$target" "$other") || true
+      sleep 15; "$cluster" start "$target" ;;
+    speed-kill)
+      target=speed1; action="SIGKILL of speed worker speed1; restarted 10 s later"
+      "$cluster" kill speed1 KILL
+      recovery=$(wait_until 60 leases_owned_by_other speed1) || true
+      sleep 10; "$cluster" start speed1 ;;
+    speed-freeze)
+      target=speed1; action="SIGSTOP of speed worker speed1 for 15 s (3 lease TTLs), then SIGCONT"
+      "$cluster" kill speed1 STOP
+      recovery=$(wait_until 60 leases_owned_by_other speed1) || true
+      sleep 15; "$cluster" kill speed1 CONT ;;
+    archive-kill)
+      target=archive1; action="SIGKILL of archiver archive1; restarted 5 s later"
+      "$cluster" kill archive1 KILL; recovery=0
+      sleep 5; "$cluster" start archive1 ;;
+    serve-kill)
+      target=serve1; action="SIGKILL of server serve1 behind HAProxy; restarted 10 s later"
+      "$cluster" kill serve1 KILL
+      recovery=$(wait_until 30 http_ok "$TRIBUTARY_SERVE_URL/healthz") || true
+      sleep 10; "$cluster" start serve1 ;;
+    scheduler-leader-kill)
+      target=""
+      action="SIGKILL of the leading scheduler during batch run --wait"
+      ;;
+    *) echo "chaos: unknown scenario $name" >&2; kill "$replay"; return 2 ;;
+  esac
+  local replay_rc=0
+  wait "$replay" || replay_rc=$?
+  log "$name: replay exited $replay_rc; checking"
+  if [ "$name" = scheduler-leader-kill ]; then
+    local blog="$results/$name.batch.log" brc=0 leader
+    "$bin" batch run --wait > "$blog" 2>&1 &
+    local batch=$!
+    sleep 3
+    leader=$("$cluster" status | /usr/bin/python3 -c '
+import json, sys
+print(next((p["name"] for p in json.load(sys.stdin) if p["kind"] == "scheduler" and p["role"] == "leader"), ""))')
+    target=$leader; fault_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+    [ -n "$leader" ] && "$cluster" kill "$leader" KILL
+    recovery=$(wait_until 60 leader_is_not "$leader") || true
+    wait "$batch" || brc=$?
+    [ -n "$leader" ] && "$cluster" start "$leader"
+    extra="{\"batch_run_exit\": $brc}"
+  fi
+  local check="$results/$name.check.json" crc=0
+  bin/chaoscheck -rows "$rows" -prefix "$TRIBUTARY_KEY_PREFIX" -wait 4m -settle 45s > "$check" || crc=$?
+  /usr/bin/python3 - "$results/$name.json" "$check" <<PY
+import json, sys
+check = json.load(open(sys.argv[2])) if open(sys.argv[2]).read().strip() else {}
+extra = json.loads('''$extra''')
+ok = check.get("exact", False) and $replay_rc == 0 and extra.get("batch_run_exit", 0) == 0
+res = {"scenario": "$name", "action": "$action", "target": "$target", "at": "$fault_at",
+       "recovery_seconds": $recovery if "$recovery" not in ("", "null") else None,
+       "replay_exit": $replay_rc, "rows": $rows, "speed": $speed,
+       "expected_events": check.get("expected_events"), "counted_events": check.get("counted_events"),
+       "lost": check.get("lost"), "double_counted": check.get("double_counted"),
+       "settled_seconds": check.get("settled_seconds"), "pass": ok, **extra}
+json.dump(res, open(sys.argv[1], "w"), indent=1)
+print(json.dumps(res))
+PY
+  [ "$crc" = 0 ] && [ "$replay_rc" = 0 ]
+}
+
+case "${1:-short}" in
+  short) set -- redis-primary-kill rabbit-leader-kill speed-kill ;;
+  all) set -- redis-primary-kill rabbit-leader-kill speed-kill speed-freeze archive-kill serve-kill scheduler-leader-kill ;;
+esac
+failed=()
+for s in "$@"; do
+  scenario "$s" || failed+=("$s")
+done
+rm -f "$run/env.local"
+"$cluster" restart-roles
+echo "chaos: results in $results"
+if [ ${#failed[@]} -gt 0 ]; then echo "chaos: FAILED: ${failed[*]}" >&2; exit 1; fi
+echo "chaos: every scenario exact"
