@@ -6,7 +6,7 @@
 #   scripts/chaos.sh all              every scenario below
 #   scripts/chaos.sh SCENARIO...      the named ones
 #
-# Scenarios: redis-primary-kill rabbit-leader-kill speed-kill speed-freeze
+# Scenarios: redis-primary-kill rabbit-leader-kill rabbit-first-kill speed-kill speed-freeze
 #            archive-kill serve-kill scheduler-leader-kill
 #
 # Each scenario runs on fresh key and stream prefixes (the roles are restarted
@@ -111,6 +111,11 @@ print(max(nodes, key=lambda p: len((p["role"] or "").split(",")) if "no stream" 
       "$cluster" kill "$target" KILL
       recovery=$(wait_until 90 rabbit_recovered "$target" "$other") || true
       sleep 15; "$cluster" start "$target" ;;
+    rabbit-first-kill)
+      target=rabbit1; action="SIGKILL of rabbit1, the first node of every --amqp-url list (the replayer and the workers are connected to it); restarted 15 s later"
+      "$cluster" kill rabbit1 KILL
+      recovery=$(wait_until 90 rabbit_recovered rabbit1 rabbit2) || true
+      sleep 15; "$cluster" start rabbit1 ;;
     speed-kill)
       target=speed1; action="SIGKILL of speed worker speed1; restarted 10 s later"
       "$cluster" kill speed1 KILL
@@ -175,7 +180,7 @@ PY
 
 case "${1:-short}" in
   short) set -- redis-primary-kill rabbit-leader-kill speed-kill ;;
-  all) set -- redis-primary-kill rabbit-leader-kill speed-kill speed-freeze archive-kill serve-kill scheduler-leader-kill ;;
+  all) set -- redis-primary-kill rabbit-leader-kill rabbit-first-kill speed-kill speed-freeze archive-kill serve-kill scheduler-leader-kill ;;
 esac
 failed=()
 for s in "$@"; do
