@@ -70,6 +70,12 @@ leases_owned_by_other() { # every partition's lease is held, none by the dead wo
     [ -n "$v" ] && [[ $v != "$1|"* ]] || return 1
   done
 }
+archived_events() { # events committed by the archivers, all partitions
+  "$bin" batch status 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+print(sum(p["events"] for p in json.load(sys.stdin).get("archive", {}).get("partitions", [])))'
+}
+archive_complete() { [ "$(archived_events)" = "$rows" ]; }
 http_ok() { curl -fsS -m 2 -o /dev/null "$1"; }
 leader_is_not() { # the scheduler leader is another replica
   local i; for i in 0 1; do
@@ -144,6 +150,12 @@ print(max(nodes, key=lambda p: len((p["role"] or "").split(",")) if "no stream" 
   local replay_rc=0
   wait "$replay" || replay_rc=$?
   log "$name: replay exited $replay_rc; checking"
+  if [ "$name" = scheduler-leader-kill ] || [ "$name" = archive-kill ]; then
+    # The archivers cut a segment 30 s after its first event at the latest.
+    log "$name: waiting for the archive to hold the $rows events"
+    local took; took=$(wait_until 180 archive_complete) || true
+    extra="{\"archived_events\": $(archived_events || echo null), \"archive_complete_after_replay_seconds\": $took}"
+  fi
   if [ "$name" = scheduler-leader-kill ]; then
     local blog="$results/$name.batch.log" brc=0 leader
     "$bin" batch run --wait > "$blog" 2>&1 &
@@ -157,7 +169,7 @@ print(next((p["name"] for p in json.load(sys.stdin) if p["kind"] == "scheduler" 
     recovery=$(wait_until 60 leader_is_not "$leader") || true
     wait "$batch" || brc=$?
     [ -n "$leader" ] && "$cluster" start "$leader"
-    extra="{\"batch_run_exit\": $brc}"
+    extra="${extra%\}}, \"batch_run_exit\": $brc}"
   fi
   local check="$results/$name.check.json" crc=0
   bin/chaoscheck -rows "$rows" -prefix "$TRIBUTARY_KEY_PREFIX" -wait 4m -settle 45s > "$check" || crc=$?
@@ -165,7 +177,8 @@ print(next((p["name"] for p in json.load(sys.stdin) if p["kind"] == "scheduler" 
 import json, sys
 check = json.load(open(sys.argv[2])) if open(sys.argv[2]).read().strip() else {}
 extra = json.loads('''$extra''')
-ok = check.get("exact", False) and $replay_rc == 0 and extra.get("batch_run_exit", 0) == 0
+ok = check.get("exact", False) and $replay_rc == 0 and extra.get("batch_run_exit", 0) == 0 \
+    and extra.get("archived_events", $rows) == $rows
 res = {"scenario": "$name", "action": "$action", "target": "$target", "at": "$fault_at",
        "recovery_seconds": $recovery if "$recovery" not in ("", "null") else None,
        "replay_exit": $replay_rc, "rows": $rows, "speed": $speed,
