@@ -31,7 +31,7 @@ func Redact(raw string) string {
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	return u.Host + u.Path
+	return u.Host + u.EscapedPath()
 }
 
 // Dialer dials the first node of URLs that answers. It is safe for

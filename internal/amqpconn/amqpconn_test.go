@@ -61,8 +61,10 @@ func TestSplit(t *testing.T) {
 	if _, err := New("amqp://a/,http://b/", "x", nil); err == nil {
 		t.Error("New accepted a non-AMQP URL")
 	}
-	if got := Redact("amqp://user:secret@host:5672/vh"); strings.Contains(got, "secret") || got != "host:5672/vh" {
-		t.Errorf("Redact = %q", got)
+	for in, want := range map[string]string{"amqp://user:secret@host:5672/vh": "host:5672/vh", "amqp://u:secret@h:1/%2F": "h:1/%2F"} {
+		if got := Redact(in); strings.Contains(got, "secret") || got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
