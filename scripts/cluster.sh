@@ -316,7 +316,16 @@ down() {
       ctl "$n" shutdown >/dev/null 2>&1 || kill -TERM "$(pid_of "rabbit$n")" 2>/dev/null || true
     fi
   done
-  epmd -port "$EPMD_PORT" -kill >/dev/null 2>&1 || true
+  # The private epmd outlives the nodes: stop it once they are gone (it
+  # refuses -kill while a node is still registered).
+  for n in 1 2 3; do
+    for _ in $(seq 1 100); do alive "rabbit$n" || break; sleep 0.2; done
+  done
+  for _ in 1 2 3 4 5; do
+    epmd -port "$EPMD_PORT" -kill >/dev/null 2>&1 || true
+    (exec 3<>/dev/tcp/127.0.0.1/"$EPMD_PORT") 2>/dev/null || break
+    sleep 1
+  done
   for name in sentinel1 sentinel2 sentinel3 redis1 redis2; do
     alive "$name" && { kill -CONT "$(pid_of "$name")"; kill -TERM "$(pid_of "$name")"; } 2>/dev/null || true
   done
