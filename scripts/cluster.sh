@@ -335,7 +335,9 @@ down() {
 status() {
   local leaders="" line name kind addr pid role port is_leader
   # Stream leaders, from any node that answers.
+  # Only ask a live node: the Erlang CLI starts an epmd of its own otherwise.
   for n in 1 2 3; do
+    alive "rabbit$n" || continue
     if leaders=$(ctl "$n" list_queues name type leader --formatter json 2>/dev/null); then break; fi
     leaders=""
   done
