@@ -64,7 +64,7 @@ type Worker struct {
 	cfg   Config
 	reg   *Registry
 	store *state.Store
-	batch *state.Batcher
+	co    *state.Coalescer
 	m     *metrics
 	log   *slog.Logger
 	info  state.WorkerInfo
@@ -114,8 +114,8 @@ func New(cfg Config, reg *Registry) (*Worker, error) {
 	if cfg.CoalesceWindow == 0 {
 		cfg.CoalesceWindow = 200 * time.Microsecond
 	}
-	w := &Worker{cfg: cfg, reg: reg, store: store, batch: store.NewBatcher(), m: m, log: cfg.Log.With("worker", cfg.ID)}
-	w.batch.Window = cfg.CoalesceWindow
+	w := &Worker{cfg: cfg, reg: reg, store: store, co: store.NewCoalescer(), m: m, log: cfg.Log.With("worker", cfg.ID)}
+	w.co.Window = cfg.CoalesceWindow
 	w.info = state.WorkerInfo{ID: cfg.ID, Host: host, PID: os.Getpid(), Functions: reg.Names(), Queues: cfg.Queues.All(), Started: time.Now()}
 	return w, nil
 }
@@ -207,7 +207,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
-	action, deps, err := w.batch.Start(ctx, p, taskq.Attempt(taskID), w.cfg.ID)
+	action, deps, err := w.co.Start(ctx, p, taskq.Attempt(taskID), w.cfg.ID)
 	if errors.Is(err, state.ErrMissingDep) {
 		return w.fail(ctx, p, err)
 	}
@@ -220,7 +220,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		w.m.tasks.WithLabelValues(p.Func, outcomeSkipped).Inc()
 		return nil
 	case state.ActionMemo:
-		if _, err := w.batch.Complete(ctx, p, nil, true); err != nil {
+		if _, err := w.co.Complete(ctx, p, nil, true); err != nil {
 			return err
 		}
 		w.m.tasks.WithLabelValues(p.Func, outcomeMemo).Inc()
@@ -248,7 +248,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		w.log.Debug("task failed, will retry", "graph", p.Graph, "key", p.Key, "retried", retried, "err", err)
 		return err
 	}
-	c, err := w.batch.Complete(ctx, p, res, false)
+	c, err := w.co.Complete(ctx, p, res, false)
 	if err != nil {
 		// asynq retries the task; Start lets the same dispatch run again.
 		w.m.tasks.WithLabelValues(p.Func, outcomeInternal).Inc()

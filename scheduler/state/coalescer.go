@@ -127,14 +127,14 @@ if nmemo > 0 then redis.call('HINCRBY', P .. ':stats', 'tasks_memoized', nmemo) 
 return out
 `)
 
-// Batcher coalesces the Start and Complete calls of concurrent task handlers
+// Coalescer coalesces the Start and Complete calls of concurrent task handlers
 // (the tasks a worker runs at once) into one round trip and two script calls
 // (one for the starts, one for the completions) per batch: while a batch is
 // in flight, the calls that arrive queue up and form the next one. A lone
 // call is sent at once (no added latency when idle). It has the same
 // semantics as Store.Start and Store.Complete. It is safe for concurrent use
 // and needs no shutdown (its flusher exits when idle).
-type Batcher struct {
+type Coalescer struct {
 	s *Store
 	// Window, if positive, is how long a flush waits for more calls before
 	// sending a batch that is not full (more coalescing, more latency). It
@@ -153,8 +153,8 @@ type Batcher struct {
 	lastN int // calls in the previous batch
 }
 
-// NewBatcher returns a batcher on s.
-func (s *Store) NewBatcher() *Batcher { return &Batcher{s: s} }
+// NewCoalescer returns a coalescer on s.
+func (s *Store) NewCoalescer() *Coalescer { return &Coalescer{s: s} }
 
 type call struct {
 	p       *taskq.Payload
@@ -182,7 +182,7 @@ type sourced struct {
 func newSourced(src string) sourced { return sourced{src: src, hash: redis.NewScript(src).Hash()} }
 
 // Start is Store.Start, coalesced with concurrent calls.
-func (b *Batcher) Start(ctx context.Context, p *taskq.Payload, attempt int, worker string) (string, [][]byte, error) {
+func (b *Coalescer) Start(ctx context.Context, p *taskq.Payload, attempt int, worker string) (string, [][]byte, error) {
 	c := &call{p: p, attempt: attempt, worker: worker, done: make(chan struct{})}
 	if err := b.do(ctx, c); err != nil {
 		return "", nil, err
@@ -191,7 +191,7 @@ func (b *Batcher) Start(ctx context.Context, p *taskq.Payload, attempt int, work
 }
 
 // Complete is Store.Complete, coalesced with concurrent calls.
-func (b *Batcher) Complete(ctx context.Context, p *taskq.Payload, result []byte, memo bool) (Completion, error) {
+func (b *Coalescer) Complete(ctx context.Context, p *taskq.Payload, result []byte, memo bool) (Completion, error) {
 	c := &call{p: p, complete: true, result: result, memo: memo, done: make(chan struct{})}
 	if err := b.do(ctx, c); err != nil {
 		return Completion{}, err
@@ -202,7 +202,7 @@ func (b *Batcher) Complete(ctx context.Context, p *taskq.Payload, result []byte,
 // do queues c and waits for its batch. When ctx ends first, the call may
 // still take effect (like a command whose reply was not awaited): its caller
 // fails the attempt, and the retry is idempotent.
-func (b *Batcher) do(ctx context.Context, c *call) error {
+func (b *Coalescer) do(ctx context.Context, c *call) error {
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
 	if !b.busy {
@@ -219,7 +219,7 @@ func (b *Batcher) do(ctx context.Context, c *call) error {
 }
 
 // flush sends batches until the queue is empty.
-func (b *Batcher) flush() {
+func (b *Coalescer) flush() {
 	maxN, maxBytes := b.MaxBatch, b.MaxBytes
 	if maxN <= 0 {
 		maxN = 256
@@ -267,7 +267,7 @@ const batchTimeout = 30 * time.Second
 
 // run sends one batch: the starts and the completions, each as one script
 // call, in one pipeline.
-func (b *Batcher) run(batch []*call) {
+func (b *Coalescer) run(batch []*call) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	var starts, comps []*call
@@ -341,7 +341,7 @@ func runScripts(ctx context.Context, rdb redis.UniversalClient, fill func(pipe r
 	return nil
 }
 
-func (b *Batcher) startResults(calls []*call, cmd *redis.Cmd, err error) {
+func (b *Coalescer) startResults(calls []*call, cmd *redis.Cmd, err error) {
 	var rows []any
 	if err == nil {
 		rows, err = cmd.Slice()

@@ -50,7 +50,7 @@ func payload(t *testing.T, rdb *redis.Client, prefix, id, key string) *taskq.Pay
 
 // TestCoalescedFanInExactlyOnce starts and completes the leaves of a graph
 // (leaves -> 2 middles -> sink) from many goroutines at once, every leaf
-// twice (a duplicate delivery), through one batcher with a coalescing
+// twice (a duplicate delivery), through one coalescer with a coalescing
 // window, and checks that each leaf is counted once, that each middle is
 // enqueued into asynq exactly once, and that the graph then finishes once.
 func TestCoalescedFanInExactlyOnce(t *testing.T) {
@@ -78,7 +78,7 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 	if sub.Enqueued != leaves {
 		t.Fatalf("enqueued %d roots, want %d", sub.Enqueued, leaves)
 	}
-	bt := store.NewBatcher()
+	bt := store.NewCoalescer()
 	bt.Window = 300 * time.Microsecond
 	bt.MaxBatch = 64
 
@@ -225,7 +225,7 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 }
 
 // TestBatchedMemoAndCancel checks the memo action and the skip of a
-// cancelled graph's tasks through the batcher.
+// cancelled graph's tasks through the coalescer.
 func TestBatchedMemoAndCancel(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
@@ -245,7 +245,7 @@ func TestBatchedMemoAndCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bt := store.NewBatcher()
+	bt := store.NewCoalescer()
 	pa, pb := payload(t, rdb, prefix, sub.ID, "a"), payload(t, rdb, prefix, sub.ID, "b")
 	// a's result appears (another graph computed it) after the submission.
 	if err := rdb.Set(ctx, store.ResultKey("a"), "x", time.Hour).Err(); err != nil {
