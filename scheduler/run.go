@@ -101,7 +101,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			continue // expired or just finished
 		}
 		switch st.State {
-		case state.Submitting:
+		case state.GraphSubmitting:
 			if time.Since(st.Created) > s.cfg.ResumeAfter {
 				if ok, err := s.store.Resume(ctx, id); err != nil {
 					s.log.Warn("resume submission", "graph", id, "err", err)
@@ -110,7 +110,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 					s.log.Info("finished an interrupted submission", "graph", id)
 				}
 			}
-		case state.Running:
+		case state.GraphRunning:
 			r, err := s.store.Running(ctx, id)
 			if err != nil {
 				return err

@@ -204,7 +204,7 @@ func TestExactResults(t *testing.T) {
 				}
 			}
 			st := e.run(t, g)
-			if st.State != state.Done || st.Done != int64(len(g.Tasks)) || st.Failed != 0 {
+			if st.State != state.GraphDone || st.Done != int64(len(g.Tasks)) || st.Failed != 0 {
 				t.Fatalf("status %+v, want done with %d tasks", st, len(g.Tasks))
 			}
 			if got := e.result(t, ns+root); got != tt.want {
@@ -225,7 +225,7 @@ func TestFailureFailsGraph(t *testing.T) {
 	b.Task("d", "count", nil, c, a)
 	g, _ := b.Build()
 	st := e.run(t, g)
-	if st.State != state.Failed || st.ErrorKey != "bad" || !strings.Contains(st.Error, "boom-42") {
+	if st.State != state.GraphFailed || st.ErrorKey != "bad" || !strings.Contains(st.Error, "boom-42") {
 		t.Fatalf("status %+v: want failed by task bad with its error", st)
 	}
 	tasks, err := e.cli.Tasks(context.Background(), st.ID)
@@ -251,7 +251,7 @@ func TestTimeout(t *testing.T) {
 	b.TaskWith("slow", "sleepsum", "30s", nil, graph.Timeout(200*time.Millisecond), graph.Retries(0))
 	g, _ := b.Build()
 	st := e.run(t, g)
-	if st.State != state.Failed || !strings.Contains(st.Error, "timed out after 200ms") {
+	if st.State != state.GraphFailed || !strings.Contains(st.Error, "timed out after 200ms") {
 		t.Fatalf("status %+v: want failed by a timeout", st)
 	}
 }
@@ -307,7 +307,7 @@ func TestIdempotentAndMemoized(t *testing.T) {
 		t.Fatalf("two submissions: %+v then %+v, want the same ID, created once", r1, r2)
 	}
 	st, err := e.cli.Wait(ctx, r1.ID, 20*time.Millisecond, nil)
-	if err != nil || st.State != state.Done {
+	if err != nil || st.State != state.GraphDone {
 		t.Fatalf("wait: %+v %v", st, err)
 	}
 	if got := e.result(t, "sum-L3-0"); got != 190 {
@@ -326,7 +326,7 @@ func TestIdempotentAndMemoized(t *testing.T) {
 	}
 	// A second graph with one new task on top: everything else is memoized.
 	st = e.run(t, build(true))
-	if st.State != state.Done || st.Memoized != int64(len(g1.Tasks)) || st.Done != int64(len(g1.Tasks)+1) {
+	if st.State != state.GraphDone || st.Memoized != int64(len(g1.Tasks)) || st.Done != int64(len(g1.Tasks)+1) {
 		t.Fatalf("status %+v: want %d memoized and 1 run", st, len(g1.Tasks))
 	}
 	if got := e.result(t, "root2"); got != 1190 {
@@ -363,7 +363,7 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("cancel: %v %v", ok, err)
 	}
 	st, err := e.cli.Status(ctx, res.ID)
-	if err != nil || st.State != state.Cancelled || st.Cancelled != 1 {
+	if err != nil || st.State != state.GraphCancelled || st.Cancelled != 1 {
 		t.Fatalf("status %+v %v: want cancelled, 1 task cancelled", st, err)
 	}
 	// The running tasks are interrupted: the worker's slots free up long before 20 s.

@@ -131,7 +131,7 @@ func checkResult(t *testing.T, c *client.Client, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != state.Done || st.Done != st.Total {
+	if st.State != state.GraphDone || st.Done != st.Total {
 		t.Fatalf("graph %+v: want done", st)
 	}
 	b, err := c.Result(ctx, "root")

@@ -43,7 +43,7 @@ func Run(ctx context.Context, sub Submitter, rdb redis.Cmdable, opts Options, pr
 	if err != nil {
 		return plan, st, err
 	}
-	if st.State != state.Done {
+	if st.State != state.GraphDone {
 		return plan, st, fmt.Errorf("recompute v%d %s: %s (task %s)", plan.Version, st.State, st.Error, st.ErrorKey)
 	}
 	return plan, st, nil

@@ -286,7 +286,7 @@ func runTributary(ctx context.Context, rdb redis.UniversalClient, o opts) (int, 
 		return 0, 0, err
 	}
 	el := time.Since(start)
-	if st.State != state.Done {
+	if st.State != state.GraphDone {
 		return 0, 0, fmt.Errorf("graph %s: %s %s", st.ID, st.State, st.Error)
 	}
 	return len(g.Tasks), el, nil

@@ -94,7 +94,7 @@ func newBatchRunCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if st.State != state.Done {
+			if st.State != state.GraphDone {
 				return fmt.Errorf("recompute v%d %s: %s (task %s)", plan.Version, st.State, st.Error, st.ErrorKey)
 			}
 			m, err := view.Current(ctx, rdb, g.keyPrefix)

@@ -178,12 +178,12 @@ func waitGraph(ctx context.Context, g *globals, c *client.Client, id string, eve
 // graphOutcome turns a final state into the command's result.
 func graphOutcome(st *state.Status) error {
 	switch st.State {
-	case state.Done:
+	case state.GraphDone:
 		return nil
-	case state.Failed:
+	case state.GraphFailed:
 		return fmt.Errorf("graph %s failed: task %q: %s", st.ID, st.ErrorKey, st.Error)
 	default:
-		return errors.New("graph " + st.ID + " " + st.State)
+		return errors.New("graph " + st.ID + " " + string(st.State))
 	}
 }
 

@@ -208,7 +208,7 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != state.Done || st.Done != leaves+3 || st.Running != 0 {
+	if st.State != state.GraphDone || st.Done != leaves+3 || st.Running != 0 {
 		t.Fatalf("status %+v", st)
 	}
 	stats, err := store.Stats(ctx)
@@ -271,7 +271,7 @@ func TestBatchedMemoAndCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != state.Cancelled || st.Memoized != 1 {
+	if st.State != state.GraphCancelled || st.Memoized != 1 {
 		t.Fatalf("status %+v", st)
 	}
 }

@@ -26,43 +26,6 @@ type Defaults struct {
 // chunk bounds the fields of one HSET, so that no single command is huge.
 const chunk = 1000
 
-// claimScript creates a graph's meta and spec unless the graph exists.
-// ARGV: id name priority queue total now gttl spec
-// Returns 1 when created, 0 when the graph already existed.
-var claimScript = script(`
-if redis.call('EXISTS', META) == 1 then return 0 end
-redis.call('HSET', META, 'id', ARGV[1], 'name', ARGV[2], 'priority', ARGV[3], 'queue', ARGV[4],
-  'state', 'submitting', 'total', ARGV[5], 'done', 0, 'memo', 0, 'failed', 0, 'cancelled', 0,
-  'created', ARGV[6], 'gttl', ARGV[7])
-redis.call('SET', SPEC, ARGV[8])
-redis.call('SADD', ACTIVE, ARGV[1])
-return 1
-`)
-
-// activateScript starts a materialized graph: it enqueues its ready tasks
-// (ARGV[3..]) and marks it running, or done when memoization left nothing to
-// run. ARGV: id now root...
-// Returns the number of tasks enqueued, or -1 when the graph was not
-// submitting (already activated, or cancelled meanwhile).
-var activateScript = script(`
-if redis.call('HGET', META, 'state') ~= 'submitting' then return -1 end
-redis.call('HSET', META, 'state', 'running', 'started', ARGV[2])
-local q = redis.call('HGET', META, 'queue')
-local n = 0
-for i = 3, #ARGV do
-  local k = ARGV[i]
-  if redis.call('HGET', STATE, k) == 'w' then
-    redis.call('HSET', STATE, k, 'q')
-    enqueue(q, ARGV[1] .. ':' .. k, redis.call('HGET', MSG, k), ARGV[2])
-    n = n + 1
-  end
-end
-if tonumber(redis.call('HGET', META, 'done')) >= tonumber(redis.call('HGET', META, 'total')) then
-  finish('done', ARGV[2])
-end
-return n
-`)
-
 // Submitted is what Submit did.
 type Submitted struct {
 	ID string
@@ -128,7 +91,7 @@ func (s *Store) Resume(ctx context.Context, id string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("graph %s: %w", id, err)
 	}
-	if st, _ := vals[0].(string); st != "submitting" {
+	if st, _ := vals[0].(string); GraphState(st) != GraphSubmitting {
 		return false, nil
 	}
 	queue, _ := vals[1].(string)
@@ -189,7 +152,7 @@ func (s *Store) materialize(ctx context.Context, g *graph.Graph, queue string) (
 	ttl := g.ResultTTL.Milliseconds()
 	for _, t := range g.Tasks {
 		if memo[t.Key] {
-			stateF = append(stateF, t.Key, "d")
+			stateF = append(stateF, t.Key, Done.Code())
 			flush(false)
 			continue
 		}
@@ -210,7 +173,7 @@ func (s *Store) materialize(ctx context.Context, g *graph.Graph, queue string) (
 		}
 		m := taskq.Message{Type: taskq.TypeTask, Payload: payload, ID: taskq.TaskID(id, t.Key, 0), Queue: queue,
 			Retry: *t.MaxRetries, Timeout: t.Timeout + time.Second}
-		stateF = append(stateF, t.Key, "w")
+		stateF = append(stateF, t.Key, Waiting.Code())
 		pendF = append(pendF, t.Key, pending)
 		msgF = append(msgF, t.Key, m.Encode())
 		flush(false)
@@ -247,38 +210,29 @@ func (s *Store) materialize(ctx context.Context, g *graph.Graph, queue string) (
 	return &Submitted{ID: id, Memoized: len(memo), Enqueued: max(enq, 0)}, nil
 }
 
-// Graph states.
-const (
-	Submitting = "submitting"
-	Running    = "running"
-	Done       = "done"
-	Failed     = "failed"
-	Cancelled  = "cancelled"
-)
-
 // Status is a graph's progress.
 type Status struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name,omitempty"`
-	Priority  string    `json:"priority"`
-	Queue     string    `json:"queue"`
-	State     string    `json:"state"`
-	Total     int64     `json:"total"`
-	Done      int64     `json:"done"` // includes Memoized
-	Memoized  int64     `json:"memoized"`
-	Running   int64     `json:"running"`
-	Failed    int64     `json:"failed"`
-	Cancelled int64     `json:"cancelled"`
-	Error     string    `json:"error,omitempty"`
-	ErrorKey  string    `json:"error_key,omitempty"`
-	Created   time.Time `json:"created"`
-	Started   time.Time `json:"started,omitzero"`
-	Finished  time.Time `json:"finished,omitzero"`
+	ID        string     `json:"id"`
+	Name      string     `json:"name,omitempty"`
+	Priority  string     `json:"priority"`
+	Queue     string     `json:"queue"`
+	State     GraphState `json:"state"`
+	Total     int64      `json:"total"`
+	Done      int64      `json:"done"` // includes Memoized
+	Memoized  int64      `json:"memoized"`
+	Running   int64      `json:"running"`
+	Failed    int64      `json:"failed"`
+	Cancelled int64      `json:"cancelled"`
+	Error     string     `json:"error,omitempty"`
+	ErrorKey  string     `json:"error_key,omitempty"`
+	Created   time.Time  `json:"created"`
+	Started   time.Time  `json:"started,omitzero"`
+	Finished  time.Time  `json:"finished,omitzero"`
 }
 
 // IsFinal reports whether the graph reached a final state.
 func (st *Status) IsFinal() bool {
-	return st.State == Done || st.State == Failed || st.State == Cancelled
+	return st.State.IsFinal()
 }
 
 // ErrNotFound is returned for an unknown (or expired) graph.
@@ -301,13 +255,11 @@ func (s *Store) Status(ctx context.Context, id string) (*Status, error) {
 		_, _ = fmt.Sscan(m[f], &n)
 		return n
 	}
-	return &Status{ID: m["id"], Name: m["name"], Priority: m["priority"], Queue: m["queue"], State: m["state"],
+	return &Status{ID: m["id"], Name: m["name"], Priority: m["priority"], Queue: m["queue"], State: GraphState(m["state"]),
 		Total: num("total"), Done: num("done"), Memoized: num("memo"), Running: running.Val(), Failed: num("failed"),
 		Cancelled: num("cancelled"), Error: m["error"], ErrorKey: m["error_key"],
 		Created: parseNS(m["created"]), Started: parseNS(m["started"]), Finished: parseNS(m["finished"])}, nil
 }
-
-var taskStateNames = map[string]string{"w": "waiting", "q": "queued", "r": "running", "d": "done", "f": "failed", "c": "cancelled"}
 
 // TaskStates returns the state of every task of graph id (waiting, queued,
 // running, done, failed, cancelled).
@@ -320,7 +272,7 @@ func (s *Store) TaskStates(ctx context.Context, id string) (map[string]string, e
 		return nil, fmt.Errorf("graph %s: %w", id, ErrNotFound)
 	}
 	for k, v := range m {
-		m[k] = taskStateNames[v]
+		m[k] = string(taskStateOf(v))
 	}
 	return m, nil
 }
@@ -356,21 +308,6 @@ func (s *Store) Result(ctx context.Context, key string) ([]byte, error) {
 	return b, nil
 }
 
-// cancelScript stops a graph: pending tasks are cancelled, and the keys of the
-// running ones are returned so that the caller can ask asynq to cancel them.
-// ARGV: now reason. Returns {state_before, running keys...}.
-var cancelScript = script(`
-local gs = redis.call('HGET', META, 'state')
-if not gs then return {'missing'} end
-if gs ~= 'running' and gs ~= 'submitting' then return {gs} end
-cancel_pending()
-redis.call('HSET', META, 'error', ARGV[2])
-finish('cancelled', ARGV[1])
-local r = {gs}
-for _, k in ipairs(redis.call('HKEYS', RUNNING)) do r[#r + 1] = k end
-return r
-`)
-
 // Cancel stops graph id. It returns the asynq task IDs of its running tasks
 // and whether the graph was still running or submitting (false: it had
 // already finished, nothing changed).
@@ -382,7 +319,7 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (running []string
 	if res[0] == "missing" {
 		return nil, false, fmt.Errorf("graph %s: %w", id, ErrNotFound)
 	}
-	if res[0] != Running && res[0] != Submitting {
+	if gs := GraphState(res[0]); gs != GraphRunning && gs != GraphSubmitting {
 		return nil, false, nil
 	}
 	attempts, _ := s.rdb.HGetAll(ctx, s.key(id, "attempt")).Result()
