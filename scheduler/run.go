@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tributary-dev/tributary/scheduler/state"
+	"github.com/tributary-dev/tributary/scheduler/internal/state"
 )
 
 // Run elects a leader among the replicas and, while this replica leads,
@@ -96,7 +96,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	}
 	running := make(map[string]map[string]string)
 	for _, id := range ids {
-		st, err := s.store.Status(ctx, id)
+		st, err := s.store.Meta(ctx, id)
 		if err != nil {
 			continue // expired or just finished
 		}

@@ -14,9 +14,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary/internal/testenv"
+	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/client"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
 )
 
 // proc is a tributary subprocess.
@@ -131,7 +131,7 @@ func checkResult(t *testing.T, c *client.Client, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != state.GraphDone || st.Done != st.Total {
+	if st.State != scheduler.GraphDone || st.Done != st.Total {
 		t.Fatalf("graph %+v: want done", st)
 	}
 	b, err := c.Result(ctx, "root")

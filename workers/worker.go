@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tributary-dev/tributary/scheduler/state"
+	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 )
 
@@ -61,13 +61,12 @@ type Config struct {
 
 // Worker runs graph tasks with the functions of a registry.
 type Worker struct {
-	cfg   Config
-	reg   *Registry
-	store *state.Store
-	co    *state.Coalescer
-	m     *metrics
-	log   *slog.Logger
-	info  state.WorkerInfo
+	cfg  Config
+	reg  *Registry
+	rec  *scheduler.TaskRecorder
+	m    *metrics
+	log  *slog.Logger
+	info scheduler.WorkerInfo
 }
 
 // New returns a worker; Run starts it.
@@ -104,7 +103,6 @@ func New(cfg Config, reg *Registry) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker metrics: %w", err)
 	}
-	store := state.New(cfg.Redis, cfg.KeyPrefix)
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 2 * runtime.NumCPU()
 	}
@@ -114,9 +112,8 @@ func New(cfg Config, reg *Registry) (*Worker, error) {
 	if cfg.CoalesceWindow == 0 {
 		cfg.CoalesceWindow = 200 * time.Microsecond
 	}
-	w := &Worker{cfg: cfg, reg: reg, store: store, co: store.NewCoalescer(), m: m, log: cfg.Log.With("worker", cfg.ID)}
-	w.co.Window = cfg.CoalesceWindow
-	w.info = state.WorkerInfo{ID: cfg.ID, Host: host, PID: os.Getpid(), Functions: reg.Names(), Queues: cfg.Queues.All(), Started: time.Now()}
+	w := &Worker{cfg: cfg, reg: reg, rec: scheduler.NewTaskRecorder(cfg.Redis, cfg.KeyPrefix, cfg.CoalesceWindow), m: m, log: cfg.Log.With("worker", cfg.ID)}
+	w.info = scheduler.WorkerInfo{ID: cfg.ID, Host: host, PID: os.Getpid(), Functions: reg.Names(), Queues: cfg.Queues.All(), Started: time.Now()}
 	return w, nil
 }
 
@@ -127,7 +124,7 @@ func (w *Worker) ID() string { return w.cfg.ID }
 // get asynq's shutdown timeout, then are requeued).
 func (w *Worker) Run(ctx context.Context) error {
 	ttl := 4 * w.cfg.Heartbeat
-	if err := w.store.Advertise(ctx, &w.info, ttl); err != nil {
+	if err := w.rec.Advertise(ctx, &w.info, ttl); err != nil {
 		return err
 	}
 	queues := make(map[string]int)
@@ -164,13 +161,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			shutdown()
 			// A clean stop withdraws at once: the scheduler need not wait for the TTL.
-			if err := w.store.Withdraw(context.WithoutCancel(ctx), w.cfg.ID); err != nil {
+			if err := w.rec.Withdraw(context.WithoutCancel(ctx), w.cfg.ID); err != nil {
 				w.log.Warn("withdraw", "err", err)
 			}
 			w.log.Info("worker stopped")
 			return nil
 		case <-t.C:
-			if err := w.store.Advertise(ctx, &w.info, ttl); err != nil && ctx.Err() == nil {
+			if err := w.rec.Advertise(ctx, &w.info, ttl); err != nil && ctx.Err() == nil {
 				w.log.Warn("heartbeat", "err", err)
 			}
 		}
@@ -207,8 +204,8 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
-	action, deps, err := w.co.Start(ctx, p, taskq.Attempt(taskID), w.cfg.ID)
-	if errors.Is(err, state.ErrMissingDep) {
+	action, deps, err := w.rec.Start(ctx, p, taskq.Attempt(taskID), w.cfg.ID)
+	if errors.Is(err, scheduler.ErrMissingDep) {
 		return w.fail(ctx, p, err)
 	}
 	if err != nil {
@@ -216,11 +213,11 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	switch action {
-	case state.ActionSkip:
+	case scheduler.ActionSkip:
 		w.m.tasks.WithLabelValues(p.Func, outcomeSkipped).Inc()
 		return nil
-	case state.ActionMemo:
-		if _, err := w.co.Complete(ctx, p, nil, true); err != nil {
+	case scheduler.ActionMemo:
+		if _, err := w.rec.Complete(ctx, p, nil, true); err != nil {
 			return err
 		}
 		w.m.tasks.WithLabelValues(p.Func, outcomeMemo).Inc()
@@ -248,7 +245,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		w.log.Debug("task failed, will retry", "graph", p.Graph, "key", p.Key, "retried", retried, "err", err)
 		return err
 	}
-	c, err := w.co.Complete(ctx, p, res, false)
+	c, err := w.rec.Complete(ctx, p, res, false)
 	if err != nil {
 		// asynq retries the task; Start lets the same dispatch run again.
 		w.m.tasks.WithLabelValues(p.Func, outcomeInternal).Inc()
@@ -288,7 +285,7 @@ func (w *Worker) call(ctx context.Context, fn Func, p *taskq.Payload, deps [][]b
 // asynq not to retry (the task is archived, visible in asynqmon).
 func (w *Worker) fail(ctx context.Context, p *taskq.Payload, cause error) error {
 	w.m.tasks.WithLabelValues(p.Func, outcomeFailed).Inc()
-	failed, err := w.store.Fail(context.WithoutCancel(ctx), p.Graph, p.Key, cause.Error())
+	failed, err := w.rec.Fail(context.WithoutCancel(ctx), p.Graph, p.Key, cause.Error())
 	if err != nil {
 		return fmt.Errorf("%w (and recording the failure: %w)", cause, err)
 	}

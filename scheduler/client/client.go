@@ -13,7 +13,6 @@ import (
 
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
 )
 
 // Client talks to a scheduler replica.
@@ -28,12 +27,12 @@ func New(base string) *Client {
 }
 
 // Submit submits g; see scheduler.Scheduler.Submit.
-func (c *Client) Submit(ctx context.Context, g *graph.Graph) (*state.Submitted, error) {
+func (c *Client) Submit(ctx context.Context, g *graph.Graph) (*scheduler.Submitted, error) {
 	body, err := json.Marshal(g)
 	if err != nil {
 		return nil, fmt.Errorf("encode graph: %w", err)
 	}
-	var res state.Submitted
+	var res scheduler.Submitted
 	if err := c.do(ctx, http.MethodPost, "/v1/graphs", body, &res); err != nil {
 		return nil, err
 	}
@@ -41,8 +40,8 @@ func (c *Client) Submit(ctx context.Context, g *graph.Graph) (*state.Submitted, 
 }
 
 // Status returns graph id's progress.
-func (c *Client) Status(ctx context.Context, id string) (*state.Status, error) {
-	var st state.Status
+func (c *Client) Status(ctx context.Context, id string) (*scheduler.Status, error) {
+	var st scheduler.Status
 	if err := c.do(ctx, http.MethodGet, "/v1/graphs/"+url.PathEscape(id), nil, &st); err != nil {
 		return nil, err
 	}
@@ -68,7 +67,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (bool, error) {
 }
 
 // Wait polls graph id every interval until it is final; progress may be nil.
-func (c *Client) Wait(ctx context.Context, id string, every time.Duration, progress func(*state.Status)) (*state.Status, error) {
+func (c *Client) Wait(ctx context.Context, id string, every time.Duration, progress func(*scheduler.Status)) (*scheduler.Status, error) {
 	return scheduler.Wait(ctx, c.Status, id, every, progress)
 }
 
@@ -125,9 +124,9 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 		case "invalid":
 			kind = graph.ErrInvalid
 		case "not_found":
-			kind = state.ErrNotFound
+			kind = scheduler.ErrNotFound
 		case "no_result":
-			kind = state.ErrNoResult
+			kind = scheduler.ErrNoResult
 		default:
 			return fmt.Errorf("scheduler: %s", eb.Error)
 		}
@@ -144,7 +143,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 }
 
 // RemoteError is an error reported by the scheduler; errors.Is matches its
-// kind (graph.ErrInvalid, state.ErrNotFound, state.ErrNoResult).
+// kind (graph.ErrInvalid, scheduler.ErrNotFound, scheduler.ErrNoResult).
 type RemoteError struct {
 	Msg  string
 	Kind error

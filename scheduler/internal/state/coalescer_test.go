@@ -13,7 +13,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
+	"github.com/tributary-dev/tributary/scheduler/internal/state"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 )
 
@@ -29,6 +29,21 @@ func cleanup(rdb *redis.Client, prefix, queue string) {
 	for i := 0; i < len(keys); i += 500 {
 		rdb.Del(ctx, keys[i:min(i+500, len(keys))]...)
 	}
+}
+
+// filled is g with its ID and defaults filled in, as package scheduler
+// submits it: a minute per attempt, retries retries, results kept an hour.
+func filled(g *graph.Graph, retries int) *graph.Graph {
+	full := *g
+	full.ID = g.EffectiveID()
+	full.ResultTTL = time.Hour
+	full.Tasks = make([]graph.Task, len(g.Tasks))
+	for i, t := range g.Tasks {
+		t.Timeout = time.Minute
+		t.MaxRetries = &retries
+		full.Tasks[i] = t
+	}
+	return &full
 }
 
 func payload(t *testing.T, rdb *redis.Client, prefix, id, key string) *taskq.Payload {
@@ -71,7 +86,7 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := store.Submit(ctx, g, queue, state.Defaults{Timeout: time.Minute, MaxRetries: 1, ResultTTL: time.Hour, GraphTTL: time.Hour})
+	sub, err := store.Submit(ctx, filled(g, 1), queue, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +219,7 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 	if done2.Load() != 1 {
 		t.Fatalf("graph finished %d times", done2.Load())
 	}
-	st, err := store.Status(ctx, sub.ID)
+	st, err := store.Meta(ctx, sub.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +256,7 @@ func TestBatchedMemoAndCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := store.Submit(ctx, g, queue, state.Defaults{Timeout: time.Minute, ResultTTL: time.Hour, GraphTTL: time.Hour})
+	sub, err := store.Submit(ctx, filled(g, 0), queue, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +282,7 @@ func TestBatchedMemoAndCancel(t *testing.T) {
 	if a, _, err := bt.Start(ctx, pb, 0, "w"); err != nil || a != state.ActionSkip {
 		t.Fatalf("start b after cancel: %v %q", err, a)
 	}
-	st, err := store.Status(ctx, sub.ID)
+	st, err := store.Meta(ctx, sub.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

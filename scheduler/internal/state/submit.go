@@ -14,67 +14,38 @@ import (
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 )
 
-// Defaults fill what a graph leaves unset.
-type Defaults struct {
-	Timeout    time.Duration // per attempt
-	MaxRetries int
-	ResultTTL  time.Duration
-	// GraphTTL is how long a finished graph's state is kept.
-	GraphTTL time.Duration
-}
-
 // chunk bounds the fields of one HSET, so that no single command is huge.
 const chunk = 1000
 
-// Submitted is what Submit did.
-type Submitted struct {
-	ID string
-	// Created is false when the graph already existed (a second submission
-	// of the same graph is a no-op).
-	Created bool
-	// Memoized counts tasks found already computed.
-	Memoized int
-	// Enqueued counts tasks enqueued at once.
-	Enqueued int
+// Submission is what Submit did.
+type Submission struct {
+	ID       string
+	Created  bool // false: the graph already existed, nothing was done
+	Memoized int  // tasks found already computed
+	Enqueued int  // tasks enqueued at once
 }
 
-// Submit stores graph g (validated by the caller) and enqueues its ready
-// tasks on queue. It takes a handful of round trips whatever the size of the
-// graph (pipelines and scripts). A crash between the claim and the activation
-// leaves the graph "submitting"; Resume finishes the job.
-func (s *Store) Submit(ctx context.Context, g *graph.Graph, queue string, d Defaults) (*Submitted, error) {
-	id := g.EffectiveID()
-	full := *g
-	full.ID = id
-	if full.ResultTTL == 0 {
-		full.ResultTTL = d.ResultTTL
-	}
-	full.Tasks = make([]graph.Task, len(g.Tasks))
-	for i, t := range g.Tasks {
-		if t.Timeout == 0 {
-			t.Timeout = d.Timeout
-		}
-		if t.MaxRetries == nil {
-			r := d.MaxRetries
-			t.MaxRetries = &r
-		}
-		full.Tasks[i] = t
-	}
-	spec, err := json.Marshal(&full)
+// Submit stores graph g (validated, its ID and defaults filled in by the
+// caller) and enqueues its ready tasks on queue; a finished graph's keys
+// live graphTTL. It takes a handful of round trips whatever the size of
+// the graph (pipelines and scripts). A crash between the claim and the
+// activation leaves the graph submitting; Resume finishes the job.
+func (s *Store) Submit(ctx context.Context, g *graph.Graph, queue string, graphTTL time.Duration) (*Submission, error) {
+	spec, err := json.Marshal(g)
 	if err != nil {
-		return nil, fmt.Errorf("encode graph %s: %w", id, err)
+		return nil, fmt.Errorf("encode graph %s: %w", g.ID, err)
 	}
+	full := *g
 	if full.Priority == "" {
 		full.Priority = graph.Default
 	}
-	keys := s.graphKeys(id)
-	created, err := claimScript.Run(ctx, s.rdb, keys, id, full.Name, string(full.Priority), queue,
-		len(full.Tasks), nowNS(), d.GraphTTL.Milliseconds(), spec).Int()
+	created, err := claimScript.Run(ctx, s.rdb, s.graphKeys(g.ID), g.ID, full.Name, string(full.Priority), queue,
+		len(full.Tasks), nowNS(), graphTTL.Milliseconds(), spec).Int()
 	if err != nil {
-		return nil, fmt.Errorf("claim graph %s: %w", id, err)
+		return nil, fmt.Errorf("claim graph %s: %w", g.ID, err)
 	}
 	if created == 0 {
-		return &Submitted{ID: id}, nil
+		return &Submission{ID: g.ID}, nil
 	}
 	res, err := s.materialize(ctx, &full, queue)
 	if err != nil {
@@ -112,48 +83,18 @@ func (s *Store) Resume(ctx context.Context, id string) (bool, error) {
 // materialize writes the per-task state of a claimed graph (whose defaults
 // are filled in) and activates it. Every write is idempotent, so it can be
 // redone after a crash until the activation succeeds.
-func (s *Store) materialize(ctx context.Context, g *graph.Graph, queue string) (*Submitted, error) {
-	id, n := g.ID, len(g.Tasks)
-	// Memoization: one pipelined EXISTS per task.
-	exists := make([]*redis.IntCmd, n)
-	pipe := s.rdb.Pipeline()
-	for i, t := range g.Tasks {
-		exists[i] = pipe.Exists(ctx, s.ResultKey(t.Key))
+func (s *Store) materialize(ctx context.Context, g *graph.Graph, queue string) (*Submission, error) {
+	memo, err := s.memoized(ctx, g)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("graph %s: memo check: %w", id, err)
-	}
-	memo := make(map[string]bool)
-	for i, c := range exists {
-		if c.Val() == 1 {
-			memo[g.Tasks[i].Key] = true
-		}
-	}
+	w := s.newTaskWriter(ctx, g.ID)
 	out := make(map[string][]string)
 	var roots []string
-	stateF := make([]any, 0, 2*chunk)
-	pendF := make([]any, 0, 2*chunk)
-	msgF := make([]any, 0, 2*chunk)
-	pipe = s.rdb.Pipeline()
-	flush := func(force bool) {
-		if len(stateF) >= 2*chunk || (force && len(stateF) > 0) {
-			pipe.HSet(ctx, s.key(id, "state"), stateF...)
-			stateF = stateF[:0:0]
-		}
-		if len(pendF) >= 2*chunk || (force && len(pendF) > 0) {
-			pipe.HSet(ctx, s.key(id, "pending"), pendF...)
-			pendF = pendF[:0:0]
-		}
-		if len(msgF) >= 2*chunk || (force && len(msgF) > 0) {
-			pipe.HSet(ctx, s.key(id, "msg"), msgF...)
-			msgF = msgF[:0:0]
-		}
-	}
 	ttl := g.ResultTTL.Milliseconds()
 	for _, t := range g.Tasks {
 		if memo[t.Key] {
-			stateF = append(stateF, t.Key, Done.Code())
-			flush(false)
+			w.add("state", t.Key, Done.Code())
 			continue
 		}
 		pending := 0
@@ -166,38 +107,91 @@ func (s *Store) materialize(ctx context.Context, g *graph.Graph, queue string) (
 		if pending == 0 {
 			roots = append(roots, t.Key)
 		}
-		payload, err := taskq.EncodePayload(&taskq.Payload{Graph: id, Key: t.Key, Func: t.Func, Args: t.Args, Deps: t.Deps,
+		payload, err := taskq.EncodePayload(&taskq.Payload{Graph: g.ID, Key: t.Key, Func: t.Func, Args: t.Args, Deps: t.Deps,
 			TimeoutMS: t.Timeout.Milliseconds(), ResultTTLMS: ttl})
 		if err != nil {
-			return nil, fmt.Errorf("graph %s task %s: %w", id, t.Key, err)
+			return nil, fmt.Errorf("graph %s task %s: %w", g.ID, t.Key, err)
 		}
-		m := taskq.Message{Type: taskq.TypeTask, Payload: payload, ID: taskq.TaskID(id, t.Key, 0), Queue: queue,
+		m := taskq.Message{Type: taskq.TypeTask, Payload: payload, ID: taskq.TaskID(g.ID, t.Key, 0), Queue: queue,
 			Retry: *t.MaxRetries, Timeout: t.Timeout + time.Second}
-		stateF = append(stateF, t.Key, Waiting.Code())
-		pendF = append(pendF, t.Key, pending)
-		msgF = append(msgF, t.Key, m.Encode())
-		flush(false)
+		w.add("state", t.Key, Waiting.Code())
+		w.add("pending", t.Key, pending)
+		w.add("msg", t.Key, m.Encode())
 	}
-	flush(true)
-	outF := make([]any, 0, 2*chunk)
 	for k, ds := range out {
-		outF = append(outF, k, strings.Join(ds, "\n"))
-		if len(outF) >= 2*chunk {
-			pipe.HSet(ctx, s.key(id, "out"), outF...)
-			outF = outF[:0:0]
+		w.add("out", k, strings.Join(ds, "\n"))
+	}
+	w.flush()
+	w.pipe.HSet(ctx, s.key(g.ID, "meta"), "done", len(memo), "memo", len(memo))
+	if len(memo) > 0 {
+		w.pipe.HIncrBy(ctx, s.statsKey(), "tasks_memoized", int64(len(memo)))
+	}
+	w.pipe.SAdd(ctx, taskq.AllQueuesKey, queue)
+	if _, err := w.pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("graph %s: write tasks: %w", g.ID, err)
+	}
+	enq, err := s.activate(ctx, g.ID, roots)
+	if err != nil {
+		return nil, err
+	}
+	return &Submission{ID: g.ID, Memoized: len(memo), Enqueued: enq}, nil
+}
+
+// memoized returns the tasks of g whose result exists (one pipelined EXISTS
+// per task).
+func (s *Store) memoized(ctx context.Context, g *graph.Graph) (map[string]bool, error) {
+	exists := make([]*redis.IntCmd, len(g.Tasks))
+	pipe := s.rdb.Pipeline()
+	for i, t := range g.Tasks {
+		exists[i] = pipe.Exists(ctx, s.ResultKey(t.Key))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("graph %s: memo check: %w", g.ID, err)
+	}
+	memo := make(map[string]bool)
+	for i, c := range exists {
+		if c.Val() == 1 {
+			memo[g.Tasks[i].Key] = true
 		}
 	}
-	if len(outF) > 0 {
-		pipe.HSet(ctx, s.key(id, "out"), outF...)
+	return memo, nil
+}
+
+// taskWriter queues the HSETs of a graph's per-task hashes in one pipeline,
+// at most chunk fields per command.
+type taskWriter struct {
+	ctx    context.Context
+	s      *Store
+	id     string
+	pipe   redis.Pipeliner
+	fields map[string][]any // part -> pending field/value pairs
+}
+
+func (s *Store) newTaskWriter(ctx context.Context, id string) *taskWriter {
+	return &taskWriter{ctx: ctx, s: s, id: id, pipe: s.rdb.Pipeline(), fields: make(map[string][]any)}
+}
+
+func (w *taskWriter) add(part, field string, value any) {
+	f := append(w.fields[part], field, value)
+	if len(f) >= 2*chunk {
+		w.pipe.HSet(w.ctx, w.s.key(w.id, part), f...)
+		f = nil
 	}
-	pipe.HSet(ctx, s.key(id, "meta"), "done", len(memo), "memo", len(memo))
-	if len(memo) > 0 {
-		pipe.HIncrBy(ctx, s.statsKey(), "tasks_memoized", int64(len(memo)))
+	w.fields[part] = f
+}
+
+func (w *taskWriter) flush() {
+	for _, part := range []string{"state", "pending", "msg", "out"} {
+		if f := w.fields[part]; len(f) > 0 {
+			w.pipe.HSet(w.ctx, w.s.key(w.id, part), f...)
+		}
+		delete(w.fields, part)
 	}
-	pipe.SAdd(ctx, taskq.AllQueuesKey, queue)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("graph %s: write tasks: %w", id, err)
-	}
+}
+
+// activate runs activate.lua: roots become ready and are enqueued, the graph
+// runs (or is done at once). It returns how many tasks it enqueued.
+func (s *Store) activate(ctx context.Context, id string, roots []string) (int, error) {
 	args := make([]any, 0, 2+len(roots))
 	args = append(args, id, nowNS())
 	for _, r := range roots {
@@ -205,41 +199,37 @@ func (s *Store) materialize(ctx context.Context, g *graph.Graph, queue string) (
 	}
 	enq, err := activateScript.Run(ctx, s.rdb, s.graphKeys(id), args...).Int()
 	if err != nil {
-		return nil, fmt.Errorf("graph %s: activate: %w", id, err)
+		return 0, fmt.Errorf("graph %s: activate: %w", id, err)
 	}
-	return &Submitted{ID: id, Memoized: len(memo), Enqueued: max(enq, 0)}, nil
+	return max(enq, 0), nil
 }
 
-// Status is a graph's progress.
-type Status struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name,omitempty"`
-	Priority  string     `json:"priority"`
-	Queue     string     `json:"queue"`
-	State     GraphState `json:"state"`
-	Total     int64      `json:"total"`
-	Done      int64      `json:"done"` // includes Memoized
-	Memoized  int64      `json:"memoized"`
-	Running   int64      `json:"running"`
-	Failed    int64      `json:"failed"`
-	Cancelled int64      `json:"cancelled"`
-	Error     string     `json:"error,omitempty"`
-	ErrorKey  string     `json:"error_key,omitempty"`
-	Created   time.Time  `json:"created"`
-	Started   time.Time  `json:"started,omitzero"`
-	Finished  time.Time  `json:"finished,omitzero"`
-}
-
-// IsFinal reports whether the graph reached a final state.
-func (st *Status) IsFinal() bool {
-	return st.State.IsFinal()
+// Meta is a graph's stored record and the number of its running tasks
+// (package scheduler's Status has the same fields and converts from it).
+type Meta struct {
+	ID        string
+	Name      string
+	Priority  string
+	Queue     string
+	State     GraphState
+	Total     int64
+	Done      int64 // includes Memoized
+	Memoized  int64
+	Running   int64
+	Failed    int64
+	Cancelled int64
+	Error     string
+	ErrorKey  string
+	Created   time.Time
+	Started   time.Time
+	Finished  time.Time
 }
 
 // ErrNotFound is returned for an unknown (or expired) graph.
 var ErrNotFound = errors.New("graph not found")
 
-// Status returns graph id's progress.
-func (s *Store) Status(ctx context.Context, id string) (*Status, error) {
+// Meta returns graph id's record.
+func (s *Store) Meta(ctx context.Context, id string) (*Meta, error) {
 	pipe := s.rdb.Pipeline()
 	meta := pipe.HGetAll(ctx, s.key(id, "meta"))
 	running := pipe.HLen(ctx, s.key(id, "running"))
@@ -255,15 +245,14 @@ func (s *Store) Status(ctx context.Context, id string) (*Status, error) {
 		_, _ = fmt.Sscan(m[f], &n)
 		return n
 	}
-	return &Status{ID: m["id"], Name: m["name"], Priority: m["priority"], Queue: m["queue"], State: GraphState(m["state"]),
+	return &Meta{ID: m["id"], Name: m["name"], Priority: m["priority"], Queue: m["queue"], State: GraphState(m["state"]),
 		Total: num("total"), Done: num("done"), Memoized: num("memo"), Running: running.Val(), Failed: num("failed"),
 		Cancelled: num("cancelled"), Error: m["error"], ErrorKey: m["error_key"],
 		Created: parseNS(m["created"]), Started: parseNS(m["started"]), Finished: parseNS(m["finished"])}, nil
 }
 
-// TaskStates returns the state of every task of graph id (waiting, queued,
-// running, done, failed, cancelled).
-func (s *Store) TaskStates(ctx context.Context, id string) (map[string]string, error) {
+// TaskStates returns the state of every task of graph id.
+func (s *Store) TaskStates(ctx context.Context, id string) (map[string]TaskState, error) {
 	m, err := s.rdb.HGetAll(ctx, s.key(id, "state")).Result()
 	if err != nil {
 		return nil, fmt.Errorf("graph %s tasks: %w", id, err)
@@ -271,10 +260,11 @@ func (s *Store) TaskStates(ctx context.Context, id string) (map[string]string, e
 	if len(m) == 0 {
 		return nil, fmt.Errorf("graph %s: %w", id, ErrNotFound)
 	}
+	out := make(map[string]TaskState, len(m))
 	for k, v := range m {
-		m[k] = string(taskStateOf(v))
+		out[k] = taskStateOf(v)
 	}
-	return m, nil
+	return out, nil
 }
 
 // Spec returns the graph as submitted (defaults filled in).
