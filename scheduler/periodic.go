@@ -7,6 +7,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tributary-dev/tributary/internal/asynqlog"
 	"github.com/tributary-dev/tributary/scheduler/graph"
 )
 
@@ -47,7 +48,7 @@ func (s *Scheduler) startControl() (*asynq.Server, error) {
 		Concurrency:       1,
 		Queues:            map[string]int{s.controlQueue(): 1},
 		TaskCheckInterval: 200 * time.Millisecond,
-		Logger:            asynqLogger{s.log},
+		Logger:            asynqlog.Logger{L: s.log},
 		LogLevel:          asynq.WarnLevel,
 	})
 	mux := asynq.NewServeMux()
@@ -79,7 +80,7 @@ func (s *Scheduler) runPeriodic(ctx context.Context) {
 	if len(s.cfg.Periodic) == 0 {
 		return
 	}
-	sch := asynq.NewSchedulerFromRedisClient(s.cfg.Redis, &asynq.SchedulerOpts{Logger: asynqLogger{s.log}, LogLevel: asynq.WarnLevel})
+	sch := asynq.NewSchedulerFromRedisClient(s.cfg.Redis, &asynq.SchedulerOpts{Logger: asynqlog.Logger{L: s.log}, LogLevel: asynq.WarnLevel})
 	for _, p := range s.cfg.Periodic {
 		if _, err := sch.Register(p.Cron, asynq.NewTask(typePeriodic, []byte(p.Name)),
 			asynq.Queue(s.controlQueue()), asynq.MaxRetry(3), asynq.Timeout(time.Minute)); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-dev/tributary/internal/asynqlog"
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 )
@@ -190,7 +191,7 @@ func (w *Worker) newServer(queues map[string]int, concurrency int) *asynq.Server
 		TaskCheckInterval:        w.cfg.TaskCheckInterval,
 		DelayedTaskCheckInterval: w.cfg.DelayedTaskCheckInterval,
 		RetryDelayFunc:           func(n int, _ error, _ *asynq.Task) time.Duration { return w.cfg.RetryDelay(n) },
-		Logger:                   asynqLogger{w.log},
+		Logger:                   asynqlog.Logger{L: w.log},
 		LogLevel:                 asynq.WarnLevel,
 		ShutdownTimeout:          5 * time.Second,
 	})
@@ -294,16 +295,4 @@ func (w *Worker) fail(ctx context.Context, p *taskq.Payload, cause error) error 
 		w.log.Warn("graph failed", "graph", p.Graph, "key", p.Key, "err", cause)
 	}
 	return fmt.Errorf("%w: %w", cause, asynq.SkipRetry)
-}
-
-// asynqLogger sends asynq's logs to slog.
-type asynqLogger struct{ l *slog.Logger }
-
-func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "from", "asynq") }
-func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "from", "asynq") }
-func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "from", "asynq") }
-func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "from", "asynq") }
-func (a asynqLogger) Fatal(args ...any) {
-	a.l.Error(fmt.Sprint(args...), "from", "asynq")
-	os.Exit(1)
 }
