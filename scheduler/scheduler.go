@@ -38,6 +38,8 @@ type Config struct {
 	ResumeAfter time.Duration
 	// Periodic graphs, submitted by the leader only.
 	Periodic []Periodic
+	// Clock tells the sweeper the time (the real clock if nil).
+	Clock Clock
 	// ID names this replica (default host-pid-random).
 	ID      string
 	Log     *slog.Logger
@@ -55,13 +57,14 @@ var DefaultDefaults = Defaults{Timeout: 30 * time.Minute, MaxRetries: 3, ResultT
 
 // Scheduler is one replica of the scheduler service.
 type Scheduler struct {
-	cfg    Config
-	store  *state.Store
-	insp   *asynq.Inspector
-	lease  *lease.Lease
-	m      *metrics
-	log    *slog.Logger
-	leader atomic.Bool
+	cfg     Config
+	store   *state.Store
+	insp    *asynq.Inspector
+	lease   *lease.Lease
+	m       *metrics
+	log     *slog.Logger
+	leader  atomic.Bool
+	sweeper *sweeper
 }
 
 // New returns a scheduler replica; Run starts its background work (leader
@@ -98,6 +101,9 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
 	if cfg.ID == "" {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.N(1<<16))
@@ -114,6 +120,7 @@ func New(cfg Config) (*Scheduler, error) {
 		return nil, fmt.Errorf("scheduler metrics: %w", err)
 	}
 	s.m = m
+	s.sweeper = &sweeper{store: s.store, clock: cfg.Clock, interval: cfg.SweepInterval, resumeAfter: cfg.ResumeAfter, log: s.log, m: m}
 	return s, nil
 }
 

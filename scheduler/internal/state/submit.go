@@ -31,28 +31,39 @@ type Submission struct {
 // the graph (pipelines and scripts). A crash between the claim and the
 // activation leaves the graph submitting; Resume finishes the job.
 func (s *Store) Submit(ctx context.Context, g *graph.Graph, queue string, graphTTL time.Duration) (*Submission, error) {
-	spec, err := json.Marshal(g)
+	created, err := s.Claim(ctx, g, queue, graphTTL)
 	if err != nil {
-		return nil, fmt.Errorf("encode graph %s: %w", g.ID, err)
+		return nil, err
 	}
-	full := *g
-	if full.Priority == "" {
-		full.Priority = graph.Default
-	}
-	created, err := claimScript.Run(ctx, s.rdb, s.graphKeys(g.ID), g.ID, full.Name, string(full.Priority), queue,
-		len(full.Tasks), nowNS(), graphTTL.Milliseconds(), spec).Int()
-	if err != nil {
-		return nil, fmt.Errorf("claim graph %s: %w", g.ID, err)
-	}
-	if created == 0 {
+	if !created {
 		return &Submission{ID: g.ID}, nil
 	}
-	res, err := s.materialize(ctx, &full, queue)
+	res, err := s.materialize(ctx, g, queue)
 	if err != nil {
 		return nil, err
 	}
 	res.Created = true
 	return res, nil
+}
+
+// Claim is Submit's first step: it creates graph g's record (submitting) and
+// stores its spec, unless the graph exists (false). A submitter that dies
+// right after it leaves a graph that Resume finishes.
+func (s *Store) Claim(ctx context.Context, g *graph.Graph, queue string, graphTTL time.Duration) (bool, error) {
+	spec, err := json.Marshal(g)
+	if err != nil {
+		return false, fmt.Errorf("encode graph %s: %w", g.ID, err)
+	}
+	prio := g.Priority
+	if prio == "" {
+		prio = graph.Default
+	}
+	created, err := claimScript.Run(ctx, s.rdb, s.graphKeys(g.ID), g.ID, g.Name, string(prio), queue,
+		len(g.Tasks), nowNS(), graphTTL.Milliseconds(), spec).Int()
+	if err != nil {
+		return false, fmt.Errorf("claim graph %s: %w", g.ID, err)
+	}
+	return created == 1, nil
 }
 
 // Resume finishes the submission of graph id if a crash interrupted it
