@@ -122,57 +122,58 @@ func New(cfg Config, reg *Registry) (*Worker, error) {
 func (w *Worker) ID() string { return w.cfg.ID }
 
 // Run serves tasks until ctx is done, then shuts down cleanly (running tasks
-// get asynq's shutdown timeout, then are requeued).
+// get asynq's shutdown timeout, then are requeued) and withdraws the
+// worker's advertisement.
 func (w *Worker) Run(ctx context.Context) error {
-	ttl := 4 * w.cfg.Heartbeat
-	if err := w.rec.Advertise(ctx, &w.info, ttl); err != nil {
+	hb := &heartbeat{ads: w.rec, info: &w.info, interval: w.cfg.Heartbeat, log: w.log}
+	if err := hb.start(ctx); err != nil {
 		return err
 	}
+	srvs, err := w.startServers()
+	if err != nil {
+		return err
+	}
+	w.log.Info("worker started", "functions", w.info.Functions, "queues", w.info.Queues,
+		"concurrency", w.cfg.Concurrency, "processors", len(srvs))
+	hb.run(ctx)
+	shutdown(srvs)
+	hb.stop(ctx)
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// startServers starts the worker's asynq servers (Config.Processors of
+// them), sharing its concurrency.
+func (w *Worker) startServers() ([]*asynq.Server, error) {
 	queues := make(map[string]int)
 	for _, q := range w.cfg.Queues.All() {
 		queues[q] = max(w.cfg.Queues.Weights[q], 1)
 	}
-	conc := w.cfg.Concurrency
+	conc, n := w.cfg.Concurrency, w.cfg.Processors
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(taskq.TypeTask, w.ProcessTask)
 	var srvs []*asynq.Server
-	shutdown := func() {
-		var wg sync.WaitGroup
-		for _, srv := range srvs {
-			wg.Add(1)
-			go func() { defer wg.Done(); srv.Shutdown() }()
-		}
-		wg.Wait()
-	}
-	for i := range w.cfg.Processors {
+	for i := range n {
 		// Share the concurrency: processor i gets its part, at least 1.
-		c := max(conc/w.cfg.Processors+btoi(i < conc%w.cfg.Processors), 1)
-		srv := w.newServer(queues, c)
+		srv := w.newServer(queues, max(conc/n+btoi(i < conc%n), 1))
 		if err := srv.Start(mux); err != nil {
-			shutdown()
-			return fmt.Errorf("worker: start asynq server: %w", err)
+			shutdown(srvs)
+			return nil, fmt.Errorf("worker: start asynq server: %w", err)
 		}
 		srvs = append(srvs, srv)
 	}
-	w.log.Info("worker started", "functions", w.info.Functions, "queues", w.info.Queues, "concurrency", conc, "processors", len(srvs))
-	t := time.NewTicker(w.cfg.Heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			shutdown()
-			// A clean stop withdraws at once: the scheduler need not wait for the TTL.
-			if err := w.rec.Withdraw(context.WithoutCancel(ctx), w.cfg.ID); err != nil {
-				w.log.Warn("withdraw", "err", err)
-			}
-			w.log.Info("worker stopped")
-			return nil
-		case <-t.C:
-			if err := w.rec.Advertise(ctx, &w.info, ttl); err != nil && ctx.Err() == nil {
-				w.log.Warn("heartbeat", "err", err)
-			}
-		}
+	return srvs, nil
+}
+
+// shutdown stops asynq servers in parallel, each waiting for its running
+// tasks up to its shutdown timeout.
+func shutdown(srvs []*asynq.Server) {
+	var wg sync.WaitGroup
+	for _, srv := range srvs {
+		wg.Add(1)
+		go func() { defer wg.Done(); srv.Shutdown() }()
 	}
+	wg.Wait()
 }
 
 func btoi(b bool) int {
