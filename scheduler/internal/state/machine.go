@@ -168,3 +168,31 @@ end
 `)
 	return b.String()
 }
+
+// TransitionsMarkdown renders the transition table for docs/architecture.md
+// (TestArchitectureDocTable keeps the copy there in step): one row per
+// state, one column per event, the new state or "—" when refused.
+func TransitionsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| state \\ event |")
+	for _, e := range Events {
+		fmt.Fprintf(&b, " %s |", e)
+	}
+	b.WriteString("\n|---|")
+	for range Events {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, s := range TaskStates {
+		fmt.Fprintf(&b, "| **%s** (`%s`) |", s, s.Code())
+		for _, e := range Events {
+			if n, ok := transitions[s][e]; ok {
+				fmt.Fprintf(&b, " %s |", n)
+			} else {
+				b.WriteString(" — |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
