@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
@@ -276,5 +278,45 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPeriodicHandle: the control task of a periodic entry builds the graph
+// at the scheduler's clock and submits it; a second delivery of the same
+// schedule is a no-op (same graph, same ID); an unknown entry is not retried.
+func TestPeriodicHandle(t *testing.T) {
+	e := newDutyEnv(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	e.clock.Set(at)
+	var built []time.Time
+	e.sch.periodic.entries = map[string]Periodic{"hourly": {Name: "hourly", Cron: "@hourly",
+		Build: func(_ context.Context, now time.Time) (*graph.Graph, error) {
+			built = append(built, now)
+			b := graph.New("hourly")
+			b.Task("h-"+now.Format("15"), "const", "1")
+			return b.Build()
+		}}}
+	if err := e.store.Advertise(ctx, &state.WorkerInfo{ID: "w", Functions: []string{"const"}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := e.sch.periodic.handle(ctx, asynq.NewTask(typePeriodic, []byte("hourly"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(built) != 2 || !built[0].Equal(at) {
+		t.Fatalf("built at %v, want twice at %v", built, at)
+	}
+	ids, err := e.store.Active(ctx)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("active graphs %v %v: want exactly one", ids, err)
+	}
+	if tasks, err := e.sch.Tasks(ctx, ids[0]); err != nil || tasks["h-10"] != TaskQueued {
+		t.Fatalf("tasks %v %v: want h-10 queued", tasks, err)
+	}
+	err = e.sch.periodic.handle(ctx, asynq.NewTask(typePeriodic, []byte("nope")))
+	if !errors.Is(err, asynq.SkipRetry) {
+		t.Fatalf("unknown entry: %v, want SkipRetry", err)
 	}
 }

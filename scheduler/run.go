@@ -9,7 +9,7 @@ import (
 // the lease up so that a standby takes over at once. Every replica also
 // serves the control queue (periodic submissions).
 func (s *Scheduler) Run(ctx context.Context) error {
-	ctl, err := s.startControl()
+	ctl, err := s.periodic.startControl()
 	if err != nil {
 		return err
 	}
@@ -19,7 +19,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	e := &elector{
 		lease:  s.lease,
 		ttl:    s.cfg.LeaseTTL,
-		duties: []func(context.Context){s.sweeper.run, s.runPeriodic},
+		duties: []func(context.Context){s.sweeper.run, s.periodic.run},
 		log:    s.log,
 		onChange: func(leading bool) {
 			s.leader.Store(leading)

@@ -38,7 +38,8 @@ type Config struct {
 	ResumeAfter time.Duration
 	// Periodic graphs, submitted by the leader only.
 	Periodic []Periodic
-	// Clock tells the sweeper the time (the real clock if nil).
+	// Clock tells the sweeper and the periodic graphs the time (the real
+	// clock if nil).
 	Clock Clock
 	// ID names this replica (default host-pid-random).
 	ID      string
@@ -57,14 +58,15 @@ var DefaultDefaults = Defaults{Timeout: 30 * time.Minute, MaxRetries: 3, ResultT
 
 // Scheduler is one replica of the scheduler service.
 type Scheduler struct {
-	cfg     Config
-	store   *state.Store
-	insp    *asynq.Inspector
-	lease   *lease.Lease
-	m       *metrics
-	log     *slog.Logger
-	leader  atomic.Bool
-	sweeper *sweeper
+	cfg      Config
+	store    *state.Store
+	insp     *asynq.Inspector
+	lease    *lease.Lease
+	m        *metrics
+	log      *slog.Logger
+	leader   atomic.Bool
+	sweeper  *sweeper
+	periodic *periodic
 }
 
 // New returns a scheduler replica; Run starts its background work (leader
@@ -121,6 +123,9 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	s.m = m
 	s.sweeper = &sweeper{store: s.store, clock: cfg.Clock, interval: cfg.SweepInterval, resumeAfter: cfg.ResumeAfter, log: s.log, m: m}
+	if s.periodic, err = newPeriodic(s); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
