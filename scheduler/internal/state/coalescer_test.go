@@ -69,6 +69,27 @@ func payload(t *testing.T, rdb *redis.Client, prefix, id, key string) *taskq.Pay
 // window, and checks that each leaf is counted once, that each middle is
 // enqueued into asynq exactly once, and that the graph then finishes once.
 func TestCoalescedFanInExactlyOnce(t *testing.T) {
+	f := newFanIn(t)
+	f.leavesTwice(t)
+	f.middlesEnqueuedOnce(t)
+	f.middlesAndSink(t)
+}
+
+// leaves is the number of leaves of the fan-in graph.
+const leaves = 300
+
+// fanIn is a submitted graph leaves -> 2 middles -> sink and a coalescer.
+type fanIn struct {
+	rdb           *redis.Client
+	prefix, queue string
+	store         *state.Store
+	sub           *state.Submission
+	keys          []string
+	m0, m1        string
+	bt            *state.Coalescer
+}
+
+func newFanIn(t *testing.T) *fanIn {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
 	queue := prefix + ".default"
@@ -76,7 +97,6 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 	ctx := context.Background()
 	store := state.New(rdb, prefix)
 
-	const leaves = 300
 	b := graph.New("coalesce")
 	keys := b.Generate("l", "noop", leaves, nil)
 	m0 := b.Task("m0", "noop", nil, keys[:leaves/2]...)
@@ -97,6 +117,14 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 	bt.Window = 300 * time.Microsecond
 	bt.MaxBatch = 64
 
+	return &fanIn{rdb: rdb, prefix: prefix, queue: queue, store: store, sub: sub, keys: keys, m0: m0, m1: m1, bt: bt}
+}
+
+// leavesTwice starts and completes every leaf twice, concurrently: each is
+// counted once, the two middles become ready once each, the graph goes on.
+func (f *fanIn) leavesTwice(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix, sub, keys, bt := f.rdb, f.prefix, f.sub, f.keys, f.bt
 	var counted, ready, graphDone, runs atomic.Int64
 	var wg sync.WaitGroup
 	var start sync.WaitGroup
@@ -151,6 +179,13 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 		t.Fatalf("counted %d (want %d), ready %d (want 2), graph done %d (want 0); runs %d",
 			counted.Load(), leaves, ready.Load(), graphDone.Load(), runs.Load())
 	}
+}
+
+// middlesEnqueuedOnce: each middle is in asynq's pending list exactly once,
+// the sink not yet.
+func (f *fanIn) middlesEnqueuedOnce(t *testing.T) {
+	ctx := context.Background()
+	rdb, queue, sub := f.rdb, f.queue, f.sub
 	// Each middle is in asynq's pending list exactly once, the sink not yet.
 	ids, err := rdb.LRange(ctx, taskq.QueueKeyPrefix(queue)+"pending", 0, -1).Result()
 	if err != nil {
@@ -168,6 +203,13 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 	if n := seen[taskq.TaskID(sub.ID, "s", 0)]; n != 0 {
 		t.Fatalf("sink enqueued before its dependencies finished")
 	}
+}
+
+// middlesAndSink runs the middles (their dependencies' results in order),
+// then completes the sink three times at once: the graph finishes once.
+func (f *fanIn) middlesAndSink(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix, store, sub, m0, m1, bt := f.rdb, f.prefix, f.store, f.sub, f.m0, f.m1, f.bt
 	// The middles see their dependencies' results in order; the sink becomes
 	// ready once; the graph finishes once, even with a duplicate completion.
 	var wg2 sync.WaitGroup
