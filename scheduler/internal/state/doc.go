@@ -1,5 +1,5 @@
 // Package state owns the Redis state of Tributary graphs and every Lua script
-// that changes it (lua/*.lua, embedded, as in asynq's internal/rdb):
+// that changes it (*.lua, embedded, as in asynq's internal/rdb):
 // submission (claim, materialize, activate), a task's start and its
 // completion (the fan-in: mark it done, store its result, decrement its
 // dependents' pending counters and enqueue into asynq those that reached
@@ -11,7 +11,7 @@
 // The task state machine is one table, transitions in machine.go: named
 // states (TaskState), events (Event) and the allowed (state, event) ->
 // state pairs. Every script changes a task's state only through the
-// transition(hash, key, event) helper of lua/transitions.lua, which is
+// transition(hash, key, event) helper of transitions.lua, which is
 // generated from that table (TestTransitionsLuaUpToDate fails when it is
 // stale); TestEveryTransition checks all 36 pairs in Go and in Lua on a
 // real Redis. Graph states (GraphState) are named there too and reach Lua

@@ -13,20 +13,20 @@ import (
 	"github.com/tributary-dev/tributary/internal/testenv"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated lua/transitions.lua")
+var update = flag.Bool("update", false, "rewrite the generated transitions.lua")
 
-// TestTransitionsLuaUpToDate fails when lua/transitions.lua is not what
+// TestTransitionsLuaUpToDate fails when transitions.lua is not what
 // machine.go generates (run `go test ./scheduler/internal/state -run
 // TestTransitionsLuaUpToDate -update` after changing the table).
 func TestTransitionsLuaUpToDate(t *testing.T) {
 	want := TransitionsLua()
 	if *update {
-		if err := os.WriteFile("lua/transitions.lua", []byte(want), 0o644); err != nil {
+		if err := os.WriteFile("transitions.lua", []byte(want), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if got := lua("transitions.lua"); got != want {
-		t.Fatalf("lua/transitions.lua is stale: rerun this test with -update\n--- embedded:\n%s\n--- generated:\n%s", got, want)
+		t.Fatalf("transitions.lua is stale: rerun this test with -update\n--- embedded:\n%s\n--- generated:\n%s", got, want)
 	}
 }
 

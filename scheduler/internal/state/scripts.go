@@ -7,17 +7,17 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The scripts live in lua/, one file each, and are assembled from their
-// preludes: transitions.lua (the state machine, generated from machine.go),
+// The scripts live beside this file, one .lua file each, and are assembled
+// from their preludes: transitions.lua (the state machine, generated from machine.go),
 // common.lua (asynq's enqueue, a graph's end, the fan-in), then graph.lua
 // (scripts on one graph, keys in KEYS) or batch.lua (scripts on many tasks,
 // keys derived from a prefix).
 //
-//go:embed lua/*.lua
+//go:embed *.lua
 var luaFS embed.FS
 
 func lua(name string) string {
-	b, err := luaFS.ReadFile("lua/" + name)
+	b, err := luaFS.ReadFile(name)
 	if err != nil {
 		panic(err) // embedded: cannot happen
 	}
