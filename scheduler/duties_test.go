@@ -233,8 +233,10 @@ func TestElector(t *testing.T) {
 	var leading [2]atomic.Bool
 	mk := func(i int, id string) *elector {
 		return &elector{
-			lease: lease.New(rdb, key, id, 600*time.Millisecond),
-			ttl:   600 * time.Millisecond,
+			// Renewed every second, valid 3 s: a slow machine does not
+			// lose it between two rounds.
+			lease: lease.New(rdb, key, id, 3*time.Second),
+			ttl:   3 * time.Second,
 			duties: []func(context.Context){func(ctx context.Context) {
 				running[i].Add(1)
 				<-ctx.Done()
@@ -253,7 +255,7 @@ func TestElector(t *testing.T) {
 	go func() { defer wg.Done(); e0.run(ctx0) }()
 	waitUntil(t, func() bool { return leading[0].Load() && running[0].Load() == 1 })
 	go func() { defer wg.Done(); e1.run(ctx1) }()
-	time.Sleep(700 * time.Millisecond) // more than two rounds of e1
+	time.Sleep(2200 * time.Millisecond) // more than two rounds of e1
 	if leading[1].Load() || running[1].Load() != 0 {
 		t.Fatal("two leaders")
 	}
