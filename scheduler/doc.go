@@ -1,12 +1,17 @@
 // Package scheduler owns Tributary's scheduler service: it accepts graphs
 // (Go API and HTTP API), validates them against the functions that live
-// workers advertise, stores them and enqueues their ready tasks (package
-// state does the Redis work), reports progress, cancels graphs, and, on the
-// replica holding the leader lease only, sweeps up what crashes left behind
-// (submissions cut short, tasks of dead workers) and runs the periodic graphs
-// through asynq's periodic-task scheduler. Task completion does not go
-// through it: workers run the fan-in themselves, so a graph keeps running
-// while no scheduler is up.
+// workers advertise, stores them and enqueues their ready tasks, reports
+// progress (Status, Submitted, the graph and task states are its public
+// types), cancels graphs, and, on the replica holding the leader lease only,
+// sweeps up what crashes left behind (submissions cut short, tasks of dead
+// workers) and runs the periodic graphs through asynq's periodic-task
+// scheduler. Task completion does not go through it: workers run the fan-in
+// themselves through a TaskRecorder, so a graph keeps running while no
+// scheduler is up.
+//
+// Package internal/state does the Redis work and holds the task state
+// machine: one (state, event) -> state table in machine.go, from which the
+// Lua scripts' transition helper is generated.
 //
 // Known gap: a worker that dies after asynq handed it a task but before the
 // task's start was recorded leaves a task the sweeper cannot see (it is not

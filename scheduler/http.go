@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
 )
 
 // maxGraphBytes bounds a submitted graph (a million small tasks fit).
@@ -15,8 +14,8 @@ const maxGraphBytes = 256 << 20
 
 // Register adds the HTTP API to mux:
 //
-//	POST /v1/graphs                 submit a graph (JSON graph.Graph) -> state.Submitted (201, or 200 if it existed)
-//	GET  /v1/graphs/{id}            progress -> state.Status
+//	POST /v1/graphs                 submit a graph (JSON graph.Graph) -> Submitted (201, or 200 if it existed)
+//	GET  /v1/graphs/{id}            progress -> Status
 //	GET  /v1/graphs/{id}/tasks      task key -> state
 //	POST /v1/graphs/{id}/cancel     -> {"cancelled": bool}
 //	GET  /v1/results/{key...}       a task's result, raw bytes
@@ -31,7 +30,7 @@ func (s *Scheduler) Register(mux *http.ServeMux) {
 		reply(w, st, err)
 	})
 	mux.HandleFunc("GET /v1/graphs/{id}/tasks", func(w http.ResponseWriter, r *http.Request) {
-		m, err := s.store.TaskStates(r.Context(), r.PathValue("id"))
+		m, err := s.Tasks(r.Context(), r.PathValue("id"))
 		reply(w, m, err)
 	})
 	mux.HandleFunc("POST /v1/graphs/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
@@ -91,9 +90,9 @@ func reply(w http.ResponseWriter, v any, err error) {
 		writeJSON(w, http.StatusOK, v)
 	case errors.Is(err, graph.ErrInvalid):
 		writeJSON(w, http.StatusBadRequest, ErrorBody{err.Error(), "invalid"})
-	case errors.Is(err, state.ErrNotFound):
+	case errors.Is(err, ErrNotFound):
 		writeJSON(w, http.StatusNotFound, ErrorBody{err.Error(), "not_found"})
-	case errors.Is(err, state.ErrNoResult):
+	case errors.Is(err, ErrNoResult):
 		writeJSON(w, http.StatusNotFound, ErrorBody{err.Error(), "no_result"})
 	default:
 		writeJSON(w, http.StatusInternalServerError, ErrorBody{err.Error(), "internal"})

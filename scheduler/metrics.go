@@ -2,10 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,25 +79,4 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descDepth, prometheus.GaugeValue, float64(n), q, state)
 		}
 	}
-}
-
-// asynqLogger sends asynq's logs to slog.
-type asynqLogger struct{ l *slog.Logger }
-
-func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "from", "asynq") }
-func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "from", "asynq") }
-func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "from", "asynq") }
-func (a asynqLogger) Error(args ...any) {
-	msg := fmt.Sprint(args...)
-	if strings.Contains(msg, "connection is shared") {
-		// asynq's Scheduler.Shutdown tries to close a client it was given
-		// (NewSchedulerFromRedisClient) and reports that it must not: noise.
-		a.l.Debug(msg, "from", "asynq")
-		return
-	}
-	a.l.Error(msg, "from", "asynq")
-}
-func (a asynqLogger) Fatal(args ...any) {
-	a.l.Error(fmt.Sprint(args...), "from", "asynq")
-	os.Exit(1)
 }

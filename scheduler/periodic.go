@@ -3,10 +3,13 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-dev/tributary/internal/asynqlog"
 	"github.com/tributary-dev/tributary/scheduler/graph"
 )
 
@@ -27,15 +30,21 @@ type Periodic struct {
 // submits the graph.
 const typePeriodic = "tributary:periodic"
 
-func (s *Scheduler) controlQueue() string { return s.cfg.KeyPrefix + ".control" }
+// periodic is the cron duty, in two halves: run (the leader only) runs
+// asynq's periodic-task scheduler, which enqueues one typePeriodic task per
+// due entry on the control queue; startControl (every replica) serves that
+// queue, so that a submission enqueued just before the leader died is still
+// done, by handle.
+type periodic struct {
+	rdb     redis.UniversalClient
+	queue   string // the control queue
+	entries map[string]Periodic
+	submit  func(context.Context, *graph.Graph) (*Submitted, error)
+	clock   Clock
+	log     *slog.Logger
+}
 
-// startControl starts the asynq server of the control queue (periodic
-// submissions), on every replica, so that a submission enqueued just before
-// the leader died is still done.
-func (s *Scheduler) startControl() (*asynq.Server, error) {
-	if len(s.cfg.Periodic) == 0 {
-		return nil, nil
-	}
+func newPeriodic(s *Scheduler) (*periodic, error) {
 	byName := make(map[string]Periodic, len(s.cfg.Periodic))
 	for _, p := range s.cfg.Periodic {
 		if _, dup := byName[p.Name]; dup || p.Name == "" || p.Build == nil {
@@ -43,51 +52,64 @@ func (s *Scheduler) startControl() (*asynq.Server, error) {
 		}
 		byName[p.Name] = p
 	}
-	srv := asynq.NewServerFromRedisClient(s.cfg.Redis, asynq.Config{
+	return &periodic{rdb: s.cfg.Redis, queue: s.cfg.KeyPrefix + ".control", entries: byName,
+		submit: s.Submit, clock: s.cfg.Clock, log: s.log}, nil
+}
+
+// startControl starts the asynq server of the control queue (nil if there
+// is no periodic graph); the caller shuts it down.
+func (p *periodic) startControl() (*asynq.Server, error) {
+	if len(p.entries) == 0 {
+		return nil, nil
+	}
+	srv := asynq.NewServerFromRedisClient(p.rdb, asynq.Config{
 		Concurrency:       1,
-		Queues:            map[string]int{s.controlQueue(): 1},
+		Queues:            map[string]int{p.queue: 1},
 		TaskCheckInterval: 200 * time.Millisecond,
-		Logger:            asynqLogger{s.log},
+		Logger:            asynqlog.Logger{L: p.log},
 		LogLevel:          asynq.WarnLevel,
 	})
 	mux := asynq.NewServeMux()
-	mux.HandleFunc(typePeriodic, func(ctx context.Context, t *asynq.Task) error {
-		p, ok := byName[string(t.Payload())]
-		if !ok {
-			return fmt.Errorf("periodic graph %q is not registered here: %w", t.Payload(), asynq.SkipRetry)
-		}
-		g, err := p.Build(ctx, time.Now())
-		if err != nil {
-			return fmt.Errorf("periodic graph %q: build: %w", p.Name, err)
-		}
-		res, err := s.Submit(ctx, g)
-		if err != nil {
-			return fmt.Errorf("periodic graph %q: %w", p.Name, err)
-		}
-		s.log.Info("periodic graph submitted", "name", p.Name, "graph", res.ID, "created", res.Created)
-		return nil
-	})
+	mux.HandleFunc(typePeriodic, p.handle)
 	if err := srv.Start(mux); err != nil {
 		return nil, fmt.Errorf("control server: %w", err)
 	}
 	return srv, nil
 }
 
-// runPeriodic runs asynq's periodic-task scheduler while ctx (leadership)
-// lasts, so that only the leader enqueues periodic submissions.
-func (s *Scheduler) runPeriodic(ctx context.Context) {
-	if len(s.cfg.Periodic) == 0 {
+// handle builds and submits the periodic graph a control task names.
+func (p *periodic) handle(ctx context.Context, t *asynq.Task) error {
+	e, ok := p.entries[string(t.Payload())]
+	if !ok {
+		return fmt.Errorf("periodic graph %q is not registered here: %w", t.Payload(), asynq.SkipRetry)
+	}
+	g, err := e.Build(ctx, p.clock.Now())
+	if err != nil {
+		return fmt.Errorf("periodic graph %q: build: %w", e.Name, err)
+	}
+	res, err := p.submit(ctx, g)
+	if err != nil {
+		return fmt.Errorf("periodic graph %q: %w", e.Name, err)
+	}
+	p.log.Info("periodic graph submitted", "name", e.Name, "graph", res.ID, "created", res.Created)
+	return nil
+}
+
+// run runs asynq's periodic-task scheduler while ctx (leadership) lasts,
+// so that only the leader enqueues periodic submissions.
+func (p *periodic) run(ctx context.Context) {
+	if len(p.entries) == 0 {
 		return
 	}
-	sch := asynq.NewSchedulerFromRedisClient(s.cfg.Redis, &asynq.SchedulerOpts{Logger: asynqLogger{s.log}, LogLevel: asynq.WarnLevel})
-	for _, p := range s.cfg.Periodic {
-		if _, err := sch.Register(p.Cron, asynq.NewTask(typePeriodic, []byte(p.Name)),
-			asynq.Queue(s.controlQueue()), asynq.MaxRetry(3), asynq.Timeout(time.Minute)); err != nil {
-			s.log.Error("periodic graph", "name", p.Name, "cron", p.Cron, "err", err)
+	sch := asynq.NewSchedulerFromRedisClient(p.rdb, &asynq.SchedulerOpts{Logger: asynqlog.Logger{L: p.log}, LogLevel: asynq.WarnLevel})
+	for _, e := range p.entries {
+		if _, err := sch.Register(e.Cron, asynq.NewTask(typePeriodic, []byte(e.Name)),
+			asynq.Queue(p.queue), asynq.MaxRetry(3), asynq.Timeout(time.Minute)); err != nil {
+			p.log.Error("periodic graph", "name", e.Name, "cron", e.Cron, "err", err)
 		}
 	}
 	if err := sch.Start(); err != nil {
-		s.log.Error("periodic scheduler", "err", err)
+		p.log.Error("periodic scheduler", "err", err)
 		return
 	}
 	<-ctx.Done()

@@ -15,8 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary/scheduler/graph"
+	"github.com/tributary-dev/tributary/scheduler/internal/state"
 	"github.com/tributary-dev/tributary/scheduler/lease"
-	"github.com/tributary-dev/tributary/scheduler/state"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 )
 
@@ -27,7 +27,7 @@ type Config struct {
 	// Queues maps priorities to asynq queues (taskq.DefaultQueues(KeyPrefix) if zero).
 	Queues taskq.Queues
 	// Defaults for what graphs leave unset (see DefaultDefaults).
-	Defaults state.Defaults
+	Defaults Defaults
 	// LeaseTTL is how long a dead leader keeps the lease (default 3 s): the
 	// standby takes over within about that.
 	LeaseTTL time.Duration
@@ -38,6 +38,9 @@ type Config struct {
 	ResumeAfter time.Duration
 	// Periodic graphs, submitted by the leader only.
 	Periodic []Periodic
+	// Clock tells the sweeper and the periodic graphs the time (the real
+	// clock if nil).
+	Clock Clock
 	// ID names this replica (default host-pid-random).
 	ID      string
 	Log     *slog.Logger
@@ -51,17 +54,19 @@ const (
 )
 
 // DefaultDefaults are the defaults of a graph's tasks.
-var DefaultDefaults = state.Defaults{Timeout: 30 * time.Minute, MaxRetries: 3, ResultTTL: 24 * time.Hour, GraphTTL: 24 * time.Hour}
+var DefaultDefaults = Defaults{Timeout: 30 * time.Minute, MaxRetries: 3, ResultTTL: 24 * time.Hour, GraphTTL: 24 * time.Hour}
 
 // Scheduler is one replica of the scheduler service.
 type Scheduler struct {
-	cfg    Config
-	store  *state.Store
-	insp   *asynq.Inspector
-	lease  *lease.Lease
-	m      *metrics
-	log    *slog.Logger
-	leader atomic.Bool
+	cfg      Config
+	store    *state.Store
+	insp     *asynq.Inspector
+	lease    *lease.Lease
+	m        *metrics
+	log      *slog.Logger
+	leader   atomic.Bool
+	sweeper  *sweeper
+	periodic *periodic
 }
 
 // New returns a scheduler replica; Run starts its background work (leader
@@ -98,6 +103,9 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
 	if cfg.ID == "" {
 		host, _ := os.Hostname()
 		cfg.ID = fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.N(1<<16))
@@ -114,11 +122,21 @@ func New(cfg Config) (*Scheduler, error) {
 		return nil, fmt.Errorf("scheduler metrics: %w", err)
 	}
 	s.m = m
+	s.sweeper = &sweeper{store: s.store, clock: cfg.Clock, interval: cfg.SweepInterval, resumeAfter: cfg.ResumeAfter, log: s.log, m: m}
+	if s.periodic, err = newPeriodic(s); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-// Store gives access to the graphs' state (results, task states).
-func (s *Scheduler) Store() *state.Store { return s.store }
+// Stats are cluster-wide counters kept by the scripts: graphs_done,
+// graphs_failed, graphs_cancelled, tasks_done, tasks_memoized.
+func (s *Scheduler) Stats(ctx context.Context) (map[string]int64, error) { return s.store.Stats(ctx) }
+
+// Tasks returns the state of every task of graph id (ErrNotFound if unknown).
+func (s *Scheduler) Tasks(ctx context.Context, id string) (map[string]TaskState, error) {
+	return s.store.TaskStates(ctx, id)
+}
 
 // ID is this replica's ID.
 func (s *Scheduler) ID() string { return s.cfg.ID }
@@ -148,7 +166,7 @@ func (s *Scheduler) Functions(ctx context.Context) (map[string]int, error) {
 // Submit validates g (structure, and every function known to a live worker)
 // and starts it. Submitting a graph whose ID exists is a no-op that returns
 // the existing graph (Created false): the same graph submitted twice runs once.
-func (s *Scheduler) Submit(ctx context.Context, g *graph.Graph) (*state.Submitted, error) {
+func (s *Scheduler) Submit(ctx context.Context, g *graph.Graph) (*Submitted, error) {
 	fns, err := s.Functions(ctx)
 	if err != nil {
 		return nil, err
@@ -156,10 +174,11 @@ func (s *Scheduler) Submit(ctx context.Context, g *graph.Graph) (*state.Submitte
 	if err := g.Validate(func(f string) bool { return fns[f] > 0 }); err != nil {
 		return nil, err
 	}
-	res, err := s.store.Submit(ctx, g, s.cfg.Queues.For(g.Priority), s.cfg.Defaults)
+	sub, err := s.store.Submit(ctx, withDefaults(g, s.cfg.Defaults), s.cfg.Queues.For(g.Priority), s.cfg.Defaults.GraphTTL)
 	if err != nil {
 		return nil, err
 	}
+	res := &Submitted{ID: sub.ID, Created: sub.Created, Memoized: sub.Memoized, Enqueued: sub.Enqueued}
 	if res.Created {
 		s.m.graphsSubmitted.Inc()
 		s.m.tasksSubmitted.Add(float64(len(g.Tasks)))
@@ -168,9 +187,35 @@ func (s *Scheduler) Submit(ctx context.Context, g *graph.Graph) (*state.Submitte
 	return res, nil
 }
 
-// Status returns graph id's progress (state.ErrNotFound if unknown).
-func (s *Scheduler) Status(ctx context.Context, id string) (*state.Status, error) {
-	return s.store.Status(ctx, id)
+// withDefaults returns g with its ID and what it leaves unset filled in
+// (the spec stored is that graph, so that Resume needs no defaults).
+func withDefaults(g *graph.Graph, d Defaults) *graph.Graph {
+	full := *g
+	full.ID = g.EffectiveID()
+	if full.ResultTTL == 0 {
+		full.ResultTTL = d.ResultTTL
+	}
+	full.Tasks = make([]graph.Task, len(g.Tasks))
+	for i, t := range g.Tasks {
+		if t.Timeout == 0 {
+			t.Timeout = d.Timeout
+		}
+		if t.MaxRetries == nil {
+			r := d.MaxRetries
+			t.MaxRetries = &r
+		}
+		full.Tasks[i] = t
+	}
+	return &full
+}
+
+// Status returns graph id's progress (ErrNotFound if unknown).
+func (s *Scheduler) Status(ctx context.Context, id string) (*Status, error) {
+	m, err := s.store.Meta(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return (*Status)(m), nil
 }
 
 // Cancel stops graph id: pending tasks are cancelled and asynq is asked to
@@ -194,7 +239,7 @@ func (s *Scheduler) Cancel(ctx context.Context, id string) (bool, error) {
 
 // Wait polls graph id until it is final or ctx is done; progress (if not
 // nil) is called with every status read.
-func Wait(ctx context.Context, status func(context.Context, string) (*state.Status, error), id string, every time.Duration, progress func(*state.Status)) (*state.Status, error) {
+func Wait(ctx context.Context, status func(context.Context, string) (*Status, error), id string, every time.Duration, progress func(*Status)) (*Status, error) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -217,11 +262,11 @@ func Wait(ctx context.Context, status func(context.Context, string) (*state.Stat
 }
 
 // Wait waits for graph id to finish (see the function Wait).
-func (s *Scheduler) Wait(ctx context.Context, id string, progress func(*state.Status)) (*state.Status, error) {
+func (s *Scheduler) Wait(ctx context.Context, id string, progress func(*Status)) (*Status, error) {
 	return Wait(ctx, s.Status, id, 20*time.Millisecond, progress)
 }
 
-// Result returns the stored result of task key (state.ErrNoResult if none).
+// Result returns the stored result of task key (ErrNoResult if none).
 func (s *Scheduler) Result(ctx context.Context, key string) ([]byte, error) {
 	return s.store.Result(ctx, key)
 }

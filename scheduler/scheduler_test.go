@@ -24,7 +24,6 @@ import (
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/client"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 	"github.com/tributary-dev/tributary/workers"
 	"github.com/tributary-dev/tributary/workers/builtin"
@@ -88,7 +87,7 @@ func newEnv(t *testing.T) *env {
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = w.Run(ctx) }()
 	e.sch, err = scheduler.New(scheduler.Config{Redis: rdb, KeyPrefix: prefix, Log: testLog(t),
-		Defaults: state.Defaults{MaxRetries: 2}})
+		Defaults: scheduler.Defaults{MaxRetries: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +116,7 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 	}
 }
 
-func (e *env) run(t *testing.T, g *graph.Graph) *state.Status {
+func (e *env) run(t *testing.T, g *graph.Graph) *scheduler.Status {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -204,7 +203,7 @@ func TestExactResults(t *testing.T) {
 				}
 			}
 			st := e.run(t, g)
-			if st.State != state.Done || st.Done != int64(len(g.Tasks)) || st.Failed != 0 {
+			if st.State != scheduler.GraphDone || st.Done != int64(len(g.Tasks)) || st.Failed != 0 {
 				t.Fatalf("status %+v, want done with %d tasks", st, len(g.Tasks))
 			}
 			if got := e.result(t, ns+root); got != tt.want {
@@ -225,7 +224,7 @@ func TestFailureFailsGraph(t *testing.T) {
 	b.Task("d", "count", nil, c, a)
 	g, _ := b.Build()
 	st := e.run(t, g)
-	if st.State != state.Failed || st.ErrorKey != "bad" || !strings.Contains(st.Error, "boom-42") {
+	if st.State != scheduler.GraphFailed || st.ErrorKey != "bad" || !strings.Contains(st.Error, "boom-42") {
 		t.Fatalf("status %+v: want failed by task bad with its error", st)
 	}
 	tasks, err := e.cli.Tasks(context.Background(), st.ID)
@@ -239,7 +238,7 @@ func TestFailureFailsGraph(t *testing.T) {
 		}
 	}
 	e.calls.Range(func(k, _ any) bool { t.Errorf("dependent %v ran", k); return true })
-	if _, err := e.cli.Result(context.Background(), "c"); !errors.Is(err, state.ErrNoResult) {
+	if _, err := e.cli.Result(context.Background(), "c"); !errors.Is(err, scheduler.ErrNoResult) {
 		t.Errorf("result of c: %v, want ErrNoResult", err)
 	}
 }
@@ -251,7 +250,7 @@ func TestTimeout(t *testing.T) {
 	b.TaskWith("slow", "sleepsum", "30s", nil, graph.Timeout(200*time.Millisecond), graph.Retries(0))
 	g, _ := b.Build()
 	st := e.run(t, g)
-	if st.State != state.Failed || !strings.Contains(st.Error, "timed out after 200ms") {
+	if st.State != scheduler.GraphFailed || !strings.Contains(st.Error, "timed out after 200ms") {
 		t.Fatalf("status %+v: want failed by a timeout", st)
 	}
 }
@@ -307,7 +306,7 @@ func TestIdempotentAndMemoized(t *testing.T) {
 		t.Fatalf("two submissions: %+v then %+v, want the same ID, created once", r1, r2)
 	}
 	st, err := e.cli.Wait(ctx, r1.ID, 20*time.Millisecond, nil)
-	if err != nil || st.State != state.Done {
+	if err != nil || st.State != scheduler.GraphDone {
 		t.Fatalf("wait: %+v %v", st, err)
 	}
 	if got := e.result(t, "sum-L3-0"); got != 190 {
@@ -326,7 +325,7 @@ func TestIdempotentAndMemoized(t *testing.T) {
 	}
 	// A second graph with one new task on top: everything else is memoized.
 	st = e.run(t, build(true))
-	if st.State != state.Done || st.Memoized != int64(len(g1.Tasks)) || st.Done != int64(len(g1.Tasks)+1) {
+	if st.State != scheduler.GraphDone || st.Memoized != int64(len(g1.Tasks)) || st.Done != int64(len(g1.Tasks)+1) {
 		t.Fatalf("status %+v: want %d memoized and 1 run", st, len(g1.Tasks))
 	}
 	if got := e.result(t, "root2"); got != 1190 {
@@ -335,7 +334,7 @@ func TestIdempotentAndMemoized(t *testing.T) {
 	if v, _ := e.calls.Load("leaf-0"); v.(*atomic.Int64).Load() != 1 {
 		t.Errorf("memoized leaf-0 ran again")
 	}
-	stats, err := e.sch.Store().Stats(ctx)
+	stats, err := e.sch.Stats(ctx)
 	if err != nil || stats["tasks_memoized"] != int64(len(g1.Tasks)) {
 		t.Errorf("stats %v %v: want tasks_memoized %d", stats, err, len(g1.Tasks))
 	}
@@ -363,7 +362,7 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("cancel: %v %v", ok, err)
 	}
 	st, err := e.cli.Status(ctx, res.ID)
-	if err != nil || st.State != state.Cancelled || st.Cancelled != 1 {
+	if err != nil || st.State != scheduler.GraphCancelled || st.Cancelled != 1 {
 		t.Fatalf("status %+v %v: want cancelled, 1 task cancelled", st, err)
 	}
 	// The running tasks are interrupted: the worker's slots free up long before 20 s.
@@ -405,7 +404,7 @@ func TestPeriodic(t *testing.T) {
 	}
 	go func() { defer wg.Done(); _ = sch.Run(ctx) }()
 	waitFor(t, 20*time.Second, func() bool {
-		stats, _ := sch.Store().Stats(ctx)
+		stats, _ := sch.Stats(ctx)
 		return stats["graphs_done"] >= 2
 	})
 }

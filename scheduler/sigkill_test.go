@@ -2,10 +2,12 @@ package scheduler_test
 
 import (
 	"context"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -14,9 +16,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary/internal/testenv"
+	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/client"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
 )
 
 // proc is a tributary subprocess.
@@ -115,23 +117,42 @@ func submitWhenWorkersUp(t *testing.T, c *client.Client, g *graph.Graph) string 
 	return id
 }
 
-func waitRunning(t *testing.T, c *client.Client, id string) {
+// waitAllMidsRunning waits until the four slow tasks of slowGraph are
+// recorded as running on worker, and returns their keys: killing the worker
+// then leaves tasks that the sweeper must re-dispatch (none of them is in
+// the gap between asynq's dequeue and the recorded start, see doc.go).
+func waitAllMidsRunning(t *testing.T, rdb *redis.Client, prefix, id, worker string) []string {
+	t.Helper()
+	var keys []string
 	waitFor(t, 30*time.Second, func() bool {
-		st, err := c.Status(context.Background(), id)
-		return err == nil && st.Running > 0
+		r, err := rdb.HGetAll(context.Background(), prefix+":graph:"+id+":running").Result()
+		if err != nil || len(r) != 4 {
+			return false
+		}
+		keys = keys[:0]
+		for k, w := range r {
+			if w != worker {
+				return false
+			}
+			keys = append(keys, k)
+		}
+		return true
 	})
+	slices.Sort(keys)
+	return keys
 }
 
 func checkResult(t *testing.T, c *client.Client, id string) {
 	t.Helper()
-	// asynq's lease recovery (see checkRedispatched) can take 90 s.
+	// Bounded by asynq's lease recovery (90 s) should the re-dispatch fail;
+	// checkRedispatched then fails the test.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	st, err := c.Wait(ctx, id, 100*time.Millisecond, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != state.Done || st.Done != st.Total {
+	if st.State != scheduler.GraphDone || st.Done != st.Total {
 		t.Fatalf("graph %+v: want done", st)
 	}
 	b, err := c.Result(ctx, "root")
@@ -151,30 +172,29 @@ func TestWorkerSIGKILL(t *testing.T) {
 	waitReady(t, c)
 	w1 := startWorker(t, prefix, "worker-1")
 	id := submitWhenWorkersUp(t, c, slowGraph(t, "3s"))
-	waitRunning(t, c, id)
+	lost := waitAllMidsRunning(t, rdb, prefix, id, "worker-1")
 	w1.kill(t)
 	startWorker(t, prefix, "worker-2")
 	checkResult(t, c, id)
-	checkRedispatched(t, rdb, prefix, id)
+	checkRedispatched(t, rdb, prefix, id, lost)
 }
 
-// checkRedispatched reports whether the recovery came from the sweeper's
-// re-dispatch. It does not fail the test: a task that the worker dequeued
-// from asynq but had not yet recorded as running when it died is invisible
-// to the sweeper and comes back through asynq's own lease expiry (a minute
-// or more) instead. The result is right either way, which checkResult
-// asserts; this known gap is documented in the scheduler's doc.go.
-func checkRedispatched(t *testing.T, rdb *redis.Client, prefix, id string) {
+// checkRedispatched asserts that the sweeper re-dispatched exactly the lost
+// tasks, once each (attempt 1): the recovery came from the re-dispatch, not
+// from asynq's own lease expiry, and nothing else was dispatched again.
+func checkRedispatched(t *testing.T, rdb *redis.Client, prefix, id string, lost []string) {
 	t.Helper()
-	n, err := rdb.HLen(context.Background(), prefix+":graph:"+id+":attempt").Result()
+	att, err := rdb.HGetAll(context.Background(), prefix+":graph:"+id+":attempt").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n == 0 {
-		t.Logf("no task was re-dispatched by the sweeper: asynq's lease expiry recovered the dead worker's task")
-		return
+	want := make(map[string]string, len(lost))
+	for _, k := range lost {
+		want[k] = "1"
 	}
-	t.Logf("the sweeper re-dispatched %d task(s)", n)
+	if !maps.Equal(att, want) {
+		t.Fatalf("re-dispatched %v, want each of the lost tasks %v once", att, lost)
+	}
 }
 
 // TestSchedulerSIGKILL: two scheduler replicas; the leader is killed mid-graph
@@ -208,7 +228,7 @@ func TestSchedulerSIGKILL(t *testing.T) {
 	_ = standby
 	w1 := startWorker(t, prefix, "worker-1")
 	id := submitWhenWorkersUp(t, cl, slowGraph(t, "4s"))
-	waitRunning(t, cl, id)
+	lost := waitAllMidsRunning(t, rdb, prefix, id, "worker-1")
 	leader.kill(t)
 	w1.kill(t)
 	killed := time.Now()
@@ -219,5 +239,5 @@ func TestSchedulerSIGKILL(t *testing.T) {
 	})
 	t.Logf("standby leads %v after the kill", time.Since(killed).Round(100*time.Millisecond))
 	checkResult(t, cs, id)
-	checkRedispatched(t, rdb, prefix, id)
+	checkRedispatched(t, rdb, prefix, id, lost)
 }

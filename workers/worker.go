@@ -16,7 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tributary-dev/tributary/scheduler/state"
+	"github.com/tributary-dev/tributary/internal/asynqlog"
+	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 )
 
@@ -61,13 +62,12 @@ type Config struct {
 
 // Worker runs graph tasks with the functions of a registry.
 type Worker struct {
-	cfg   Config
-	reg   *Registry
-	store *state.Store
-	batch *state.Batcher
-	m     *metrics
-	log   *slog.Logger
-	info  state.WorkerInfo
+	cfg  Config
+	reg  *Registry
+	rec  *scheduler.TaskRecorder
+	m    *metrics
+	log  *slog.Logger
+	info scheduler.WorkerInfo
 }
 
 // New returns a worker; Run starts it.
@@ -104,7 +104,6 @@ func New(cfg Config, reg *Registry) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker metrics: %w", err)
 	}
-	store := state.New(cfg.Redis, cfg.KeyPrefix)
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 2 * runtime.NumCPU()
 	}
@@ -114,9 +113,8 @@ func New(cfg Config, reg *Registry) (*Worker, error) {
 	if cfg.CoalesceWindow == 0 {
 		cfg.CoalesceWindow = 200 * time.Microsecond
 	}
-	w := &Worker{cfg: cfg, reg: reg, store: store, batch: store.NewBatcher(), m: m, log: cfg.Log.With("worker", cfg.ID)}
-	w.batch.Window = cfg.CoalesceWindow
-	w.info = state.WorkerInfo{ID: cfg.ID, Host: host, PID: os.Getpid(), Functions: reg.Names(), Queues: cfg.Queues.All(), Started: time.Now()}
+	w := &Worker{cfg: cfg, reg: reg, rec: scheduler.NewTaskRecorder(cfg.Redis, cfg.KeyPrefix, cfg.CoalesceWindow), m: m, log: cfg.Log.With("worker", cfg.ID)}
+	w.info = scheduler.WorkerInfo{ID: cfg.ID, Host: host, PID: os.Getpid(), Functions: reg.Names(), Queues: cfg.Queues.All(), Started: time.Now()}
 	return w, nil
 }
 
@@ -124,57 +122,58 @@ func New(cfg Config, reg *Registry) (*Worker, error) {
 func (w *Worker) ID() string { return w.cfg.ID }
 
 // Run serves tasks until ctx is done, then shuts down cleanly (running tasks
-// get asynq's shutdown timeout, then are requeued).
+// get asynq's shutdown timeout, then are requeued) and withdraws the
+// worker's advertisement.
 func (w *Worker) Run(ctx context.Context) error {
-	ttl := 4 * w.cfg.Heartbeat
-	if err := w.store.Advertise(ctx, &w.info, ttl); err != nil {
+	hb := &heartbeat{ads: w.rec, info: &w.info, interval: w.cfg.Heartbeat, log: w.log}
+	if err := hb.start(ctx); err != nil {
 		return err
 	}
+	srvs, err := w.startServers()
+	if err != nil {
+		return err
+	}
+	w.log.Info("worker started", "functions", w.info.Functions, "queues", w.info.Queues,
+		"concurrency", w.cfg.Concurrency, "processors", len(srvs))
+	hb.run(ctx)
+	shutdown(srvs)
+	hb.stop(ctx)
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// startServers starts the worker's asynq servers (Config.Processors of
+// them), sharing its concurrency.
+func (w *Worker) startServers() ([]*asynq.Server, error) {
 	queues := make(map[string]int)
 	for _, q := range w.cfg.Queues.All() {
 		queues[q] = max(w.cfg.Queues.Weights[q], 1)
 	}
-	conc := w.cfg.Concurrency
+	conc, n := w.cfg.Concurrency, w.cfg.Processors
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(taskq.TypeTask, w.ProcessTask)
 	var srvs []*asynq.Server
-	shutdown := func() {
-		var wg sync.WaitGroup
-		for _, srv := range srvs {
-			wg.Add(1)
-			go func() { defer wg.Done(); srv.Shutdown() }()
-		}
-		wg.Wait()
-	}
-	for i := range w.cfg.Processors {
+	for i := range n {
 		// Share the concurrency: processor i gets its part, at least 1.
-		c := max(conc/w.cfg.Processors+btoi(i < conc%w.cfg.Processors), 1)
-		srv := w.newServer(queues, c)
+		srv := w.newServer(queues, max(conc/n+btoi(i < conc%n), 1))
 		if err := srv.Start(mux); err != nil {
-			shutdown()
-			return fmt.Errorf("worker: start asynq server: %w", err)
+			shutdown(srvs)
+			return nil, fmt.Errorf("worker: start asynq server: %w", err)
 		}
 		srvs = append(srvs, srv)
 	}
-	w.log.Info("worker started", "functions", w.info.Functions, "queues", w.info.Queues, "concurrency", conc, "processors", len(srvs))
-	t := time.NewTicker(w.cfg.Heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			shutdown()
-			// A clean stop withdraws at once: the scheduler need not wait for the TTL.
-			if err := w.store.Withdraw(context.WithoutCancel(ctx), w.cfg.ID); err != nil {
-				w.log.Warn("withdraw", "err", err)
-			}
-			w.log.Info("worker stopped")
-			return nil
-		case <-t.C:
-			if err := w.store.Advertise(ctx, &w.info, ttl); err != nil && ctx.Err() == nil {
-				w.log.Warn("heartbeat", "err", err)
-			}
-		}
+	return srvs, nil
+}
+
+// shutdown stops asynq servers in parallel, each waiting for its running
+// tasks up to its shutdown timeout.
+func shutdown(srvs []*asynq.Server) {
+	var wg sync.WaitGroup
+	for _, srv := range srvs {
+		wg.Add(1)
+		go func() { defer wg.Done(); srv.Shutdown() }()
 	}
+	wg.Wait()
 }
 
 func btoi(b bool) int {
@@ -193,7 +192,7 @@ func (w *Worker) newServer(queues map[string]int, concurrency int) *asynq.Server
 		TaskCheckInterval:        w.cfg.TaskCheckInterval,
 		DelayedTaskCheckInterval: w.cfg.DelayedTaskCheckInterval,
 		RetryDelayFunc:           func(n int, _ error, _ *asynq.Task) time.Duration { return w.cfg.RetryDelay(n) },
-		Logger:                   asynqLogger{w.log},
+		Logger:                   asynqlog.Logger{L: w.log},
 		LogLevel:                 asynq.WarnLevel,
 		ShutdownTimeout:          5 * time.Second,
 	})
@@ -207,8 +206,8 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
-	action, deps, err := w.batch.Start(ctx, p, taskq.Attempt(taskID), w.cfg.ID)
-	if errors.Is(err, state.ErrMissingDep) {
+	action, deps, err := w.rec.Start(ctx, p, taskq.Attempt(taskID), w.cfg.ID)
+	if errors.Is(err, scheduler.ErrMissingDep) {
 		return w.fail(ctx, p, err)
 	}
 	if err != nil {
@@ -216,11 +215,11 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	switch action {
-	case state.ActionSkip:
+	case scheduler.ActionSkip:
 		w.m.tasks.WithLabelValues(p.Func, outcomeSkipped).Inc()
 		return nil
-	case state.ActionMemo:
-		if _, err := w.batch.Complete(ctx, p, nil, true); err != nil {
+	case scheduler.ActionMemo:
+		if _, err := w.rec.Complete(ctx, p, nil, true); err != nil {
 			return err
 		}
 		w.m.tasks.WithLabelValues(p.Func, outcomeMemo).Inc()
@@ -248,7 +247,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		w.log.Debug("task failed, will retry", "graph", p.Graph, "key", p.Key, "retried", retried, "err", err)
 		return err
 	}
-	c, err := w.batch.Complete(ctx, p, res, false)
+	c, err := w.rec.Complete(ctx, p, res, false)
 	if err != nil {
 		// asynq retries the task; Start lets the same dispatch run again.
 		w.m.tasks.WithLabelValues(p.Func, outcomeInternal).Inc()
@@ -288,7 +287,7 @@ func (w *Worker) call(ctx context.Context, fn Func, p *taskq.Payload, deps [][]b
 // asynq not to retry (the task is archived, visible in asynqmon).
 func (w *Worker) fail(ctx context.Context, p *taskq.Payload, cause error) error {
 	w.m.tasks.WithLabelValues(p.Func, outcomeFailed).Inc()
-	failed, err := w.store.Fail(context.WithoutCancel(ctx), p.Graph, p.Key, cause.Error())
+	failed, err := w.rec.Fail(context.WithoutCancel(ctx), p.Graph, p.Key, cause.Error())
 	if err != nil {
 		return fmt.Errorf("%w (and recording the failure: %w)", cause, err)
 	}
@@ -297,16 +296,4 @@ func (w *Worker) fail(ctx context.Context, p *taskq.Payload, cause error) error 
 		w.log.Warn("graph failed", "graph", p.Graph, "key", p.Key, "err", cause)
 	}
 	return fmt.Errorf("%w: %w", cause, asynq.SkipRetry)
-}
-
-// asynqLogger sends asynq's logs to slog.
-type asynqLogger struct{ l *slog.Logger }
-
-func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "from", "asynq") }
-func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "from", "asynq") }
-func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "from", "asynq") }
-func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "from", "asynq") }
-func (a asynqLogger) Fatal(args ...any) {
-	a.l.Error(fmt.Sprint(args...), "from", "asynq")
-	os.Exit(1)
 }

@@ -27,7 +27,6 @@ import (
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/scheduler"
-	"github.com/tributary-dev/tributary/scheduler/state"
 	"github.com/tributary-dev/tributary/speed/feed"
 	"github.com/tributary-dev/tributary/workers"
 )
@@ -110,7 +109,7 @@ func (e *env) startScheduler() {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = w.Run(ctx) }()
 	}
-	sch, err := scheduler.New(scheduler.Config{Redis: e.rdb, KeyPrefix: e.prefix, Log: quietLog(), Defaults: state.Defaults{MaxRetries: 2}})
+	sch, err := scheduler.New(scheduler.Config{Redis: e.rdb, KeyPrefix: e.prefix, Log: quietLog(), Defaults: scheduler.Defaults{MaxRetries: 2}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -187,7 +186,7 @@ func (e *env) waitArchived(events int64) *archive.State {
 	return st
 }
 
-func (e *env) recompute() (*recompute.Plan, *state.Status, error) {
+func (e *env) recompute() (*recompute.Plan, *scheduler.Status, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	return recompute.Run(ctx, e.sch, e.rdb, recompute.Options{KeyPrefix: e.prefix, FanIn: 4, Grace: time.Minute}, nil)

@@ -9,18 +9,17 @@ import (
 
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
 )
 
 // Submitter submits graphs and reports on them: a scheduler.Scheduler in
 // process or a client.Client of a remote one.
 type Submitter interface {
-	Submit(ctx context.Context, g *graph.Graph) (*state.Submitted, error)
-	Status(ctx context.Context, id string) (*state.Status, error)
+	Submit(ctx context.Context, g *graph.Graph) (*scheduler.Submitted, error)
+	Status(ctx context.Context, id string) (*scheduler.Status, error)
 }
 
 // Submit builds and submits a recompute.
-func Submit(ctx context.Context, sub Submitter, rdb redis.Cmdable, opts Options) (*Plan, *state.Submitted, error) {
+func Submit(ctx context.Context, sub Submitter, rdb redis.Cmdable, opts Options) (*Plan, *scheduler.Submitted, error) {
 	g, plan, err := Build(ctx, rdb, opts)
 	if err != nil {
 		return nil, nil, err
@@ -34,7 +33,7 @@ func Submit(ctx context.Context, sub Submitter, rdb redis.Cmdable, opts Options)
 
 // Run submits a recompute and waits for it; progress (may be nil) sees every
 // status polled. A graph that fails returns an error naming its failed task.
-func Run(ctx context.Context, sub Submitter, rdb redis.Cmdable, opts Options, progress func(*state.Status)) (*Plan, *state.Status, error) {
+func Run(ctx context.Context, sub Submitter, rdb redis.Cmdable, opts Options, progress func(*scheduler.Status)) (*Plan, *scheduler.Status, error) {
 	plan, res, err := Submit(ctx, sub, rdb, opts)
 	if err != nil {
 		return plan, nil, err
@@ -43,7 +42,7 @@ func Run(ctx context.Context, sub Submitter, rdb redis.Cmdable, opts Options, pr
 	if err != nil {
 		return plan, st, err
 	}
-	if st.State != state.Done {
+	if st.State != scheduler.GraphDone {
 		return plan, st, fmt.Errorf("recompute v%d %s: %s (task %s)", plan.Version, st.State, st.Error, st.ErrorKey)
 	}
 	return plan, st, nil

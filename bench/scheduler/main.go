@@ -25,7 +25,6 @@ import (
 
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 	"github.com/tributary-dev/tributary/workers"
 	"github.com/tributary-dev/tributary/workers/builtin"
@@ -286,7 +285,7 @@ func runTributary(ctx context.Context, rdb redis.UniversalClient, o opts) (int, 
 		return 0, 0, err
 	}
 	el := time.Since(start)
-	if st.State != state.Done {
+	if st.State != scheduler.GraphDone {
 		return 0, 0, fmt.Errorf("graph %s: %s %s", st.ID, st.State, st.Error)
 	}
 	return len(g.Tasks), el, nil

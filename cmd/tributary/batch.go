@@ -19,7 +19,6 @@ import (
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/client"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
 )
 
 // batchPeriodic is the batch recompute on a cron schedule (e.g. "*/1 * * * *"),
@@ -87,14 +86,14 @@ func newBatchRunCmd(g *globals) *cobra.Command {
 			}
 			start := time.Now()
 			bar := obs.NewProgress(os.Stderr, g.log, "tasks", int64(plan.Partials+plan.Merges+2), 2*time.Second)
-			st, err := scheduler.Wait(ctx, cli.Status, res.ID, 50*time.Millisecond, func(s *state.Status) {
+			st, err := scheduler.Wait(ctx, cli.Status, res.ID, 50*time.Millisecond, func(s *scheduler.Status) {
 				bar.Set(s.Done, fmt.Sprintf("%s, %d running, %d memoized", s.State, s.Running, s.Memoized))
 			})
 			bar.Finish()
 			if err != nil {
 				return err
 			}
-			if st.State != state.Done {
+			if st.State != scheduler.GraphDone {
 				return fmt.Errorf("recompute v%d %s: %s (task %s)", plan.Version, st.State, st.Error, st.ErrorKey)
 			}
 			m, err := view.Current(ctx, rdb, g.keyPrefix)

@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tributary-dev/tributary/internal/obs"
+	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/client"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
 )
 
 func newGraphCmd(g *globals) *cobra.Command {
@@ -161,9 +161,9 @@ func benchGraph(shape string, n, fanIn int, prio graph.Priority) (*graph.Graph, 
 }
 
 // waitGraph waits for graph id with a progress report.
-func waitGraph(ctx context.Context, g *globals, c *client.Client, id string, every time.Duration) (*state.Status, error) {
+func waitGraph(ctx context.Context, g *globals, c *client.Client, id string, every time.Duration) (*scheduler.Status, error) {
 	var p *obs.Progress
-	st, err := c.Wait(ctx, id, every, func(st *state.Status) {
+	st, err := c.Wait(ctx, id, every, func(st *scheduler.Status) {
 		if p == nil {
 			p = obs.NewProgress(os.Stderr, g.log, "tasks", st.Total, 2*time.Second)
 		}
@@ -176,14 +176,14 @@ func waitGraph(ctx context.Context, g *globals, c *client.Client, id string, eve
 }
 
 // graphOutcome turns a final state into the command's result.
-func graphOutcome(st *state.Status) error {
+func graphOutcome(st *scheduler.Status) error {
 	switch st.State {
-	case state.Done:
+	case scheduler.GraphDone:
 		return nil
-	case state.Failed:
+	case scheduler.GraphFailed:
 		return fmt.Errorf("graph %s failed: task %q: %s", st.ID, st.ErrorKey, st.Error)
 	default:
-		return errors.New("graph " + st.ID + " " + st.State)
+		return errors.New("graph " + st.ID + " " + string(st.State))
 	}
 }
 

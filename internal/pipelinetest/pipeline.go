@@ -20,7 +20,6 @@ import (
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/scheduler"
-	"github.com/tributary-dev/tributary/scheduler/state"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 	"github.com/tributary-dev/tributary/speed"
 	"github.com/tributary-dev/tributary/speed/store"
@@ -133,7 +132,7 @@ func (p *Pipeline) StartBatch() {
 		}
 		p.background("worker", w.Run)
 	}
-	sch, err := scheduler.New(scheduler.Config{Redis: p.Redis, KeyPrefix: p.Prefix, Log: p.Log, Defaults: state.Defaults{MaxRetries: 2}})
+	sch, err := scheduler.New(scheduler.Config{Redis: p.Redis, KeyPrefix: p.Prefix, Log: p.Log, Defaults: scheduler.Defaults{MaxRetries: 2}})
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
 )
 
 // Client talks to the scheduler replicas: any replica answers the API (a
@@ -47,12 +46,12 @@ func New(base string) *Client {
 }
 
 // Submit submits g; see scheduler.Scheduler.Submit.
-func (c *Client) Submit(ctx context.Context, g *graph.Graph) (*state.Submitted, error) {
+func (c *Client) Submit(ctx context.Context, g *graph.Graph) (*scheduler.Submitted, error) {
 	body, err := json.Marshal(g)
 	if err != nil {
 		return nil, fmt.Errorf("encode graph: %w", err)
 	}
-	var res state.Submitted
+	var res scheduler.Submitted
 	if err := c.do(ctx, http.MethodPost, "/v1/graphs", body, &res); err != nil {
 		return nil, err
 	}
@@ -60,8 +59,8 @@ func (c *Client) Submit(ctx context.Context, g *graph.Graph) (*state.Submitted, 
 }
 
 // Status returns graph id's progress.
-func (c *Client) Status(ctx context.Context, id string) (*state.Status, error) {
-	var st state.Status
+func (c *Client) Status(ctx context.Context, id string) (*scheduler.Status, error) {
+	var st scheduler.Status
 	if err := c.do(ctx, http.MethodGet, "/v1/graphs/"+url.PathEscape(id), nil, &st); err != nil {
 		return nil, err
 	}
@@ -87,7 +86,7 @@ func (c *Client) Cancel(ctx context.Context, id string) (bool, error) {
 }
 
 // Wait polls graph id every interval until it is final; progress may be nil.
-func (c *Client) Wait(ctx context.Context, id string, every time.Duration, progress func(*state.Status)) (*state.Status, error) {
+func (c *Client) Wait(ctx context.Context, id string, every time.Duration, progress func(*scheduler.Status)) (*scheduler.Status, error) {
 	return scheduler.Wait(ctx, c.Status, id, every, progress)
 }
 
@@ -202,9 +201,9 @@ func (c *Client) doOne(ctx context.Context, base, method, path string, body []by
 		case "invalid":
 			kind = graph.ErrInvalid
 		case "not_found":
-			kind = state.ErrNotFound
+			kind = scheduler.ErrNotFound
 		case "no_result":
-			kind = state.ErrNoResult
+			kind = scheduler.ErrNoResult
 		default:
 			return fmt.Errorf("scheduler: %s", eb.Error)
 		}
@@ -221,7 +220,7 @@ func (c *Client) doOne(ctx context.Context, base, method, path string, body []by
 }
 
 // RemoteError is an error reported by the scheduler; errors.Is matches its
-// kind (graph.ErrInvalid, state.ErrNotFound, state.ErrNoResult).
+// kind (graph.ErrInvalid, scheduler.ErrNotFound, scheduler.ErrNoResult).
 type RemoteError struct {
 	Msg  string
 	Kind error

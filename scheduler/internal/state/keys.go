@@ -47,46 +47,6 @@ func (s *Store) ResultKey(key string) string { return s.prefix + ":result:" + ke
 func (s *Store) workerKey(id string) string { return s.prefix + ":worker:" + id }
 func (s *Store) workersKey() string         { return s.prefix + ":workers" }
 
-// prelude is shared by the graph scripts: key names and the helpers that
-// enqueue an asynq task (asynq v0.26.0's enqueueCmd, inlined so that the
-// state change and the enqueue are one atomic step) and finish a graph.
-const prelude = `
-local META, STATE, PENDING, OUT, MSG, RUNNING, ATTEMPT, SPEC, ACTIVE, STATS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local function enqueue(q, tid, msg, now)
-  local pfx = 'asynq:{' .. q .. '}:'
-  if redis.call('EXISTS', pfx .. 't:' .. tid) == 0 then
-    redis.call('HSET', pfx .. 't:' .. tid, 'msg', msg, 'state', 'pending', 'pending_since', now)
-    redis.call('LPUSH', pfx .. 'pending', tid)
-  end
-end
-local function finish(gstate, now)
-  redis.call('HSET', META, 'state', gstate, 'finished', now)
-  redis.call('SREM', ACTIVE, redis.call('HGET', META, 'id'))
-  redis.call('HINCRBY', STATS, 'graphs_' .. gstate, 1)
-  local ttl = redis.call('HGET', META, 'gttl')
-  if ttl and tonumber(ttl) > 0 then
-    for i = 1, 8 do redis.call('PEXPIRE', KEYS[i], ttl) end
-  end
-end
--- cancel_pending marks every waiting or queued task cancelled (their queued
--- asynq tasks then find the graph stopped and do nothing).
-local function cancel_pending()
-  local all = redis.call('HGETALL', STATE)
-  local n = 0
-  for i = 1, #all, 2 do
-    local st = all[i + 1]
-    if st == 'w' or st == 'q' then
-      redis.call('HSET', STATE, all[i], 'c')
-      n = n + 1
-    end
-  end
-  if n > 0 then redis.call('HINCRBY', META, 'cancelled', n) end
-  return n
-end
-`
-
-func script(body string) *redis.Script { return redis.NewScript(prelude + body) }
-
 func nowNS() string { return fmt.Sprint(time.Now().UnixNano()) }
 
 func parseNS(s string) time.Time {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
+	"github.com/tributary-dev/tributary/scheduler/internal/state"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 )
 
@@ -29,6 +29,21 @@ func cleanup(rdb *redis.Client, prefix, queue string) {
 	for i := 0; i < len(keys); i += 500 {
 		rdb.Del(ctx, keys[i:min(i+500, len(keys))]...)
 	}
+}
+
+// filled is g with its ID and defaults filled in, as package scheduler
+// submits it: a minute per attempt, retries retries, results kept an hour.
+func filled(g *graph.Graph, retries int) *graph.Graph {
+	full := *g
+	full.ID = g.EffectiveID()
+	full.ResultTTL = time.Hour
+	full.Tasks = make([]graph.Task, len(g.Tasks))
+	for i, t := range g.Tasks {
+		t.Timeout = time.Minute
+		t.MaxRetries = &retries
+		full.Tasks[i] = t
+	}
+	return &full
 }
 
 func payload(t *testing.T, rdb *redis.Client, prefix, id, key string) *taskq.Payload {
@@ -50,10 +65,31 @@ func payload(t *testing.T, rdb *redis.Client, prefix, id, key string) *taskq.Pay
 
 // TestCoalescedFanInExactlyOnce starts and completes the leaves of a graph
 // (leaves -> 2 middles -> sink) from many goroutines at once, every leaf
-// twice (a duplicate delivery), through one batcher with a coalescing
+// twice (a duplicate delivery), through one coalescer with a coalescing
 // window, and checks that each leaf is counted once, that each middle is
 // enqueued into asynq exactly once, and that the graph then finishes once.
 func TestCoalescedFanInExactlyOnce(t *testing.T) {
+	f := newFanIn(t)
+	f.leavesTwice(t)
+	f.middlesEnqueuedOnce(t)
+	f.middlesAndSink(t)
+}
+
+// leaves is the number of leaves of the fan-in graph.
+const leaves = 300
+
+// fanIn is a submitted graph leaves -> 2 middles -> sink and a coalescer.
+type fanIn struct {
+	rdb           *redis.Client
+	prefix, queue string
+	store         *state.Store
+	sub           *state.Submission
+	keys          []string
+	m0, m1        string
+	bt            *state.Coalescer
+}
+
+func newFanIn(t *testing.T) *fanIn {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
 	queue := prefix + ".default"
@@ -61,7 +97,6 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 	ctx := context.Background()
 	store := state.New(rdb, prefix)
 
-	const leaves = 300
 	b := graph.New("coalesce")
 	keys := b.Generate("l", "noop", leaves, nil)
 	m0 := b.Task("m0", "noop", nil, keys[:leaves/2]...)
@@ -71,17 +106,25 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := store.Submit(ctx, g, queue, state.Defaults{Timeout: time.Minute, MaxRetries: 1, ResultTTL: time.Hour, GraphTTL: time.Hour})
+	sub, err := store.Submit(ctx, filled(g, 1), queue, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sub.Enqueued != leaves {
 		t.Fatalf("enqueued %d roots, want %d", sub.Enqueued, leaves)
 	}
-	bt := store.NewBatcher()
+	bt := store.NewCoalescer()
 	bt.Window = 300 * time.Microsecond
 	bt.MaxBatch = 64
 
+	return &fanIn{rdb: rdb, prefix: prefix, queue: queue, store: store, sub: sub, keys: keys, m0: m0, m1: m1, bt: bt}
+}
+
+// leavesTwice starts and completes every leaf twice, concurrently: each is
+// counted once, the two middles become ready once each, the graph goes on.
+func (f *fanIn) leavesTwice(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix, sub, keys, bt := f.rdb, f.prefix, f.sub, f.keys, f.bt
 	var counted, ready, graphDone, runs atomic.Int64
 	var wg sync.WaitGroup
 	var start sync.WaitGroup
@@ -136,6 +179,13 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 		t.Fatalf("counted %d (want %d), ready %d (want 2), graph done %d (want 0); runs %d",
 			counted.Load(), leaves, ready.Load(), graphDone.Load(), runs.Load())
 	}
+}
+
+// middlesEnqueuedOnce: each middle is in asynq's pending list exactly once,
+// the sink not yet.
+func (f *fanIn) middlesEnqueuedOnce(t *testing.T) {
+	ctx := context.Background()
+	rdb, queue, sub := f.rdb, f.queue, f.sub
 	// Each middle is in asynq's pending list exactly once, the sink not yet.
 	ids, err := rdb.LRange(ctx, taskq.QueueKeyPrefix(queue)+"pending", 0, -1).Result()
 	if err != nil {
@@ -153,6 +203,13 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 	if n := seen[taskq.TaskID(sub.ID, "s", 0)]; n != 0 {
 		t.Fatalf("sink enqueued before its dependencies finished")
 	}
+}
+
+// middlesAndSink runs the middles (their dependencies' results in order),
+// then completes the sink three times at once: the graph finishes once.
+func (f *fanIn) middlesAndSink(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix, store, sub, m0, m1, bt := f.rdb, f.prefix, f.store, f.sub, f.m0, f.m1, f.bt
 	// The middles see their dependencies' results in order; the sink becomes
 	// ready once; the graph finishes once, even with a duplicate completion.
 	var wg2 sync.WaitGroup
@@ -204,11 +261,11 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 	if done2.Load() != 1 {
 		t.Fatalf("graph finished %d times", done2.Load())
 	}
-	st, err := store.Status(ctx, sub.ID)
+	st, err := store.Meta(ctx, sub.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != state.Done || st.Done != leaves+3 || st.Running != 0 {
+	if st.State != state.GraphDone || st.Done != leaves+3 || st.Running != 0 {
 		t.Fatalf("status %+v", st)
 	}
 	stats, err := store.Stats(ctx)
@@ -225,7 +282,7 @@ func TestCoalescedFanInExactlyOnce(t *testing.T) {
 }
 
 // TestBatchedMemoAndCancel checks the memo action and the skip of a
-// cancelled graph's tasks through the batcher.
+// cancelled graph's tasks through the coalescer.
 func TestBatchedMemoAndCancel(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
@@ -241,11 +298,11 @@ func TestBatchedMemoAndCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := store.Submit(ctx, g, queue, state.Defaults{Timeout: time.Minute, ResultTTL: time.Hour, GraphTTL: time.Hour})
+	sub, err := store.Submit(ctx, filled(g, 0), queue, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bt := store.NewBatcher()
+	bt := store.NewCoalescer()
 	pa, pb := payload(t, rdb, prefix, sub.ID, "a"), payload(t, rdb, prefix, sub.ID, "b")
 	// a's result appears (another graph computed it) after the submission.
 	if err := rdb.Set(ctx, store.ResultKey("a"), "x", time.Hour).Err(); err != nil {
@@ -267,11 +324,11 @@ func TestBatchedMemoAndCancel(t *testing.T) {
 	if a, _, err := bt.Start(ctx, pb, 0, "w"); err != nil || a != state.ActionSkip {
 		t.Fatalf("start b after cancel: %v %q", err, a)
 	}
-	st, err := store.Status(ctx, sub.ID)
+	st, err := store.Meta(ctx, sub.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != state.Cancelled || st.Memoized != 1 {
+	if st.State != state.GraphCancelled || st.Memoized != 1 {
 		t.Fatalf("status %+v", st)
 	}
 }

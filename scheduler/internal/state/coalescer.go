@@ -12,129 +12,16 @@ import (
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 )
 
-// The batch scripts do, for many tasks at once and in one atomic script call,
-// exactly what startScript and completeScript do for one: the tasks of a
-// batch are handled one after the other, as if by as many separate calls in
-// that order. They take the store's key prefix and derive every key from it
-// (like the inlined asynq enqueue, they assume a single Redis, not a cluster),
-// instead of eleven keys per task.
-const batchPrelude = `
-local P = ARGV[1]
-local function gkey(g, part) return P .. ':graph:' .. g .. ':' .. part end
-local function rkey(k) return P .. ':result:' .. k end
-local function enqueue(q, tid, msg, now)
-  local pfx = 'asynq:{' .. q .. '}:'
-  if redis.call('EXISTS', pfx .. 't:' .. tid) == 0 then
-    redis.call('HSET', pfx .. 't:' .. tid, 'msg', msg, 'state', 'pending', 'pending_since', now)
-    redis.call('LPUSH', pfx .. 'pending', tid)
-  end
-end
-local PARTS = {'meta', 'state', 'pending', 'out', 'msg', 'running', 'attempt', 'spec'}
-local function finish(g, gstate, now)
-  local META = gkey(g, 'meta')
-  redis.call('HSET', META, 'state', gstate, 'finished', now)
-  redis.call('SREM', P .. ':graphs:active', redis.call('HGET', META, 'id'))
-  redis.call('HINCRBY', P .. ':stats', 'graphs_' .. gstate, 1)
-  local ttl = redis.call('HGET', META, 'gttl')
-  if ttl and tonumber(ttl) > 0 then
-    for _, part in ipairs(PARTS) do redis.call('PEXPIRE', gkey(g, part), ttl) end
-  end
-end
-`
-
-// startBatchScript: ARGV prefix, then per task: graph key worker attempt
-// ndeps dep... Returns one {action, dep results...} per task.
-var startBatchScript = newSourced(batchPrelude + `
-local out = {}
-local i = 2
-while i <= #ARGV do
-  local g, k, w, att, nd = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
-  local d0 = i + 5
-  i = d0 + nd
-  local STATE = gkey(g, 'state')
-  local r
-  if redis.call('HGET', gkey(g, 'meta'), 'state') ~= 'running' then
-    r = {'skip'}
-  else
-    local st = redis.call('HGET', STATE, k)
-    if st ~= 'q' and st ~= 'r' then
-      r = {'skip'}
-    elseif (redis.call('HGET', gkey(g, 'attempt'), k) or '0') ~= att then
-      r = {'skip'}
-    elseif redis.call('EXISTS', rkey(k)) == 1 then
-      r = {'memo'}
-    else
-      redis.call('HSET', STATE, k, 'r')
-      redis.call('HSET', gkey(g, 'running'), k, w)
-      r = {'run'}
-      for j = d0, d0 + nd - 1 do r[#r + 1] = redis.call('GET', rkey(ARGV[j])) end
-    end
-  end
-  out[#out + 1] = r
-end
-return out
-`)
-
-// completeBatchScript: ARGV prefix now, then per task: graph key result
-// ttl_ms memo(0|1). Returns {outcome, ready} per task, flattened (see
-// completeScript). The cluster-wide counters are written once per batch.
-var completeBatchScript = newSourced(batchPrelude + `
-local now = ARGV[2]
-local out = {}
-local ndone, nmemo = 0, 0
-local i = 3
-while i <= #ARGV do
-  local g, k, res, ttl, memo = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  i = i + 5
-  local outcome, ready = 0, 0
-  if memo ~= '1' then redis.call('SET', rkey(k), res, 'PX', ttl) end
-  local STATE, META = gkey(g, 'state'), gkey(g, 'meta')
-  local st = redis.call('HGET', STATE, k)
-  if st and st ~= 'd' and st ~= 'c' and st ~= 'f' then
-    redis.call('HDEL', gkey(g, 'running'), k)
-    redis.call('HSET', STATE, k, 'd')
-    local done = redis.call('HINCRBY', META, 'done', 1)
-    ndone = ndone + 1
-    if memo == '1' then
-      redis.call('HINCRBY', META, 'memo', 1)
-      nmemo = nmemo + 1
-    end
-    if redis.call('HGET', META, 'state') == 'running' then
-      outcome = 1
-      local dsts = redis.call('HGET', gkey(g, 'out'), k)
-      if dsts then
-        local PENDING, MSG = gkey(g, 'pending'), gkey(g, 'msg')
-        local gid, q = redis.call('HGET', META, 'id'), redis.call('HGET', META, 'queue')
-        for d in string.gmatch(dsts, '[^\n]+') do
-          if redis.call('HINCRBY', PENDING, d, -1) == 0 and redis.call('HGET', STATE, d) == 'w' then
-            redis.call('HSET', STATE, d, 'q')
-            enqueue(q, gid .. ':' .. d, redis.call('HGET', MSG, d), now)
-            ready = ready + 1
-          end
-        end
-      end
-      if done >= tonumber(redis.call('HGET', META, 'total')) then
-        finish(g, 'done', now)
-        outcome = 2
-      end
-    end
-  end
-  out[#out + 1] = outcome
-  out[#out + 1] = ready
-end
-if ndone > 0 then redis.call('HINCRBY', P .. ':stats', 'tasks_done', ndone) end
-if nmemo > 0 then redis.call('HINCRBY', P .. ':stats', 'tasks_memoized', nmemo) end
-return out
-`)
-
-// Batcher coalesces the Start and Complete calls of concurrent task handlers
-// (the tasks a worker runs at once) into one round trip and two script calls
-// (one for the starts, one for the completions) per batch: while a batch is
-// in flight, the calls that arrive queue up and form the next one. A lone
-// call is sent at once (no added latency when idle). It has the same
-// semantics as Store.Start and Store.Complete. It is safe for concurrent use
-// and needs no shutdown (its flusher exits when idle).
-type Batcher struct {
+// Coalescer is how workers start and complete tasks (the only way: there is
+// no single-task copy of these scripts). It coalesces the Start and Complete
+// calls of concurrent task handlers (the tasks a worker runs at once) into
+// one round trip and two script calls (start_batch.lua for the starts,
+// complete_batch.lua for the completions) per batch: while a batch is in
+// flight, the calls that arrive queue up and form the next one. A lone call
+// is sent at once (no added latency when idle). The tasks of a batch are
+// handled in order, exactly as by as many separate calls. It is safe for
+// concurrent use and needs no shutdown (its flusher exits when idle).
+type Coalescer struct {
 	s *Store
 	// Window, if positive, is how long a flush waits for more calls before
 	// sending a batch that is not full (more coalescing, more latency). It
@@ -153,8 +40,8 @@ type Batcher struct {
 	lastN int // calls in the previous batch
 }
 
-// NewBatcher returns a batcher on s.
-func (s *Store) NewBatcher() *Batcher { return &Batcher{s: s} }
+// NewCoalescer returns a coalescer on s.
+func (s *Store) NewCoalescer() *Coalescer { return &Coalescer{s: s} }
 
 type call struct {
 	p       *taskq.Payload
@@ -181,8 +68,11 @@ type sourced struct {
 
 func newSourced(src string) sourced { return sourced{src: src, hash: redis.NewScript(src).Hash()} }
 
-// Start is Store.Start, coalesced with concurrent calls.
-func (b *Batcher) Start(ctx context.Context, p *taskq.Payload, attempt int, worker string) (string, [][]byte, error) {
+// Start applies 'start' to attempt of task p for worker and returns the
+// action (ActionRun, ActionMemo, ActionSkip) and, for ActionRun, the results
+// of its dependencies in order (ErrMissingDep if one expired). It is
+// coalesced with concurrent calls.
+func (b *Coalescer) Start(ctx context.Context, p *taskq.Payload, attempt int, worker string) (string, [][]byte, error) {
 	c := &call{p: p, attempt: attempt, worker: worker, done: make(chan struct{})}
 	if err := b.do(ctx, c); err != nil {
 		return "", nil, err
@@ -190,8 +80,10 @@ func (b *Batcher) Start(ctx context.Context, p *taskq.Payload, attempt int, work
 	return c.action, c.deps, c.err
 }
 
-// Complete is Store.Complete, coalesced with concurrent calls.
-func (b *Batcher) Complete(ctx context.Context, p *taskq.Payload, result []byte, memo bool) (Completion, error) {
+// Complete stores task p's result (memo: it was found already stored),
+// applies 'complete' and enqueues the dependents that became ready (the
+// fan-in). It is coalesced with concurrent calls.
+func (b *Coalescer) Complete(ctx context.Context, p *taskq.Payload, result []byte, memo bool) (Completion, error) {
 	c := &call{p: p, complete: true, result: result, memo: memo, done: make(chan struct{})}
 	if err := b.do(ctx, c); err != nil {
 		return Completion{}, err
@@ -202,7 +94,7 @@ func (b *Batcher) Complete(ctx context.Context, p *taskq.Payload, result []byte,
 // do queues c and waits for its batch. When ctx ends first, the call may
 // still take effect (like a command whose reply was not awaited): its caller
 // fails the attempt, and the retry is idempotent.
-func (b *Batcher) do(ctx context.Context, c *call) error {
+func (b *Coalescer) do(ctx context.Context, c *call) error {
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
 	if !b.busy {
@@ -219,7 +111,7 @@ func (b *Batcher) do(ctx context.Context, c *call) error {
 }
 
 // flush sends batches until the queue is empty.
-func (b *Batcher) flush() {
+func (b *Coalescer) flush() {
 	maxN, maxBytes := b.MaxBatch, b.MaxBytes
 	if maxN <= 0 {
 		maxN = 256
@@ -267,7 +159,7 @@ const batchTimeout = 30 * time.Second
 
 // run sends one batch: the starts and the completions, each as one script
 // call, in one pipeline.
-func (b *Batcher) run(batch []*call) {
+func (b *Coalescer) run(batch []*call) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	var starts, comps []*call
@@ -341,7 +233,7 @@ func runScripts(ctx context.Context, rdb redis.UniversalClient, fill func(pipe r
 	return nil
 }
 
-func (b *Batcher) startResults(calls []*call, cmd *redis.Cmd, err error) {
+func (b *Coalescer) startResults(calls []*call, cmd *redis.Cmd, err error) {
 	var rows []any
 	if err == nil {
 		rows, err = cmd.Slice()
@@ -360,7 +252,7 @@ func (b *Batcher) startResults(calls []*call, cmd *redis.Cmd, err error) {
 	}
 }
 
-// startReply decodes the reply of startScript for task p.
+// startReply decodes the reply of start_batch.lua for task p.
 func startReply(p *taskq.Payload, res []any) (string, [][]byte, error) {
 	if len(res) == 0 {
 		return "", nil, fmt.Errorf("start %s/%s: empty reply", p.Graph, p.Key)
