@@ -16,7 +16,6 @@ import (
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/client"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
 	"github.com/tributary-dev/tributary/workers"
 	"github.com/tributary-dev/tributary/workers/builtin"
 )
@@ -101,12 +100,21 @@ func TestWaitRidesOutSchedulerDeath(t *testing.T) {
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 90*time.Second)
 	defer wcancel()
-	res, err := cli.Submit(wctx, g)
+	// The worker advertises its functions from its heartbeat loop: until its
+	// first beat, a submission is refused as naming unknown functions.
+	var res *scheduler.Submitted
+	for {
+		res, err = cli.Submit(wctx, g)
+		if err == nil || !strings.Contains(err.Error(), "no live worker") || wctx.Err() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatalf("submit past a dead replica: %v", err)
 	}
 	polls := 0
-	st, err := cli.Wait(wctx, res.ID, 20*time.Millisecond, func(*state.Status) {
+	st, err := cli.Wait(wctx, res.ID, 20*time.Millisecond, func(*scheduler.Status) {
 		polls++
 		if polls == 5 {
 			reps[0].kill() // the replica that answered so far
@@ -118,7 +126,7 @@ func TestWaitRidesOutSchedulerDeath(t *testing.T) {
 	if polls < 5 {
 		t.Fatalf("the graph finished after %d polls, before the replica died: make it longer", polls)
 	}
-	if st.State != state.Done || st.Done != int64(len(g.Tasks)) {
+	if st.State != scheduler.GraphDone || st.Done != int64(len(g.Tasks)) {
 		t.Fatalf("status %+v, want done", st)
 	}
 	b2, err := cli.Result(wctx, prefix+"/total")
