@@ -68,7 +68,7 @@ func startScheduler(t *testing.T, prefix, name string) *proc {
 }
 
 func startWorker(t *testing.T, prefix, name string) *proc {
-	return start(t, prefix, name, "worker", "--metrics-addr", "", "--concurrency", "4", "--heartbeat", "500ms", "--id", name)
+	return start(t, prefix, name, "worker", "--test-functions", "--metrics-addr", "", "--concurrency", "4", "--heartbeat", "500ms", "--id", name)
 }
 
 func (p *proc) kill(t *testing.T) {

@@ -64,7 +64,7 @@ $bin streams declare >/dev/null
 start speed-1   speed --worker-id demo-speed-1 --metrics-addr 127.0.0.1:9101
 start speed-2   speed --worker-id demo-speed-2 --metrics-addr 127.0.0.1:9111
 start archive   archive --segment-interval 10s --metrics-addr 127.0.0.1:9103
-start scheduler scheduler --http-addr 127.0.0.1:8090 --batch-cron "$cron"
+start scheduler scheduler --http-addr 127.0.0.1:8090 --admin-token "$token" --batch-cron "$cron"
 start worker-1  worker --id demo-worker-1 --metrics-addr 127.0.0.1:9102
 start worker-2  worker --id demo-worker-2 --metrics-addr 127.0.0.1:9112
 start serve     serve --http-addr 127.0.0.1:8080 --admin-token "$token" --monitoring

@@ -18,17 +18,20 @@ type answerCache struct {
 	entries  map[answerKey]cached
 }
 
+// answerKey names an answer: the view (or "top:<order>" for a top list),
+// the group, and the plan's parts, which fix what was read.
 type answerKey struct {
 	version      int64
 	view, group  string
 	from, to     int64
 	batchTo      int64
+	speedFrom    int64
 	speedTo      int64
 	withDistinct bool
 }
 
 type cached struct {
-	r       result
+	v       any
 	expires time.Time // zero: until the version changes
 }
 
@@ -36,20 +39,20 @@ func newAnswerCache(max int, freshFor time.Duration) *answerCache {
 	return &answerCache{max: max, freshFor: freshFor, entries: map[answerKey]cached{}}
 }
 
-func (c *answerCache) get(k answerKey) (result, bool) {
+func (c *answerCache) get(k answerKey) (any, bool) {
 	if c == nil {
-		return result{}, false
+		return nil, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
 	if !ok || (!e.expires.IsZero() && time.Now().After(e.expires)) {
-		return result{}, false
+		return nil, false
 	}
-	return e.r, true
+	return e.v, true
 }
 
-func (c *answerCache) put(k answerKey, r result, fresh bool) {
+func (c *answerCache) put(k answerKey, v any, fresh bool) {
 	if c == nil {
 		return
 	}
@@ -58,7 +61,7 @@ func (c *answerCache) put(k answerKey, r result, fresh bool) {
 	if len(c.entries) >= c.max {
 		clear(c.entries)
 	}
-	e := cached{r: r}
+	e := cached{v: v}
 	if fresh {
 		e.expires = time.Now().Add(c.freshFor)
 	}

@@ -133,9 +133,10 @@ func (e *engine) plan(ctx context.Context, req span) (plan, error) {
 	pl := plan{bv: bv}
 	// The data's own span closes the open sides of the request.
 	data := ss
+	var bf, be int64
 	if bv != nil {
 		pl.boundary = bv.Boundary()
-		bf, be := bv.Span()
+		bf, be = bv.Span()
 		if be > bf {
 			if data.From == 0 || bf < data.From {
 				data.From = bf
@@ -153,15 +154,30 @@ func (e *engine) plan(ctx context.Context, req span) (plan, error) {
 	if pl.whole.To < pl.whole.From {
 		pl.whole.To = pl.whole.From
 	}
-	pl.batch = span{pl.whole.From, min(pl.whole.To, pl.boundary)}
-	pl.speed = span{max(pl.whole.From, pl.boundary), pl.whole.To}
-	// Nothing to read past what the speed layer has seen.
-	if ss.To > 0 {
-		pl.speed.To = min(pl.speed.To, ss.To)
-	} else {
-		pl.speed.To = pl.speed.From
+	// Each part reads only the hours its layer holds data for: a request
+	// for a century costs what the data costs.
+	pl.batch = span{max(pl.whole.From, bf), min(pl.whole.To, pl.boundary, be)}
+	pl.speed = span{max(pl.whole.From, pl.boundary, ss.From), min(pl.whole.To, ss.To)}
+	if pl.batch.empty() {
+		pl.batch = span{}
+	}
+	if pl.speed.empty() {
+		pl.speed = span{}
 	}
 	return pl, nil
+}
+
+// covered reports whether the batch view covers the whole answered span:
+// only then is an answer final (exact); hours past the boundary may still
+// receive flights, whatever the speed layer holds now.
+func (pl plan) covered() bool { return pl.bv != nil && pl.whole.To <= pl.boundary }
+
+// speedHours is the number of hours the speed part reads per group.
+func (pl plan) speedHours() int64 {
+	if pl.speed.empty() {
+		return 0
+	}
+	return (pl.speed.To - pl.speed.From) / 3600
 }
 
 func (s span) empty() bool { return s.To <= s.From }
@@ -175,14 +191,22 @@ type result struct {
 	Distinct int64
 }
 
+// key names an answer over the plan for the cache.
+func (pl plan) key(view, group string) answerKey {
+	k := answerKey{view: view, group: group, from: pl.whole.From, to: pl.whole.To, batchTo: pl.batch.To,
+		speedFrom: pl.speed.From, speedTo: pl.speed.To}
+	if pl.bv != nil {
+		k.version = pl.bv.Version()
+	}
+	return k
+}
+
 // group answers for one group of view v over the plan.
 func (e *engine) group(ctx context.Context, pl plan, v flight.View, group string, distinct bool) (result, error) {
-	key := answerKey{view: v.Name, group: group, from: pl.whole.From, to: pl.whole.To, batchTo: pl.batch.To, speedTo: pl.speed.To, withDistinct: distinct}
-	if pl.bv != nil {
-		key.version = pl.bv.Version()
-	}
+	key := pl.key(v.Name, group)
+	key.withDistinct = distinct
 	if r, ok := e.cache.get(key); ok {
-		return r, nil
+		return r.(result), nil
 	}
 	r, err := e.compute(ctx, pl, v, group, distinct)
 	if err == nil {
@@ -204,7 +228,7 @@ func (e *engine) compute(ctx context.Context, pl plan, v flight.View, group stri
 			return result{}, err
 		}
 	}
-	r := merge(br, sb)
+	r := merge(br, sb, pl.covered())
 	r.Distinct = -1
 	if distinct && v.DistinctDestinations {
 		if sb.Count == 0 {
@@ -220,14 +244,17 @@ func (e *engine) compute(ctx context.Context, pl plan, v flight.View, group stri
 	return r, nil
 }
 
-// merge combines an exact batch part with a speed part. Quantiles are exact
-// when no speed bucket took part; otherwise the batch histogram joins the
-// speed sketch, and the answer is within the sketch's relative error.
-func merge(br BatchRange, sb store.Bucket) result {
-	r := result{Stats: br.Stats, Exact: sb.Count == 0}
+// merge combines an exact batch part with a speed part; covered says whether
+// the batch view covers the whole span (the answer is then final: Exact).
+// Quantiles are exact when no speed bucket took part; otherwise the batch
+// histogram joins the speed sketch, the answer is within the sketch's
+// relative error, and clamped to [min, max], which the sketch's bin
+// midpoints can overshoot (one flight of 7 minutes: p50 7.03).
+func merge(br BatchRange, sb store.Bucket, covered bool) result {
+	r := result{Stats: br.Stats, Exact: covered && sb.Count == 0}
 	r.Stats.Merge(sb.Stats)
 	qs := flight.Percentiles()
-	if r.Exact {
+	if sb.Count == 0 {
 		if vals, ok := br.Hist.Quantiles(qs...); ok {
 			for _, v := range vals {
 				r.Quantiles = append(r.Quantiles, float64(v))
@@ -238,8 +265,9 @@ func merge(br BatchRange, sb store.Bucket) result {
 	sk := sb.Sketch
 	br.Hist.Each(func(d int32, c int64) { sk.AddBin(flight.SketchBin(d), c) })
 	if vals, ok := sk.Quantiles(qs...); ok {
+		lo, hi := float64(r.Stats.Min), float64(r.Stats.Max)
 		for _, v := range vals {
-			r.Quantiles = append(r.Quantiles, math.Round(v*100)/100)
+			r.Quantiles = append(r.Quantiles, min(hi, max(lo, math.Round(v*100)/100)))
 		}
 	}
 	return r
@@ -324,7 +352,7 @@ func (e *engine) many(ctx context.Context, pl plan, v flight.View, groups []stri
 			sb.Stats.Merge(b.Stats)
 			sb.Sketch.Merge(&b.Sketch)
 		}
-		out[i] = merge(br, sb)
+		out[i] = merge(br, sb, pl.covered())
 		out[i].Distinct = -1
 	}
 	return out, nil
@@ -355,7 +383,7 @@ func (e *engine) series(ctx context.Context, pl plan, code string) ([]Hour, erro
 		if h >= pl.speed.From && h < pl.speed.To {
 			sb = buckets[(h-pl.speed.From)/3600]
 		}
-		r := merge(br, sb)
+		r := merge(br, sb, pl.bv != nil && h+3600 <= pl.boundary)
 		hr := Hour{Hour: rfc3339(h), Flights: r.Stats.Count, Exact: r.Exact}
 		if r.Stats.Count > 0 {
 			hr.Mean = round(r.Stats.Mean(), 3)

@@ -12,6 +12,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	rejected *prometheus.CounterVec
+	shared   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -22,10 +23,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tributary_serve_request_duration_seconds", Help: "Time to answer a request, by endpoint.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"endpoint"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tributary_serve_rejected_requests_total", Help: "Requests refused for bad parameters or unknown names."}, []string{"reason"}),
+			Name: "tributary_serve_rejected_requests_total", Help: "Requests refused for bad parameters, unknown names or a passed deadline."}, []string{"reason"}),
+		shared: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_serve_shared_answers_total", Help: "Requests answered by an identical concurrent request's work (single-flight)."}, []string{"endpoint"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.latency, m.rejected} {
+		for _, c := range []prometheus.Collector{m.requests, m.latency, m.rejected, m.shared} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tributary-dev/tributary/internal/httpx"
 )
 
 // badRequest is an error the client can fix: it becomes a 400.
@@ -39,15 +41,15 @@ func parseSpan(q url.Values) (span, error) {
 		}
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			return s, badf("parameter %s: %q is not an RFC 3339 time such as 2001-01-01T00:00:00Z", f.name, v)
+			return s, badf("parameter %s: %s is not an RFC 3339 time such as 2001-01-01T00:00:00Z", f.name, httpx.Quote(v))
 		}
 		if t.Unix()%3600 != 0 || t.Nanosecond() != 0 {
-			return s, badf("parameter %s: %s is not on a whole hour", f.name, v)
+			return s, badf("parameter %s: %s is not on a whole hour", f.name, httpx.Quote(v))
 		}
 		*f.dst = t.Unix()
 	}
 	if s.From != 0 && s.To != 0 && s.From >= s.To {
-		return s, badf("parameter from (%s) must be before to (%s)", q.Get("from"), q.Get("to"))
+		return s, badf("parameter from (%s) must be before to (%s)", httpx.Quote(q.Get("from")), httpx.Quote(q.Get("to")))
 	}
 	return s, nil
 }
@@ -56,11 +58,11 @@ func parseSpan(q url.Values) (span, error) {
 func parseAirport(name, code string) (string, error) {
 	c := strings.ToUpper(code)
 	if len(c) < 3 || len(c) > 4 {
-		return "", badf("%s: %q is not a 3- or 4-character IATA code", name, code)
+		return "", badf("%s: %s is not a 3- or 4-character IATA code", name, httpx.Quote(code))
 	}
 	for i := 0; i < len(c); i++ {
 		if (c[i] < 'A' || c[i] > 'Z') && (c[i] < '0' || c[i] > '9') {
-			return "", badf("%s: %q has a character other than A-Z or 0-9", name, code)
+			return "", badf("%s: %s has a character other than A-Z or 0-9", name, httpx.Quote(code))
 		}
 	}
 	return c, nil
@@ -79,13 +81,13 @@ func parseTop(q url.Values) (by string, limit int, err error) {
 		ok = ok || by == o
 	}
 	if !ok {
-		return "", 0, badf("parameter by: %q is not one of %s", by, strings.Join(orders, ", "))
+		return "", 0, badf("parameter by: %s is not one of %s", httpx.Quote(by), strings.Join(orders, ", "))
 	}
 	limit = 10
 	if v := q.Get("limit"); v != "" {
 		limit, err = strconv.Atoi(v)
 		if err != nil || limit < 1 || limit > 1000 {
-			return "", 0, badf("parameter limit: %q is not a whole number from 1 to 1000", v)
+			return "", 0, badf("parameter limit: %s is not a whole number from 1 to 1000", httpx.Quote(v))
 		}
 	}
 	return by, limit, nil

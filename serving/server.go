@@ -3,7 +3,6 @@ package serving
 import (
 	"cmp"
 	"context"
-	"crypto/subtle"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -18,8 +17,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/internal/httpx"
 )
 
 // Config of the HTTP server.
@@ -49,9 +50,30 @@ type Config struct {
 	// long an answer with a speed part is reused.
 	AnswerCache int
 	FreshFor    time.Duration
-	Log         *slog.Logger
-	Reg         prometheus.Registerer
+	// RequestTimeout bounds the work of one request (default
+	// DefaultRequestTimeout): past it the answer is a 503.
+	RequestTimeout time.Duration
+	// MaxSpeedHours bounds the hours of speed buckets read for one group
+	// (default DefaultMaxSpeedHours); MaxSpeedBuckets the buckets read by
+	// one request over all its groups (default DefaultMaxSpeedBuckets).
+	// Past them the answer is a 400 asking for a narrower range.
+	MaxSpeedHours, MaxSpeedBuckets int
+	Log                            *slog.Logger
+	Reg                            prometheus.Registerer
 }
+
+// Defaults of Config.
+const (
+	DefaultRequestTimeout = 10 * time.Second
+	// About the data set's half year: a whole replay can be read before
+	// any batch run, one airport at a time.
+	DefaultMaxSpeedHours = 190 * 24
+	// A top list over ~230 airports reads about 3 days of speed hours.
+	DefaultMaxSpeedBuckets = 16_000
+	// topCacheEntries bounds the memoized top lists (each holds every
+	// airport's entry, a few tens of KB).
+	topCacheEntries = 512
+)
 
 // Airport is a row of airports.csv.
 type Airport struct {
@@ -60,10 +82,15 @@ type Airport struct {
 
 // Server is the HTTP API.
 type Server struct {
-	cfg Config
-	eng *engine
-	mux *http.ServeMux
-	m   *metrics
+	cfg    Config
+	eng    *engine
+	mux    *http.ServeMux
+	m      *metrics
+	tokens httpx.Tokens
+	// flight runs identical concurrent read requests once.
+	flight singleflight.Group
+	// tops memoizes the top lists, like the cache of the engine the answers.
+	tops *answerCache
 }
 
 //go:embed web openapi.json
@@ -78,25 +105,32 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.MaxSpeedHours <= 0 {
+		cfg.MaxSpeedHours = DefaultMaxSpeedHours
+	}
+	if cfg.MaxSpeedBuckets <= 0 {
+		cfg.MaxSpeedBuckets = DefaultMaxSpeedBuckets
+	}
+	s := &Server{cfg: cfg, eng: eng, mux: http.NewServeMux(), tokens: httpx.Tokens{Admin: cfg.AdminToken, Read: cfg.ReadToken}}
 	if cfg.AnswerCache > 0 {
 		eng.cache = newAnswerCache(cfg.AnswerCache, cfg.FreshFor)
+		s.tops = newAnswerCache(min(cfg.AnswerCache, topCacheEntries), cfg.FreshFor)
 	}
-	m, err := newMetrics(cfg.Reg)
-	if err != nil {
+	if s.m, err = newMetrics(cfg.Reg); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, eng: eng, mux: http.NewServeMux(), m: m}
-	read := func(name string, h func(http.ResponseWriter, *http.Request) error) http.Handler {
-		return s.instrument(name, s.guard(cfg.ReadToken, h))
-	}
-	s.mux.Handle("GET /v1/airports/{iata}", read("airport", s.airport))
-	s.mux.Handle("GET /v1/airports/{iata}/hours", read("airport_hours", s.airportHours))
-	s.mux.Handle("GET /v1/airports", read("airports", s.top))
-	s.mux.Handle("GET /v1/routes/{origin}/{destination}", read("route", s.route))
-	s.mux.Handle("GET /v1/status", read("status", s.status))
-	s.mux.Handle("POST /v1/admin/batch", s.instrument("admin_batch", s.admin(s.guard(cfg.AdminToken, s.runBatch))))
+	s.mux.Handle("GET /v1/airports/{iata}", s.read("airport", s.airport))
+	s.mux.Handle("GET /v1/airports/{iata}/hours", s.read("airport_hours", s.airportHours))
+	s.mux.Handle("GET /v1/airports", s.read("airports", s.top))
+	s.mux.Handle("GET /v1/routes/{origin}/{destination}", s.read("route", s.route))
+	s.mux.Handle("GET /v1/status", s.read("status", s.status))
+	s.mux.Handle("POST /v1/admin/batch", s.instrument("admin_batch", s.tokens.Require(httpx.AdminLevel, http.HandlerFunc(s.runBatch))))
+	s.mux.Handle("/v1/session", s.tokens.Session())
 	if cfg.Monitoring != nil {
-		s.mux.Handle("/monitoring/", s.admin(s.guardHandler(cfg.AdminToken, cfg.Monitoring)))
+		s.mux.Handle("/monitoring/", s.tokens.Require(httpx.AdminLevel, cfg.Monitoring))
 	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	s.mux.HandleFunc("GET /readyz", s.ready)
@@ -105,90 +139,97 @@ func New(cfg Config) (*Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi)
 	})
-	web, _ := fs.Sub(assets, "web")
-	// Method-less, like /monitoring/ (the UI's API takes POST and DELETE): a
-	// "GET /" pattern would conflict with it.
-	files := http.FileServerFS(web)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			writeJSON(w, http.StatusMethodNotAllowed, apiError{r.Method + " is not allowed here", http.StatusMethodNotAllowed})
-			return
-		}
-		files.ServeHTTP(w, r)
-	})
+	s.mux.HandleFunc("/", s.page)
 	return s, nil
 }
 
 // Handler returns the server's handler, to be mounted by the caller.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return httpx.JSONNotFound(s.mux) }
+
+// page serves the live page and its files; anything else is a JSON 404.
+// The page itself holds no data and is open, so that it can ask for the
+// read token; opened as /?token=<token>, it keeps a valid token in a cookie
+// and sends the browser back to / without it.
+func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+	// Method-less, like /monitoring/ (the UI's API takes POST and DELETE): a
+	// "GET /" pattern would conflict with it.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		httpx.WriteError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+httpx.Quote(r.URL.Path))
+		return
+	}
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	if name == "" {
+		name = "index.html"
+	}
+	if _, err := fs.Stat(s.webFS(), name); err != nil {
+		httpx.WriteError(w, http.StatusNotFound, "no such path: "+httpx.Quote(r.URL.Path))
+		return
+	}
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		if !s.tokens.Valid(tok) {
+			httpx.WriteError(w, http.StatusUnauthorized, "the token given is not valid")
+			return
+		}
+		httpx.SetCookie(w, r, tok)
+		http.Redirect(w, r, httpx.StripToken(r), http.StatusSeeOther)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	http.FileServerFS(s.webFS()).ServeHTTP(w, r)
+}
+
+func (s *Server) webFS() fs.FS {
+	web, _ := fs.Sub(assets, "web")
+	return web
+}
 
 // apiError is the body of every error answer.
-type apiError struct {
-	Error  string `json:"error"`
-	Status int    `json:"status"`
-}
+type apiError = httpx.Error
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { httpx.WriteJSON(w, code, v) }
 
-// admin refuses everything when no admin token is configured: an admin
-// endpoint is never open.
-func (s *Server) admin(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.AdminToken == "" {
-			writeJSON(w, http.StatusForbidden, apiError{"admin endpoints are disabled: start the server with an admin token (--admin-token)", http.StatusForbidden})
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
+// errDeadline is a request that did not finish within its deadline.
+var errDeadline = errors.New("deadline")
 
-// guard requires a bearer token when token is set.
-func (s *Server) guard(token string, h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !authorized(token, r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tributary"`)
-			writeJSON(w, http.StatusUnauthorized, apiError{"this endpoint needs the token: Authorization: Bearer <token>", http.StatusUnauthorized})
-			return
+// read serves a read endpoint: behind the read token, within the request
+// deadline, and run once for identical concurrent requests (same path and
+// parameters), whose waiters share the answer.
+func (s *Server) read(name string, fn func(*http.Request) (any, error)) http.Handler {
+	return s.instrument(name, s.tokens.Require(httpx.ReadLevel, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		q.Del("token")
+		key := name + "\x00" + r.URL.Path + "?" + q.Encode()
+		ch := s.flight.DoChan(key, func() (any, error) {
+			// Not the first caller's context: its leaving must not fail
+			// the others. The deadline bounds the work all the same.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.RequestTimeout)
+			defer cancel()
+			v, err := fn(r.WithContext(ctx))
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, fmt.Errorf("%w: %w", errDeadline, err)
+				}
+				return nil, err
+			}
+			b, err := json.Marshal(v)
+			return append(b, '\n'), err
+		})
+		select {
+		case res := <-ch:
+			if res.Shared {
+				s.m.shared.WithLabelValues(name).Inc()
+			}
+			if res.Err != nil {
+				s.fail(w, r, res.Err)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(res.Val.([]byte))
+		case <-r.Context().Done():
+			// The client left (or the server's write timeout passed).
 		}
-		if err := h(w, r); err != nil {
-			s.fail(w, r, err)
-		}
-	}
-}
-
-func (s *Server) guardHandler(token string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !authorized(token, r) {
-			// Browsers cannot send a bearer header to a UI: accept ?token= once and keep it in a cookie.
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tributary"`)
-			writeJSON(w, http.StatusUnauthorized, apiError{"the monitoring UI needs the admin token: open /monitoring/?token=<token>", http.StatusUnauthorized})
-			return
-		}
-		if t := r.URL.Query().Get("token"); t != "" {
-			http.SetCookie(w, &http.Cookie{Name: "tributary_token", Value: t, Path: "/monitoring", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-func authorized(token string, r *http.Request) bool {
-	if token == "" {
-		return true
-	}
-	got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if got == "" {
-		got = r.URL.Query().Get("token")
-	}
-	if got == "" {
-		if c, err := r.Cookie("tributary_token"); err == nil {
-			got = c.Value
-		}
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	})))
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -197,15 +238,37 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &br):
 		s.m.rejected.WithLabelValues("bad_request").Inc()
-		writeJSON(w, http.StatusBadRequest, apiError{br.msg, http.StatusBadRequest})
+		writeJSON(w, http.StatusBadRequest, apiError{Error: br.msg, Status: http.StatusBadRequest})
 	case errors.As(err, &nf):
 		s.m.rejected.WithLabelValues("not_found").Inc()
-		writeJSON(w, http.StatusNotFound, apiError{nf.msg, http.StatusNotFound})
+		writeJSON(w, http.StatusNotFound, apiError{Error: nf.msg, Status: http.StatusNotFound})
+	case errors.Is(err, errDeadline):
+		s.m.rejected.WithLabelValues("deadline").Inc()
+		s.cfg.Log.Warn("request past its deadline", "path", r.URL.Path, "query", httpx.Quote(r.URL.RawQuery), "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: fmt.Sprintf("the query did not finish within %v: narrow from/to, or retry later", s.cfg.RequestTimeout),
+			Status: http.StatusServiceUnavailable})
 	case errors.Is(err, context.Canceled):
 	default:
 		s.cfg.Log.Error("request failed", "path", r.URL.Path, "err", err)
-		writeJSON(w, http.StatusInternalServerError, apiError{"internal error: " + err.Error(), http.StatusInternalServerError})
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: "internal error: " + err.Error(), Status: http.StatusInternalServerError})
 	}
+}
+
+// bounded refuses a plan whose speed part reads more than the limits: the
+// hours per group, and the buckets over groups (0: the groups are not known
+// yet, check the hours alone).
+func (s *Server) bounded(pl plan, groups int) error {
+	h := pl.speedHours()
+	if h > int64(s.cfg.MaxSpeedHours) || h > int64(s.cfg.MaxSpeedBuckets) {
+		return badf("from..to reaches %d hours into the speed layer (%s to %s, past the batch view); a request reads at most %d: give a narrower from/to",
+			h, rfc3339(pl.speed.From), rfc3339(pl.speed.To), min(s.cfg.MaxSpeedHours, s.cfg.MaxSpeedBuckets))
+	}
+	if n := h * int64(groups); n > int64(s.cfg.MaxSpeedBuckets) {
+		return badf("from..to reaches %d hours into the speed layer (%s to %s, past the batch view) for %d airports: %d hourly buckets, and a request reads at most %d: give a narrower from/to",
+			h, rfc3339(pl.speed.From), rfc3339(pl.speed.To), groups, n, s.cfg.MaxSpeedBuckets)
+	}
+	return nil
 }
 
 // Delay is the delay part of an answer.
@@ -283,7 +346,7 @@ func (s *Server) known(ctx context.Context, pl plan, code string) (Airport, erro
 }
 
 // airportQuery reads an airport request: the code, its span planned over the
-// views, and the airport, which must be known.
+// views and within the limits, and the airport, which must be known.
 func (s *Server) airportQuery(r *http.Request) (string, plan, Airport, error) {
 	code, err := parseAirport("airport", r.PathValue("iata"))
 	if err != nil {
@@ -297,55 +360,59 @@ func (s *Server) airportQuery(r *http.Request) (string, plan, Airport, error) {
 	if err != nil {
 		return "", plan{}, Airport{}, err
 	}
+	if err := s.bounded(pl, 1); err != nil {
+		return "", plan{}, Airport{}, err
+	}
 	ap, err := s.known(r.Context(), pl, code)
 	return code, pl, ap, err
 }
 
-func (s *Server) airport(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) airport(r *http.Request) (any, error) {
 	code, pl, ap, err := s.airportQuery(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := s.eng.group(r.Context(), pl, s.eng.airportV, code, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a := s.answer(pl, res)
 	a.Airport, a.Name = code, ap.Name
-	writeJSON(w, http.StatusOK, a)
-	return nil
+	return a, nil
 }
 
-func (s *Server) route(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) route(r *http.Request) (any, error) {
 	o, err := parseAirport("origin", r.PathValue("origin"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d, err := parseAirport("destination", r.PathValue("destination"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sp, err := parseSpan(r.URL.Query())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pl, err := s.eng.plan(r.Context(), sp)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if err := s.bounded(pl, 1); err != nil {
+		return nil, err
 	}
 	for _, c := range []string{o, d} {
 		if _, err := s.known(r.Context(), pl, c); err != nil && len(s.cfg.Airports) > 0 {
-			return err
+			return nil, err
 		}
 	}
 	res, err := s.eng.group(r.Context(), pl, s.eng.routeV, s.eng.routeV.Key(&flight.Event{Origin: o, Destination: d}), false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a := s.answer(pl, res)
 	a.Origin, a.Destination = o, d
-	writeJSON(w, http.StatusOK, a)
-	return nil
+	return a, nil
 }
 
 // TopEntry is one airport of the top list.
@@ -367,26 +434,51 @@ type Top struct {
 	Airports   []TopEntry `json:"airports"`
 }
 
-func (s *Server) top(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) top(r *http.Request) (any, error) {
 	by, limit, err := parseTop(r.URL.Query())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sp, err := parseSpan(r.URL.Query())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pl, err := s.eng.plan(r.Context(), sp)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	groups, err := s.eng.groupsOf(r.Context(), pl, s.eng.airportV)
+	entries, err := s.ranked(r.Context(), pl, by)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	res, err := s.eng.many(r.Context(), pl, s.eng.airportV, groups)
+	out := Top{By: by, From: rfc3339(pl.whole.From), To: rfc3339(pl.whole.To), Airports: entries[:min(limit, len(entries))]}
+	if pl.bv != nil {
+		b := rfc3339(pl.boundary)
+		out.BatchUntil = &b
+	}
+	return out, nil
+}
+
+// ranked returns every airport with flights over the plan, in the order by,
+// memoized like the answers (any limit is a prefix of it).
+func (s *Server) ranked(ctx context.Context, pl plan, by string) ([]TopEntry, error) {
+	key := pl.key("top:"+by, "")
+	if v, ok := s.tops.get(key); ok {
+		return v.([]TopEntry), nil
+	}
+	if err := s.bounded(pl, 0); err != nil {
+		return nil, err
+	}
+	groups, err := s.eng.groupsOf(ctx, pl, s.eng.airportV)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if err := s.bounded(pl, len(groups)); err != nil {
+		return nil, err
+	}
+	res, err := s.eng.many(ctx, pl, s.eng.airportV, groups)
+	if err != nil {
+		return nil, err
 	}
 	entries := make([]TopEntry, 0, len(groups))
 	for i, g := range groups {
@@ -396,7 +488,7 @@ func (s *Server) top(w http.ResponseWriter, r *http.Request) error {
 		a := s.answer(pl, res[i])
 		entries = append(entries, TopEntry{Airport: g, Name: s.cfg.Airports[g].Name, Flights: a.Flights, Delay: a.Delay, DelayedShare: a.DelayedShare, Exact: a.Exact})
 	}
-	key := func(e TopEntry) float64 {
+	order := func(e TopEntry) float64 {
 		switch by {
 		case "delay_p95":
 			if e.Delay.P95 == nil {
@@ -409,21 +501,13 @@ func (s *Server) top(w http.ResponseWriter, r *http.Request) error {
 		return float64(e.Flights)
 	}
 	slices.SortStableFunc(entries, func(a, b TopEntry) int {
-		if c := cmp.Compare(key(b), key(a)); c != 0 {
+		if c := cmp.Compare(order(b), order(a)); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Airport, b.Airport)
 	})
-	if len(entries) > limit {
-		entries = entries[:limit]
-	}
-	out := Top{By: by, From: rfc3339(pl.whole.From), To: rfc3339(pl.whole.To), Airports: entries}
-	if pl.bv != nil {
-		b := rfc3339(pl.boundary)
-		out.BatchUntil = &b
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	s.tops.put(key, entries, !pl.speed.empty())
+	return entries, nil
 }
 
 // Hour is one hour of an airport's series.
@@ -438,28 +522,27 @@ type Hour struct {
 // maxSeriesHours bounds the hourly series: a month and a day.
 const maxSeriesHours = 32 * 24
 
-func (s *Server) airportHours(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) airportHours(r *http.Request) (any, error) {
 	code, pl, _, err := s.airportQuery(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if n := (pl.whole.To - pl.whole.From) / 3600; n > maxSeriesHours {
-		return badf("the hourly series covers at most %d hours; from..to spans %d: narrow it", maxSeriesHours, n)
+		return nil, badf("the hourly series covers at most %d hours; from..to spans %d: narrow it", maxSeriesHours, n)
 	}
 	hours, err := s.eng.series(r.Context(), pl, code)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"airport": code, "from": rfc3339(pl.whole.From), "to": rfc3339(pl.whole.To), "hours": hours})
-	return nil
+	return map[string]any{"airport": code, "from": rfc3339(pl.whole.From), "to": rfc3339(pl.whole.To), "hours": hours}, nil
 }
 
-func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) status(r *http.Request) (any, error) {
 	ctx := r.Context()
 	out := map[string]any{}
 	bv, err := s.cfg.Batch.Current(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if bv != nil {
 		first, end := bv.Span()
@@ -473,7 +556,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	s.eng.mu.Unlock()
 	_, states, err := s.eng.speedState(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var ends []int64
 	if s.cfg.StreamEnds != nil {
@@ -499,38 +582,42 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.Status != nil {
 		extra, err := s.cfg.Status(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for k, v := range extra {
 			out[k] = v
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return out, nil
 }
 
-func (s *Server) runBatch(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) runBatch(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.TriggerBatch == nil {
-		writeJSON(w, http.StatusServiceUnavailable, apiError{"this server cannot start batch runs (no scheduler configured)", http.StatusServiceUnavailable})
-		return nil
+		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "this server cannot start batch runs (no scheduler configured)", Status: http.StatusServiceUnavailable})
+		return
 	}
-	id, err := s.cfg.TriggerBatch(r.Context())
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	id, err := s.cfg.TriggerBatch(ctx)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", errDeadline, err)
+		}
+		s.fail(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"graph": id})
-	return nil
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.cfg.Redis.Ping(ctx).Err(); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, apiError{"redis: " + err.Error(), http.StatusServiceUnavailable})
+		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "redis: " + err.Error(), Status: http.StatusServiceUnavailable})
 		return
 	}
 	if _, err := s.cfg.Batch.Current(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, apiError{"batch view: " + err.Error(), http.StatusServiceUnavailable})
+		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "batch view: " + err.Error(), Status: http.StatusServiceUnavailable})
 		return
 	}
 	fmt.Fprintln(w, "ready")

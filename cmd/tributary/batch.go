@@ -53,6 +53,7 @@ func newBatchRunCmd(g *globals) *cobra.Command {
 	var (
 		opts  recompute.Options
 		url   string
+		token string
 		wait  bool
 		prio  string
 		limit time.Duration
@@ -74,7 +75,7 @@ func newBatchRunCmd(g *globals) *cobra.Command {
 			}
 			defer rdb.Close()
 			opts.KeyPrefix, opts.Priority = g.keyPrefix, graph.Priority(prio)
-			cli := client.New(url)
+			cli := client.New(url).WithToken(token)
 			plan, res, err := recompute.Submit(ctx, cli, rdb, opts)
 			if err != nil {
 				return err
@@ -107,6 +108,7 @@ func newBatchRunCmd(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&url, "scheduler-url", "http://127.0.0.1:8090", "scheduler HTTP API, or a comma-separated list of its replicas (a dead one is skipped)")
+	f.StringVar(&token, "admin-token", "", "the scheduler's --admin-token, sent as a bearer token")
 	f.BoolVar(&wait, "wait", false, "wait for the recompute, with a progress bar")
 	f.IntVar(&opts.FanIn, "fan-in", recompute.DefaultFanIn, "fan-in of the merge tree")
 	f.DurationVar(&opts.Grace, "grace", recompute.DefaultGrace, "how long the previous version (and the speed buckets now covered) stay readable")

@@ -19,13 +19,14 @@ import (
 )
 
 func newGraphCmd(g *globals) *cobra.Command {
-	var url string
+	var url, token string
 	cmd := &cobra.Command{
 		Use:   "graph",
 		Short: "Submit, watch, wait for and cancel task graphs; benchmark the scheduler",
 	}
 	cmd.PersistentFlags().StringVar(&url, "scheduler-url", "http://127.0.0.1:8090", "URL of a scheduler replica")
-	cli := func() *client.Client { return client.New(url) }
+	cmd.PersistentFlags().StringVar(&token, "admin-token", "", "the scheduler's --admin-token, sent as a bearer token")
+	cli := func() *client.Client { return client.New(url).WithToken(token) }
 
 	cmd.AddCommand(&cobra.Command{
 		Use:   "status ID",

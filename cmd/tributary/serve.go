@@ -20,6 +20,7 @@ import (
 
 	"github.com/tributary-dev/tributary/batch/recompute"
 	"github.com/tributary-dev/tributary/internal/amqpconn"
+	"github.com/tributary-dev/tributary/internal/httpx"
 	"github.com/tributary-dev/tributary/internal/obs"
 	"github.com/tributary-dev/tributary/internal/redisconn"
 	"github.com/tributary-dev/tributary/scheduler/client"
@@ -31,9 +32,10 @@ func newServeCmd(g *globals) *cobra.Command {
 	var (
 		addr, airports, schedulerURL string
 		adminToken, readToken        string
-		recheck, freshFor            time.Duration
+		recheck, freshFor, timeout   time.Duration
 		monitoring                   bool
 		cacheSize                    int
+		maxHours, maxBuckets         int
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -42,7 +44,10 @@ func newServeCmd(g *globals) *cobra.Command {
 batch view, for the hours before its boundary, with the speed views for the
 hours after it, and serves the live page at /, /metrics, /healthz, /readyz.
 Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
---admin-token; read endpoints are open unless --read-token is set.`,
+--admin-token; read endpoints are open unless --read-token is set. A token is
+sent as "Authorization: Bearer <token>"; a browser opens the page (or
+/monitoring/) once as /?token=<token>, or types it in the page's prompt, and
+keeps it in a cookie.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -56,6 +61,7 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 				Batch: serving.NewBatchCache(rdb, g.keyPrefix, recheck), Speed: store.NewReader(rdb, g.keyPrefix),
 				Redis: rdb, KeyPrefix: g.keyPrefix, Partitions: g.streams.Partitions,
 				AdminToken: adminToken, ReadToken: readToken, Log: g.log, Reg: reg, AnswerCache: cacheSize, FreshFor: freshFor,
+				RequestTimeout: timeout, MaxSpeedHours: maxHours, MaxSpeedBuckets: maxBuckets,
 			}
 			if airports != "" {
 				if cfg.Airports, err = serving.LoadAirports(airports); err != nil {
@@ -63,7 +69,8 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 				}
 			}
 			if schedulerURL != "" {
-				cfg.TriggerBatch = triggerBatch(client.New(schedulerURL), rdb, g.keyPrefix)
+				// The scheduler shares the admin token (its --admin-token).
+				cfg.TriggerBatch = triggerBatch(client.New(schedulerURL).WithToken(adminToken), rdb, g.keyPrefix)
 			}
 			if monitoring {
 				if adminToken == "" {
@@ -87,7 +94,8 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 			mux := http.NewServeMux()
 			mux.Handle("GET /metrics", obs.NewMetricsServer("", reg, g.log).Mux)
 			mux.Handle("/", srv.Handler())
-			return serveHTTP(ctx, addr, mux, g.log.With("monitoring", monitoring))
+			// Writing may take as long as the slowest request, and a little more.
+			return serveHTTP(ctx, addr, mux, timeout+5*time.Second, g.log.With("monitoring", monitoring))
 		},
 	}
 	f := cmd.Flags()
@@ -99,6 +107,9 @@ Admin endpoints (POST /v1/admin/batch, the asynq web UI at /monitoring/) need
 	f.DurationVar(&recheck, "batch-recheck", 500*time.Millisecond, "how often the current batch version is looked up")
 	f.BoolVar(&monitoring, "monitoring", false, "mount the asynq web UI at /monitoring/ (needs --admin-token)")
 	f.IntVar(&cacheSize, "answer-cache", 50000, "answers memoized: over batch hours until the version changes, with speed hours for --fresh-for (0: none)")
+	f.DurationVar(&timeout, "request-timeout", serving.DefaultRequestTimeout, "deadline of one request's work: past it the answer is a 503")
+	f.IntVar(&maxHours, "max-speed-hours", serving.DefaultMaxSpeedHours, "hours of speed buckets one request reads per airport or route (past them: a 400)")
+	f.IntVar(&maxBuckets, "max-speed-buckets", serving.DefaultMaxSpeedBuckets, "speed buckets one request reads over all its airports (past them: a 400)")
 	f.DurationVar(&freshFor, "fresh-for", 500*time.Millisecond, "how long an answer with a speed part is reused (the speed layer's flush interval is a good value)")
 	return cmd
 }
@@ -116,25 +127,16 @@ func triggerBatch(sc recompute.Submitter, rdb redis.Cmdable, keyPrefix string) f
 }
 
 // serveHTTP serves h on addr until ctx is done, then shuts the server down,
-// giving the requests in flight 3 s to finish.
-func serveHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+// giving the requests in flight 3 s to finish. write bounds the writing of
+// an answer (httpx.Limits.Write).
+func serveHTTP(ctx context.Context, addr string, h http.Handler, write time.Duration, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-	}()
 	base := "http://" + ln.Addr().String()
 	log.Info("serving", "page", base+"/", "api", base+"/v1/", "openapi", base+"/openapi.json")
-	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return httpx.Serve(ctx, httpx.NewServer(h, httpx.Limits{Write: write}), ln, 3*time.Second)
 }
 
 // streamEnds reads the stream queues' ends over one AMQP connection, opened

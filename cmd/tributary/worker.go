@@ -19,8 +19,35 @@ import (
 
 // workerRegistrations are the packages whose functions every worker runs:
 // add a package's Register here to make its functions available to graphs.
-func workerRegistrations() []workers.Registration {
-	return []workers.Registration{builtin.Register}
+// The built-in test functions (testFunctions) come only with testFns.
+func workerRegistrations(testFns bool) []workers.Registration {
+	return []workers.Registration{builtinFunctions(testFns)}
+}
+
+// testFunctions are the built-in functions that exist for tests: they fail,
+// fail at random or sleep on demand, and no production graph should reach
+// them.
+var testFunctions = map[string]bool{"fail": true, "flaky": true, "sleepsum": true}
+
+// builtinFunctions registers the built-in functions, the test ones only
+// when withTests.
+func builtinFunctions(withTests bool) workers.Registration {
+	return func(r *workers.Registry) error {
+		all, err := workers.NewRegistry(builtin.Register)
+		if err != nil {
+			return err
+		}
+		for _, name := range all.Names() {
+			if testFunctions[name] && !withTests {
+				continue
+			}
+			fn, _ := all.Lookup(name)
+			if err := r.Register(name, fn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // queueFlags are the queue settings that workers and schedulers must share.
@@ -57,6 +84,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		cfg         workers.Config
 		qf          queueFlags
 		metricsAddr string
+		testFns     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -69,7 +97,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer rdb.Close()
-			reg, err := workers.NewRegistry(append(workerRegistrations(), recompute.Register(rdb, g.log))...)
+			reg, err := workers.NewRegistry(append(workerRegistrations(testFns), recompute.Register(rdb, g.log))...)
 			if err != nil {
 				return err
 			}
@@ -92,6 +120,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 	f.DurationVar(&cfg.Heartbeat, "heartbeat", time.Second, "advertisement interval; a worker silent for 4 of them is dead and its running tasks are re-dispatched")
 	f.StringVar(&cfg.ID, "id", "", "worker ID (default host-pid-random)")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9102", "address of /metrics (empty: none)")
+	f.BoolVar(&testFns, "test-functions", false, "also run the built-in test functions fail, flaky and sleepsum (for tests and fault drills)")
 	qf.add(cmd)
 	return cmd
 }

@@ -2,7 +2,6 @@ package obs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tributary-dev/tributary/internal/httpx"
 )
 
 // NewRegistry returns a registry with the Go runtime and process collectors,
@@ -48,14 +49,8 @@ func (s *MetricsServer) Run(ctx context.Context) error {
 		return fmt.Errorf("metrics listener: %w", err)
 	}
 	s.log.Info("metrics served", "addr", "http://"+ln.Addr().String()+"/metrics")
-	srv := &http.Server{Handler: s.Mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	srv := httpx.NewServer(httpx.JSONNotFound(s.Mux), httpx.Limits{})
+	if err := httpx.Serve(ctx, srv, ln, 2*time.Second); err != nil {
 		return fmt.Errorf("metrics server: %w", err)
 	}
 	return nil

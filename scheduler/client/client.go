@@ -27,6 +27,7 @@ type Client struct {
 	// Patience is how long a request keeps trying the replicas in turn when
 	// none answers (default 30s): long enough for a standby to take over.
 	Patience time.Duration
+	token    string
 }
 
 // New returns a client of the scheduler at base (e.g. http://127.0.0.1:8090),
@@ -42,6 +43,13 @@ func New(base string) *Client {
 	if len(c.bases) == 0 {
 		c.bases = []string{""}
 	}
+	return c
+}
+
+// WithToken makes c send token as a bearer token (the scheduler's
+// --admin-token; "" sends none) and returns c. Set it before any request.
+func (c *Client) WithToken(token string) *Client {
+	c.token = token
 	return c
 }
 
@@ -177,6 +185,9 @@ func (c *Client) doOne(ctx context.Context, base, method, path string, body []by
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
