@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -18,10 +19,12 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/tributary-dev/tributary/speed/stream"
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
+	"github.com/tributary-dev/tributary/ingest/wire"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/serving"
@@ -245,6 +248,30 @@ func TestAnswersMergeBatchAndSpeedExactly(t *testing.T) {
 		}
 	}
 
+	// Honest exactness: a range the batch view does not reach yet is not
+	// exact, even with no flights in it; a range before its boundary is.
+	for _, c := range []struct {
+		path  string
+		exact bool
+	}{
+		{"/v1/airports/ORD?from=2001-03-01T00:00:00Z&to=2001-04-01T00:00:00Z", false},
+		{"/v1/routes/ORD/LGA?from=2001-03-01T00:00:00Z&to=2001-04-01T00:00:00Z", false},
+		{fmt.Sprintf("/v1/airports/ORD?from=%s&to=%s", iso(b-3600), iso(b+3600)), false},
+		{"/v1/airports/ORD?from=2000-12-01T00:00:00Z&to=2000-12-02T00:00:00Z", true},
+	} {
+		var a serving.Answer
+		get(t, hs.URL, c.path, 200, &a)
+		if a.Exact != c.exact {
+			t.Fatalf("%s: exact=%v with %d flights, want exact=%v (batch until %s)", c.path, a.Exact, a.Flights, c.exact, iso(b))
+		}
+	}
+	// A century around the data answers what all the data answers.
+	for _, code := range []string{"ATL", "BUR"} {
+		var a serving.Answer
+		get(t, hs.URL, "/v1/airports/"+code+"?from=1950-01-01T00:00:00Z&to=2050-01-01T00:00:00Z", 200, &a)
+		check(t, code+" 1950 to 2050", a, expect(x.airport[code], 0, math.MaxInt64), false)
+	}
+
 	// With the answer cache, the same answers, asked twice.
 	cachedSrv, err := serving.New(serving.Config{
 		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis,
@@ -266,6 +293,26 @@ func TestAnswersMergeBatchAndSpeedExactly(t *testing.T) {
 		aj, _ := json.Marshal(again)
 		if string(pj) != string(fj) || string(fj) != string(aj) {
 			t.Fatalf("cached answers differ for %s:\n%s\n%s\n%s", path, pj, fj, aj)
+		}
+	}
+	// The top list is memoized too: the same list, asked twice, with any limit a prefix.
+	for _, r := range ranges {
+		q := fmt.Sprintf("from=%s&to=%s", iso(r.from), iso(r.to))
+		var plain, first, again, short serving.Top
+		get(t, hs.URL, "/v1/airports?by=delay_p95&limit=50&"+q, 200, &plain)
+		get(t, cached.URL, "/v1/airports?by=delay_p95&limit=50&"+q, 200, &first)
+		get(t, cached.URL, "/v1/airports?by=delay_p95&limit=50&"+q, 200, &again)
+		get(t, cached.URL, "/v1/airports?by=delay_p95&limit=3&"+q, 200, &short)
+		pj, _ := json.Marshal(plain)
+		fj, _ := json.Marshal(first)
+		aj, _ := json.Marshal(again)
+		if string(pj) != string(fj) || string(fj) != string(aj) || len(plain.Airports) < 3 {
+			t.Fatalf("cached top lists differ for %s:\n%s\n%s\n%s", q, pj, fj, aj)
+		}
+		sj, _ := json.Marshal(short.Airports)
+		pj3, _ := json.Marshal(plain.Airports[:3])
+		if string(sj) != string(pj3) {
+			t.Fatalf("top 3 is not the prefix of top 50 for %s:\n%s\n%s", q, sj, pj3)
 		}
 	}
 
@@ -339,11 +386,56 @@ func TestAnswersMergeBatchAndSpeedExactly(t *testing.T) {
 	}
 
 	t.Run("live page in headless Chromium", func(t *testing.T) { checkPage(t, hs.URL) })
+
+	// The page with a read token: the API refuses without it, the page asks
+	// for it, and opened once as /?token=... it works (the cookie).
+	guarded, err := serving.New(serving.Config{
+		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis,
+		KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Airports: airports, Log: p.Log, ReadToken: "r3ad-t0ken",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := httptest.NewServer(guarded.Handler())
+	defer gs.Close()
+	get(t, gs.URL, "/v1/airports/ATL", 401, nil)
+	get(t, gs.URL, "/?token=wrong", 401, nil)
+	t.Run("live page with the read token", func(t *testing.T) {
+		dom := chromium(t, gs.URL+"/")
+		if strings.Contains(dom, `id="login" hidden`) || !strings.Contains(dom, "needs the read token") {
+			t.Fatalf("without the token the page does not ask for it:\n%s", dom)
+		}
+		checkPage(t, gs.URL+"/?token=r3ad-t0ken")
+	})
+	// The picker: an airport and a range, in the address as the picker
+	// writes it; the page shows that airport over that range.
+	t.Run("picked airport and range", func(t *testing.T) {
+		from, to := b-5*24*3600, b+2*3600
+		dom := chromium(t, fmt.Sprintf("%s/?token=r3ad-t0ken#airport=ORD&from=%s&to=%s", gs.URL, iso(from), iso(to)))
+		w := expect(x.airport["ORD"], from, to)
+		shown := func(ms int64) string { return time.Unix(ms, 0).UTC().Format("2006-01-02 15:04") }
+		for _, want := range []string{
+			fmt.Sprintf("Hourly delay at ORD (%s)", airports["ORD"].Name),
+			fmt.Sprintf("showing ORD, %s to %s UTC", shown(from), shown(to)),
+			fmt.Sprintf("%d flights to ", w.n),
+			fmt.Sprintf("Busiest airports, %s to %s UTC", shown(from), shown(to)),
+			`value="ORD"`, `<span id="err"></span>`,
+		} {
+			if !strings.Contains(dom, want) {
+				t.Fatalf("the page lacks %q:\n%s", want, dom)
+			}
+		}
+		// Across the boundary: the summary is fresh, the chart has both marks.
+		if strings.Count(dom, "<rect") < 72 || !strings.Contains(dom, `fill="var(--exact)"`) || !strings.Contains(dom, `fill="var(--fresh)"`) {
+			t.Fatalf("the chart of the picked range lacks its bars or marks:\n%s", dom)
+		}
+	})
 }
 
-// checkPage loads the live page in headless Chromium (Debian's chromium),
-// lets its scripts run, and checks the DOM they built and the console.
-func checkPage(t *testing.T, base string) {
+// chromium loads url in headless Chromium (Debian's chromium), lets its
+// scripts run, and returns the DOM they built; console errors fail the test.
+func chromium(t *testing.T, url string) string {
+	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatalf("chromium is not installed (make deps installs it): %v", err)
@@ -352,18 +444,30 @@ func checkPage(t *testing.T, base string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", "--dump-dom", base+"/")
+		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", "--dump-dom", url)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, stderr.String())
 	}
-	dom := stdout.String()
 	for _, line := range strings.Split(stderr.String(), "\n") {
-		if strings.Contains(line, "CONSOLE") || strings.Contains(line, "Uncaught") {
+		// The 401s of a page without the token are expected: it then asks.
+		if (strings.Contains(line, "CONSOLE") || strings.Contains(line, "Uncaught")) && !strings.Contains(line, "401") {
 			t.Errorf("console: %s", line)
 		}
 	}
+	if shot := os.Getenv("TRIBUTARY_SCREENSHOT"); shot != "" {
+		// For a person to look at: TRIBUTARY_SCREENSHOT=/tmp/page go test -run TestAnswersMerge ./serving
+		_ = exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+			"--user-data-dir="+t.TempDir(), "--virtual-time-budget=15000", "--window-size=1280,1000",
+			"--screenshot="+fmt.Sprintf("%s-%d.png", shot, time.Now().UnixNano()), url).Run()
+	}
+	return stdout.String()
+}
+
+// checkPage checks the live page following the newest event time.
+func checkPage(t *testing.T, url string) {
+	dom := chromium(t, url)
 	body := func(id string) string {
 		i := strings.Index(dom, `id="`+id+`"`)
 		if i < 0 {
@@ -383,11 +487,6 @@ func checkPage(t *testing.T, base string) {
 	}
 	if strings.Count(dom, "<rect") < 24 || !strings.Contains(dom, "tag exact") || !strings.Contains(dom, "tag fresh") {
 		t.Fatalf("the chart lacks its bars or the exact/fresh marks:\n%s", dom)
-	}
-	if shot := os.Getenv("TRIBUTARY_SCREENSHOT"); shot != "" {
-		// For a person to look at: TRIBUTARY_SCREENSHOT=/tmp/page.png go test -run TestAnswersMerge ./serving
-		_ = exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-			"--user-data-dir="+t.TempDir(), "--virtual-time-budget=15000", "--window-size=1280,1000", "--screenshot="+shot, base+"/").Run()
 	}
 	if !strings.Contains(dom, `<span id="err"></span>`) {
 		t.Fatalf("the page shows an error:\n%s", dom)
@@ -423,6 +522,12 @@ func TestBadRequests(t *testing.T) {
 		{"/v1/airports?limit=0", 400, "limit"},
 		{"/v1/routes/ATL/ZZZ", 404, "not known"},
 		{"/v1/airports/ATL/hours?from=2001-01-01T00:00:00Z&to=2001-03-01T00:00:00Z", 400, "at most"},
+		{"/nope", 404, "no such path"},
+		{"/v1/nope", 404, "no such path"},
+		{"/v1/airports/ATL/hours/x", 404, "no such path"},
+		// A long bad input is quoted by its first bytes only.
+		{"/v1/airports/ATL?from=" + strings.Repeat("x", 100_000), 400, "(100000 bytes)"},
+		{"/v1/airports?by=" + strings.Repeat("y", 50_000), 400, "(50000 bytes)"},
 	}
 	for _, tt := range tests {
 		var e struct {
@@ -430,8 +535,8 @@ func TestBadRequests(t *testing.T) {
 			Status int    `json:"status"`
 		}
 		get(t, hs.URL, tt.path, tt.code, &e)
-		if e.Status != tt.code || !strings.Contains(e.Error, tt.says) {
-			t.Errorf("%s: %+v, want %d saying %q", tt.path, e, tt.code, tt.says)
+		if e.Status != tt.code || !strings.Contains(e.Error, tt.says) || len(e.Error) > 300 {
+			t.Errorf("%.80s: %.400v, want %d saying %q in at most 300 bytes", tt.path, e, tt.code, tt.says)
 		}
 	}
 	// Known airport, no data yet: an empty answer, not an error.
@@ -460,7 +565,30 @@ func TestBadRequests(t *testing.T) {
 	}
 	// The asynq web UI: refused without the token, served with it.
 	get(t, hs.URL, "/monitoring/", 401, nil)
+	get(t, hs.URL, "/monitoring/?token=wrong", 401, nil)
 	get(t, hs.URL, "/monitoring/?token=s3cret", 200, nil)
+	// Opened once with the token, the UI's own requests carry the cookie.
+	resp, err := http.Get(hs.URL + "/monitoring/?token=s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		cookie = c
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("no HttpOnly SameSite=Strict cookie: %v", resp.Cookies())
+	}
+	req, _ := http.NewRequest("GET", hs.URL+"/monitoring/api/queues", nil)
+	req.AddCookie(cookie)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the UI's API with the cookie: %d", resp.StatusCode)
+	}
 	get(t, hs.URL, "/", 200, nil)
 	var doc map[string]any
 	get(t, hs.URL, "/openapi.json", 200, &doc)
@@ -469,4 +597,164 @@ func TestBadRequests(t *testing.T) {
 	}
 	get(t, hs.URL, "/healthz", 200, nil)
 	get(t, hs.URL, "/readyz", 200, nil)
+}
+
+// TestWorstQueriesAreBounded sends the queries that used to read without
+// bound (no range, a century, after one stray event dated 2099): each
+// answers within a generous time with little memory, as a clear 400 when it
+// would read too much, and the answers over normal ranges do not change.
+func TestWorstQueriesAreBounded(t *testing.T) {
+	const n = 30_000
+	p := pipelinetest.New(t)
+	p.StartSpeed(2)
+	p.Replay(n)
+	p.WaitSpeed(n)
+	x := load(t, n)
+	srv, err := serving.New(serving.Config{
+		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis,
+		KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Log: p.Log, AnswerCache: 1000, FreshFor: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	normal := func() map[string]string {
+		out := map[string]string{}
+		for _, path := range []string{"/v1/airports/ATL?from=2001-01-01T06:00:00Z&to=2001-01-02T06:00:00Z",
+			"/v1/routes/ATL/ORD?from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z",
+			"/v1/airports?by=flights&limit=5&from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z"} {
+			resp, err := http.Get(hs.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+			}
+			out[path] = string(b)
+		}
+		return out
+	}
+	var a serving.Answer
+	get(t, hs.URL, "/v1/airports/ATL?from=2001-01-01T06:00:00Z&to=2001-01-02T06:00:00Z", 200, &a)
+	day := time.Date(2001, 1, 1, 6, 0, 0, 0, time.UTC).Unix()
+	check(t, "ATL before the stray event", a, expect(x.airport["ATL"], day, day+24*3600), false)
+	before := normal()
+
+	// One valid event dated 2099 into ATL's partition.
+	stray := flight.Event{ID: "stray-2099", Time: time.Date(2099, 12, 31, 12, 0, 0, 0, time.UTC).UnixMicro(), Origin: "ATL",
+		Destination: "LAX", Delay: 7, Distance: 1946, Producer: "stray", Seq: 1}
+	body, err := wire.NewArrowEncoder("stray").Encode([]flight.Event{stray})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := testenv.AMQP(t).Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.PublishWithContext(context.Background(), "", p.Streams.Queue(p.Streams.PartitionOf("ATL")), false, false,
+		amqp.Publishing{ContentType: wire.ContentTypeArrow, Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	p.WaitSpeed(n + 1)
+	st, err := store.NewReader(p.Redis, p.Prefix).Partition(context.Background(), p.Streams.PartitionOf("ATL"))
+	if err != nil || st.MaxTime != stray.Time {
+		t.Fatalf("the speed layer did not apply the stray event (max time %d, want %d): %v", st.MaxTime, stray.Time, err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the server's speed state is cached for a second
+
+	worst := []struct {
+		path string
+		code int
+		says string
+	}{
+		{"/v1/airports/ATL", 400, "narrower"},
+		{"/v1/airports?by=delay_p95&limit=10", 400, "narrower"},
+		{"/v1/airports?by=flights&limit=1000&from=1950-01-01T00:00:00Z&to=2050-01-01T00:00:00Z", 400, "narrower"},
+		{"/v1/airports/ATL?from=1950-01-01T00:00:00Z&to=2050-01-01T00:00:00Z", 400, "narrower"},
+		{"/v1/routes/ATL/LAX", 400, "narrower"},
+		{"/v1/airports/ATL/hours", 400, "at most"},
+		{"/v1/status", 200, ""},
+		// The stray event's own hours answer, and are not exact.
+		{"/v1/airports/ATL?from=2099-12-31T00:00:00Z&to=2100-01-01T00:00:00Z", 200, ""},
+	}
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	for _, w := range worst {
+		// Four at once, as a dashboard's clients would.
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() {
+				start := time.Now()
+				resp, err := http.Get(hs.URL + w.path)
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var e struct {
+					Error   string `json:"error"`
+					Flights int64  `json:"flights"`
+					Exact   bool   `json:"exact"`
+				}
+				switch took := time.Since(start); {
+				case resp.StatusCode != w.code:
+					errs <- fmt.Errorf("%d %s, want %d", resp.StatusCode, b, w.code)
+				case json.Unmarshal(b, &e) != nil:
+					errs <- fmt.Errorf("not JSON: %.200s", b)
+				case !strings.Contains(e.Error, w.says):
+					errs <- fmt.Errorf("error %q does not say %q", e.Error, w.says)
+				case len(e.Error) > 400:
+					errs <- fmt.Errorf("an error of %d bytes", len(e.Error))
+				case strings.Contains(w.path, "2099") && (e.Flights != 1 || e.Exact):
+					errs <- fmt.Errorf("the stray hours: %s", b)
+				case took > 2*time.Second:
+					errs <- fmt.Errorf("took %v", took)
+				default:
+					errs <- nil
+				}
+			}()
+		}
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Errorf("GET %s: %v", w.path, err)
+			}
+		}
+	}
+	runtime.ReadMemStats(&m1)
+	// Everything the worst queries allocated, the speed workers' idle
+	// polling included; reading the century hour by hour allocated GBs.
+	if grew := m1.TotalAlloc - m0.TotalAlloc; grew > 256<<20 {
+		t.Errorf("the worst queries allocated %d MB", grew>>20)
+	}
+	t.Logf("the worst queries allocated %d MB", (m1.TotalAlloc-m0.TotalAlloc)>>20)
+	after := normal()
+	for path, b := range before {
+		if after[path] != b {
+			t.Errorf("%s changed after the stray event:\n%s\n%s", path, b, after[path])
+		}
+	}
+
+	// A deadline past before any work: a JSON 503, not a hang or a 500.
+	hurried, err := serving.New(serving.Config{
+		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis,
+		KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Log: p.Log, RequestTimeout: time.Nanosecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hh := httptest.NewServer(hurried.Handler())
+	defer hh.Close()
+	var e struct {
+		Error  string `json:"error"`
+		Status int    `json:"status"`
+	}
+	get(t, hh.URL, "/v1/airports/ATL?from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z", 503, &e)
+	if e.Status != 503 || !strings.Contains(e.Error, "did not finish") {
+		t.Fatalf("past the deadline: %+v", e)
+	}
 }
