@@ -321,38 +321,55 @@ func (e *engine) groupsOf(ctx context.Context, pl plan, v flight.View) ([]string
 	return out, nil
 }
 
-// many answers for many groups at once: the batch parts from memory, every
-// speed bucket in one pipelined round trip.
+// readChunk bounds the speed buckets read in one round trip: the memory of
+// a request is that of a chunk, whatever its budget of buckets.
+const readChunk = 4096
+
+// many answers for many groups at once: the batch parts from memory, the
+// speed buckets in pipelined round trips of readChunk buckets, merged as
+// they come.
 func (e *engine) many(ctx context.Context, pl plan, v flight.View, groups []string) ([]result, error) {
-	var refs []store.Ref
-	if !pl.speed.empty() {
-		for _, g := range groups {
-			for h := pl.speed.From; h < pl.speed.To; h += 3600 {
-				refs = append(refs, store.Ref{View: v.Name, Group: g, Hour: h})
+	sbs := make([]store.Bucket, len(groups))
+	perGroup := pl.speedHours()
+	refs := make([]store.Ref, 0, min(readChunk, int64(len(groups))*perGroup))
+	owner := make([]int, 0, cap(refs))
+	flush := func() error {
+		if len(refs) == 0 {
+			return nil
+		}
+		buckets, err := e.speed.Buckets(ctx, refs)
+		if err != nil {
+			return err
+		}
+		for j, b := range buckets {
+			sb := &sbs[owner[j]]
+			sb.Stats.Merge(b.Stats)
+			sb.Sketch.Merge(&b.Sketch)
+		}
+		refs, owner = refs[:0], owner[:0]
+		return nil
+	}
+	for i, g := range groups {
+		for h := pl.speed.From; h < pl.speed.To; h += 3600 {
+			refs = append(refs, store.Ref{View: v.Name, Group: g, Hour: h})
+			owner = append(owner, i)
+			if len(refs) == readChunk {
+				if err := flush(); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
-	var buckets []store.Bucket
-	if len(refs) > 0 {
-		var err error
-		if buckets, err = e.speed.Buckets(ctx, refs); err != nil {
-			return nil, err
-		}
+	if err := flush(); err != nil {
+		return nil, err
 	}
-	perGroup := int(max(0, (pl.speed.To-pl.speed.From)/3600))
 	out := make([]result, len(groups))
 	for i, g := range groups {
 		var br BatchRange
 		if pl.bv != nil && !pl.batch.empty() {
 			br = pl.bv.Range(v.Name, g, pl.batch.From, pl.batch.To)
 		}
-		var sb store.Bucket
-		for j := 0; j < perGroup && len(buckets) > 0; j++ {
-			b := buckets[i*perGroup+j]
-			sb.Stats.Merge(b.Stats)
-			sb.Sketch.Merge(&b.Sketch)
-		}
-		out[i] = merge(br, sb, pl.covered())
+		out[i] = merge(br, sbs[i], pl.covered())
 		out[i].Distinct = -1
 	}
 	return out, nil

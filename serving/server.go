@@ -68,8 +68,9 @@ const (
 	// About the data set's half year: a whole replay can be read before
 	// any batch run, one airport at a time.
 	DefaultMaxSpeedHours = 190 * 24
-	// A top list over ~230 airports reads about 3 days of speed hours.
-	DefaultMaxSpeedBuckets = 16_000
+	// A top list over ~230 airports reads about 9 days of speed hours (in
+	// round trips of a few thousand buckets: memory stays small).
+	DefaultMaxSpeedBuckets = 50_000
 	// topCacheEntries bounds the memoized top lists (each holds every
 	// airport's entry, a few tens of KB).
 	topCacheEntries = 512
