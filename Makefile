@@ -37,7 +37,7 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) run $(STATICCHECK) ./...
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
-	for t in ingest/wire:FuzzDecodeJSON ingest/wire:FuzzDecodeArrow serving:FuzzParseSpan serving:FuzzParseAirport serving:FuzzParseTop; do \
+	for t in ingest/wire:FuzzDecodeJSON ingest/wire:FuzzDecodeArrow serving/query:FuzzParseSpan serving/query:FuzzParseAirport serving/query:FuzzParseTop; do \
 	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $${FUZZTIME:-30s} ./$${t%%:*} || exit 1; done
 
 demo: deps services data build ## the whole pipeline on this machine

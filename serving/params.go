@@ -3,14 +3,13 @@ package serving
 import (
 	"fmt"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/tributary-dev/tributary/internal/httpx"
+	"github.com/tributary-dev/tributary/serving/query"
 )
 
-// badRequest is an error the client can fix: it becomes a 400.
+// badRequest is an error of the server's own the client can fix (a range
+// too wide to read): a 400, like a query.BadRequest.
 type badRequest struct{ msg string }
 
 func (e *badRequest) Error() string { return e.msg }
@@ -27,70 +26,10 @@ type span struct {
 	From, To int64
 }
 
-// parseSpan reads from and to: RFC 3339, on whole hours, from inclusive, to
-// exclusive, from before to. Either may be absent (all data on that side).
+// parseSpan reads from and to (query.ParseSpan).
 func parseSpan(q url.Values) (span, error) {
-	var s span
-	for _, f := range []struct {
-		name string
-		dst  *int64
-	}{{"from", &s.From}, {"to", &s.To}} {
-		v := q.Get(f.name)
-		if v == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return s, badf("parameter %s: %s is not an RFC 3339 time such as 2001-01-01T00:00:00Z", f.name, httpx.Quote(v))
-		}
-		if t.Unix()%3600 != 0 || t.Nanosecond() != 0 {
-			return s, badf("parameter %s: %s is not on a whole hour", f.name, httpx.Quote(v))
-		}
-		*f.dst = t.Unix()
-	}
-	if s.From != 0 && s.To != 0 && s.From >= s.To {
-		return s, badf("parameter from (%s) must be before to (%s)", httpx.Quote(q.Get("from")), httpx.Quote(q.Get("to")))
-	}
-	return s, nil
-}
-
-// parseAirport checks an IATA code from the path.
-func parseAirport(name, code string) (string, error) {
-	c := strings.ToUpper(code)
-	if len(c) < 3 || len(c) > 4 {
-		return "", badf("%s: %s is not a 3- or 4-character IATA code", name, httpx.Quote(code))
-	}
-	for i := 0; i < len(c); i++ {
-		if (c[i] < 'A' || c[i] > 'Z') && (c[i] < '0' || c[i] > '9') {
-			return "", badf("%s: %s has a character other than A-Z or 0-9", name, httpx.Quote(code))
-		}
-	}
-	return c, nil
-}
-
-// Orders of the top-airports list.
-var orders = []string{"flights", "delay_p95", "delayed_share"}
-
-func parseTop(q url.Values) (by string, limit int, err error) {
-	by = q.Get("by")
-	if by == "" {
-		by = "flights"
-	}
-	ok := false
-	for _, o := range orders {
-		ok = ok || by == o
-	}
-	if !ok {
-		return "", 0, badf("parameter by: %s is not one of %s", httpx.Quote(by), strings.Join(orders, ", "))
-	}
-	limit = 10
-	if v := q.Get("limit"); v != "" {
-		limit, err = strconv.Atoi(v)
-		if err != nil || limit < 1 || limit > 1000 {
-			return "", 0, badf("parameter limit: %s is not a whole number from 1 to 1000", httpx.Quote(v))
-		}
-	}
-	return by, limit, nil
+	s, err := query.ParseSpan(q)
+	return span{s.From, s.To}, err
 }
 
 func rfc3339(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }

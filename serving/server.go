@@ -21,6 +21,7 @@ import (
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/internal/httpx"
+	"github.com/tributary-dev/tributary/serving/query"
 )
 
 // Config of the HTTP server.
@@ -235,11 +236,12 @@ func (s *Server) read(name string, fn func(*http.Request) (any, error)) http.Han
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var br *badRequest
+	var qbr *query.BadRequest
 	var nf *notFound
 	switch {
-	case errors.As(err, &br):
+	case errors.As(err, &br), errors.As(err, &qbr):
 		s.m.rejected.WithLabelValues("bad_request").Inc()
-		writeJSON(w, http.StatusBadRequest, apiError{Error: br.msg, Status: http.StatusBadRequest})
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Status: http.StatusBadRequest})
 	case errors.As(err, &nf):
 		s.m.rejected.WithLabelValues("not_found").Inc()
 		writeJSON(w, http.StatusNotFound, apiError{Error: nf.msg, Status: http.StatusNotFound})
@@ -349,7 +351,7 @@ func (s *Server) known(ctx context.Context, pl plan, code string) (Airport, erro
 // airportQuery reads an airport request: the code, its span planned over the
 // views and within the limits, and the airport, which must be known.
 func (s *Server) airportQuery(r *http.Request) (string, plan, Airport, error) {
-	code, err := parseAirport("airport", r.PathValue("iata"))
+	code, err := query.ParseAirport("airport", r.PathValue("iata"))
 	if err != nil {
 		return "", plan{}, Airport{}, err
 	}
@@ -383,11 +385,11 @@ func (s *Server) airport(r *http.Request) (any, error) {
 }
 
 func (s *Server) route(r *http.Request) (any, error) {
-	o, err := parseAirport("origin", r.PathValue("origin"))
+	o, err := query.ParseAirport("origin", r.PathValue("origin"))
 	if err != nil {
 		return nil, err
 	}
-	d, err := parseAirport("destination", r.PathValue("destination"))
+	d, err := query.ParseAirport("destination", r.PathValue("destination"))
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +438,7 @@ type Top struct {
 }
 
 func (s *Server) top(r *http.Request) (any, error) {
-	by, limit, err := parseTop(r.URL.Query())
+	by, limit, err := query.ParseTop(r.URL.Query())
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package serving
+package query
 
 import (
 	"errors"
@@ -26,16 +26,16 @@ func TestParseSpan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
 			q, _ := url.ParseQuery(tt.query)
-			s, err := parseSpan(q)
+			s, err := ParseSpan(q)
 			if tt.bad != "" {
-				var br *badRequest
+				var br *BadRequest
 				if !errors.As(err, &br) || !strings.Contains(err.Error(), tt.bad) {
-					t.Fatalf("parseSpan(%q) = %v, want a bad request saying %q", tt.query, err, tt.bad)
+					t.Fatalf("ParseSpan(%q) = %v, want a bad request saying %q", tt.query, err, tt.bad)
 				}
 				return
 			}
 			if err != nil || s.From != tt.from || s.To != tt.to {
-				t.Fatalf("parseSpan(%q) = %+v, %v; want [%d, %d)", tt.query, s, err, tt.from, tt.to)
+				t.Fatalf("ParseSpan(%q) = %+v, %v; want [%d, %d)", tt.query, s, err, tt.from, tt.to)
 			}
 		})
 	}
@@ -43,16 +43,16 @@ func TestParseSpan(t *testing.T) {
 
 func TestParseAirportAndTop(t *testing.T) {
 	for in, want := range map[string]string{"ATL": "ATL", "atl": "ATL", "KATL": "KATL", "00M": "00M", "A": "", "ATLAS": "", "A-L": ""} {
-		got, err := parseAirport("airport", in)
+		got, err := ParseAirport("airport", in)
 		if (want == "") != (err != nil) || got != want {
-			t.Errorf("parseAirport(%q) = %q, %v", in, got, err)
+			t.Errorf("ParseAirport(%q) = %q, %v", in, got, err)
 		}
 	}
 	for q, ok := range map[string]bool{"": true, "by=delay_p95&limit=5": true, "by=delayed_share": true, "by=name": false, "limit=0": false, "limit=x": false, "limit=1001": false} {
 		v, _ := url.ParseQuery(q)
-		_, _, err := parseTop(v)
+		_, _, err := ParseTop(v)
 		if (err == nil) != ok {
-			t.Errorf("parseTop(%q) = %v", q, err)
+			t.Errorf("ParseTop(%q) = %v", q, err)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package serving
+package query
 
 import (
 	"errors"
@@ -18,12 +18,12 @@ func checkBad(t *testing.T, what string, err error) {
 	if err == nil {
 		return
 	}
-	var br *badRequest
+	var br *BadRequest
 	if !errors.As(err, &br) {
 		t.Fatalf("%s: %v is not a bad request", what, err)
 	}
-	if len(br.msg) > maxErrorBytes || !utf8.ValidString(br.msg) {
-		t.Fatalf("%s: error of %d bytes (valid UTF-8: %v): %.200s", what, len(br.msg), utf8.ValidString(br.msg), br.msg)
+	if len(br.Msg) > maxErrorBytes || !utf8.ValidString(br.Msg) {
+		t.Fatalf("%s: error of %d bytes (valid UTF-8: %v): %.200s", what, len(br.Msg), utf8.ValidString(br.Msg), br.Msg)
 	}
 }
 
@@ -40,16 +40,16 @@ func FuzzParseSpan(f *testing.F) {
 		if err != nil {
 			return
 		}
-		s, err := parseSpan(q)
+		s, err := ParseSpan(q)
 		checkBad(t, "parseSpan", err)
 		if err != nil {
 			return
 		}
 		if s.From%3600 != 0 || s.To%3600 != 0 {
-			t.Fatalf("parseSpan(%q) = %+v: not on whole hours", raw, s)
+			t.Fatalf("ParseSpan(%q) = %+v: not on whole hours", raw, s)
 		}
 		if s.From != 0 && s.To != 0 && s.From >= s.To {
-			t.Fatalf("parseSpan(%q) = %+v: from not before to", raw, s)
+			t.Fatalf("ParseSpan(%q) = %+v: from not before to", raw, s)
 		}
 	})
 }
@@ -61,17 +61,17 @@ func FuzzParseAirport(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, code string) {
-		c, err := parseAirport("airport", code)
+		c, err := ParseAirport("airport", code)
 		checkBad(t, "parseAirport", err)
 		if err != nil {
 			return
 		}
 		if len(c) < 3 || len(c) > 4 {
-			t.Fatalf("parseAirport(%q) = %q", code, c)
+			t.Fatalf("ParseAirport(%q) = %q", code, c)
 		}
 		for i := 0; i < len(c); i++ {
 			if (c[i] < 'A' || c[i] > 'Z') && (c[i] < '0' || c[i] > '9') {
-				t.Fatalf("parseAirport(%q) = %q", code, c)
+				t.Fatalf("ParseAirport(%q) = %q", code, c)
 			}
 		}
 	})
@@ -88,17 +88,17 @@ func FuzzParseTop(f *testing.F) {
 		if err != nil {
 			return
 		}
-		by, limit, err := parseTop(q)
+		by, limit, err := ParseTop(q)
 		checkBad(t, "parseTop", err)
 		if err != nil {
 			return
 		}
 		known := false
-		for _, o := range orders {
+		for _, o := range Orders {
 			known = known || by == o
 		}
 		if !known || limit < 1 || limit > 1000 {
-			t.Fatalf("parseTop(%q) = %q, %d", raw, by, limit)
+			t.Fatalf("ParseTop(%q) = %q, %d", raw, by, limit)
 		}
 	})
 }
