@@ -17,7 +17,6 @@ import (
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/client"
 	"github.com/tributary-dev/tributary/scheduler/graph"
-	"github.com/tributary-dev/tributary/scheduler/state"
 	"github.com/tributary-dev/tributary/workers"
 )
 
@@ -57,7 +56,7 @@ func TestSchedulerAPIBehindTokens(t *testing.T) {
 	}{{"", false, false}, {"wrong", false, false}, {"r3ad", true, false}, {"adm1n", true, true}} {
 		cli := client.New(hs.URL).WithToken(c.token)
 		_, err := cli.Status(ctx, "no-such-graph")
-		if c.read != errors.Is(err, state.ErrNotFound) {
+		if c.read != errors.Is(err, scheduler.ErrNotFound) {
 			t.Errorf("status with token %q: %v (read allowed: %v)", c.token, err, c.read)
 		}
 		if !c.read && (err == nil || !strings.Contains(err.Error(), "token")) {
