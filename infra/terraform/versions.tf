@@ -1,10 +1,10 @@
 terraform {
-  required_version = ">= 1.5"
+  required_version = ">= 1.7" # mock_provider and override_* in `terraform test`
 
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 5.0, < 7.0"
+      version = ">= 6.0, < 7.0"
     }
     local = {
       source  = "hashicorp/local"
