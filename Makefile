@@ -8,7 +8,7 @@ ENV := set -a; [ -f .run/env ] && . .run/env; set +a;
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_TIMEOUT ?= 40m
 
-.PHONY: help deps services services-down data build test test-unit lint fuzz demo bench clean cluster cluster-down cluster-status chaos chaos-short
+.PHONY: help deps services services-down data build test test-unit lint fuzz demo bench clean cluster cluster-down cluster-status chaos chaos-short infra infra-destroy infra-check infra-secrets
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -60,6 +60,19 @@ chaos: cluster ## every fault scenario during a replay on make cluster, each che
 
 chaos-short: cluster ## the CI subset of make chaos on 100k flights
 	scripts/chaos.sh short
+
+infra-check: services build ## offline checks of infra/: terraform validate/plan/test, ansible-lint, yamllint, promtool, amtool, smoke run of the rendered units
+	infra/scripts/check.sh
+
+infra-secrets: ## create, once, the ansible-vault file of the cluster's secrets (infra/README.md)
+	infra/scripts/secrets.sh
+
+infra: ## deploy on GCP: terraform apply, inventory, playbooks, addresses (infra/README.md)
+	GOOS=linux GOARCH=amd64 $(GO) build -o $(BIN) ./cmd/tributary
+	infra/scripts/infra.sh up
+
+infra-destroy: ## drain the workers and destroy the GCP deployment
+	infra/scripts/infra.sh destroy
 
 clean: services-down ## stop the services and remove .run/ and bin/
 	rm -rf .run bin

@@ -1,4 +1,4 @@
-# The Ansible inventory, written to ../ansible/inventory/hosts.ini. Workers of
+# The Ansible inventory, written to ../ansible/inventory/hosts. Workers of
 # the managed instance groups have no address Terraform knows: Ansible
 # reaches them by their internal DNS name, which the bastion resolves
 # (ProxyJump), and they find their own address from their facts.
@@ -39,7 +39,7 @@ locals {
 }
 
 resource "local_file" "inventory" {
-  filename        = "${path.module}/../ansible/inventory/hosts.ini"
+  filename        = "${path.module}/../ansible/inventory/hosts"
   content         = local.inventory
   file_permission = "0644"
 }

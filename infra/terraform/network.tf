@@ -53,6 +53,8 @@ locals {
   # which TCP ports. Anything not listed is refused inside the subnet too.
   flows = {
     bastion-ssh = { from = ["bastion"], to = ["broker", "redis", "control", "monitor", "speed", "batch"], ports = ["22"] }
+    # SSH tunnels through the bastion to Grafana, Prometheus, Alertmanager.
+    monitoring-ui = { from = ["bastion"], to = ["monitor"], ports = ["3000", "9090", "9093"] }
     # serve reads stream ends, replay publishes, archive and speed consume.
     amqp = { from = ["control", "speed"], to = ["broker"], ports = ["5672"] }
     # epmd, Erlang distribution, CLI tools, stream replication.

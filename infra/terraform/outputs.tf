@@ -42,6 +42,6 @@ output "cost" {
 }
 
 output "ansible_inventory" {
-  description = "The inventory written to ../ansible/inventory/hosts.ini."
+  description = "The inventory written to ../ansible/inventory/hosts."
   value       = local.inventory
 }

@@ -62,7 +62,7 @@ run "default_deployment" {
     error_message = "each role must have its own service account"
   }
   assert {
-    condition     = local_file.inventory.filename == "./../ansible/inventory/hosts.ini"
+    condition     = local_file.inventory.filename == "./../ansible/inventory/hosts"
     error_message = "inventory written to ${local_file.inventory.filename}"
   }
 
