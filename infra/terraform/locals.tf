@@ -55,12 +55,12 @@ locals {
   ssh_public_key = trimspace(file(pathexpand(var.ssh_public_key_file)))
 
   # ------------------------------------------------------------ prices
-  # On-demand list prices, us-central1, USD. NOT fetched online by this
-  # repository's machines (they cannot reach cloud.google.com): taken from
-  # Google Cloud's price lists as of 2024-2025 (VM instance pricing, disk
-  # pricing, VPC network pricing, Cloud NAT pricing), see infra/README.md
-  # "Cost". Check them against the pricing pages before quoting a figure.
-  prices_as_of = "Google Cloud list prices for us-central1 as published in 2024-2025, not re-checked online (infra/README.md, Cost)"
+  # On-demand list prices, us-central1, USD, from Google Cloud's price pages
+  # (VM instance pricing, disk pricing, VPC network pricing, Cloud NAT
+  # pricing) as of 2024. NOT verified online: the machines this repository is
+  # developed on cannot reach cloud.google.com. Check them against the
+  # pricing pages or the calculator before quoting a figure (infra/README.md).
+  prices_as_of = "us-central1 on-demand list prices from Google Cloud price pages as of 2024, NOT verified online (infra/README.md, Cost)"
   price_per_hour = {
     "e2-micro"      = 0.008376
     "e2-small"      = 0.016751

@@ -147,9 +147,9 @@ ts("Live workers and running tasks", [
     ("max(tributary_scheduler_live_workers)", "live workers"),
     ("sum(tributary_worker_running_tasks)", "running tasks"),
 ], 0, y, w=12)
-ts("Batch reconciliation mismatches (when exported)", [
+ts("Batch reconciliation mismatches", [
     ("max(tributary_batch_reconcile_count_mismatches)", "mismatches"),
-], 12, y, w=12, description="Expected metric of batch/reconcile, not exported yet when this dashboard was written.")
+], 12, y, w=12, description="Count mismatches between the speed and batch views found by the last reconciliation (batch/reconcile, exported by the archivers).")
 y += 8
 
 row("Serving", y); y += 1
@@ -162,6 +162,64 @@ ts("Request latency", [
     ("histogram_quantile(0.99, sum by (le) (rate(tributary_serve_request_duration_seconds_bucket[1m])))", "p99"),
     ("histogram_quantile(0.99, sum by (le, endpoint) (rate(tributary_serve_request_duration_seconds_bucket[1m])))", "p99 {{endpoint}}"),
 ], 12, y, w=12, unit="s")
+y += 8
+
+row("Redis (primary, replica, Sentinel)", y); y += 1
+stat("Redis primaries", 'count(redis_instance_info{role="master"}) or vector(0)', 0, y, thresholds=RED_IF_ZERO)
+stat("Replicas connected", 'sum(redis_connected_slaves and on(instance) redis_instance_info{role="master"}) or vector(0)', 4, y,
+     thresholds=RED_IF_ZERO)
+stat("Replica link up", "min(redis_master_link_up) or vector(0)", 8, y, thresholds=RED_IF_ZERO)
+stat("Redis down", "count(redis_up == 0) or vector(0)", 12, y, thresholds=RED_IF_ANY)
+stat("Failovers (1 h)", 'count(redis_instance_info{role="master"} and on(instance) max_over_time(redis_instance_info{role="slave"}[1h])) or vector(0)',
+     16, y, thresholds=RED_IF_ANY)
+stat("Evicted keys (must stay 0)", "sum(redis_evicted_keys_total) or vector(0)", 20, y, thresholds=RED_IF_ANY)
+y += 4
+ts("Role per Redis (1 = primary)", [
+    ('max by (host) (redis_instance_info{role="master"})', "{{host}} primary"),
+    ('max by (host) (redis_instance_info{role="slave"}) * 0', "{{host}} replica"),
+], 0, y, description="A Sentinel failover shows as the primary line moving from one host to the other.")
+ts("Redis memory", [
+    ("max by (host) (redis_memory_used_bytes)", "{{host}} used"),
+    ("max by (host) (redis_memory_max_bytes) > 0", "{{host}} maxmemory"),
+    ("max by (host) (node_memory_MemTotal_bytes) and on(host) redis_up", "{{host}} VM memory"),
+], 8, y, unit="bytes")
+ts("Redis connections and commands", [
+    ("sum by (host) (redis_connected_clients)", "{{host}} clients"),
+    ("sum by (host) (rate(redis_commands_processed_total[1m]))", "{{host}} commands/s"),
+], 16, y)
+y += 8
+ts("Replication lag", [
+    ("max by (host) (redis_connected_slave_lag_seconds)", "{{host}} replica lag (s)"),
+    ("max by (host) (redis_master_last_io_seconds_ago)", "{{host}} since last primary I/O (s)"),
+], 0, y, w=12, unit="s")
+ts("Redis persistence", [
+    ("min by (host) (redis_aof_last_write_status)", "{{host}} AOF write ok"),
+    ("min by (host) (redis_rdb_last_bgsave_status)", "{{host}} RDB save ok"),
+], 12, y, w=12)
+y += 8
+
+row("RabbitMQ cluster", y); y += 1
+stat("Broker nodes up", "count(rabbitmq_identity_info) or vector(0)", 0, y, thresholds=RED_IF_ZERO)
+stat("Resource alarms", "sum(rabbitmq_alarms_memory_used_watermark + rabbitmq_alarms_free_disk_space_watermark) or vector(0)", 4, y,
+     thresholds=RED_IF_ANY)
+stat("Connections", "sum(rabbitmq_connections)", 8, y)
+stat("Consumers", "sum(rabbitmq_consumers)", 12, y)
+stat("Queues", "max(rabbitmq_queues)", 16, y)
+stat("Messages in the streams", "sum(rabbitmq_queue_messages_ready)", 20, y)
+y += 4
+ts("Broker memory", [
+    ("max by (host) (rabbitmq_process_resident_memory_bytes)", "{{host}} used"),
+    ("max by (host) (rabbitmq_resident_memory_limit_bytes)", "{{host}} alarm at"),
+], 0, y, unit="bytes")
+ts("Broker disk free", [
+    ("max by (host) (rabbitmq_disk_space_available_bytes)", "{{host}} free"),
+    ("max by (host) (rabbitmq_disk_space_available_limit_bytes)", "{{host}} alarm at"),
+], 8, y, unit="bytes", description="Streams keep their segments on disk; the retention policy (max-age, max-length-bytes) bounds them.")
+ts("Connections and queues per node", [
+    ("max by (host) (rabbitmq_connections)", "{{host}} connections"),
+    ("max by (host) (rabbitmq_queues)", "{{host}} queues"),
+], 16, y, description="rabbitmq_queues as each node reports it: with queue_leader_locator=balanced, the streams' leaders spread over the nodes. "
+                      "A node that goes down disappears from both series.")
 y += 8
 
 row("Machines", y); y += 1
