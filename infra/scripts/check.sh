@@ -65,6 +65,7 @@ step "promtool, amtool"
   promtool check rules alerts.yml config_rules.yml >/dev/null
   promtool test rules alerts_test.yml
   python3 check_alert_tests.py
+  python3 check_metric_names.py
   amtool check-config alertmanager.yml >/dev/null
   n=0
   while read -r receiver labels; do
