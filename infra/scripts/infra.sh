@@ -55,6 +55,13 @@ case "${1:-}" in
     init
     # shellcheck disable=SC2086
     tf plan -input=false -out=tributary.tfplan ${TF_VARS:-}
+    # Workers this plan deletes (a smaller count in terraform.tfvars): drain them first.
+    # shellcheck disable=SC2046
+    drain $(tf show -json tributary.tfplan | python3 -c '
+import json, sys
+for rc in json.load(sys.stdin).get("resource_changes", []):
+    if rc["type"] == "google_compute_per_instance_config" and "delete" in rc["change"]["actions"]:
+        print(rc["change"]["before"]["name"])')
     tf apply -input=false tributary.tfplan
     rm -f "$tfdir/tributary.tfplan"
     playbooks
