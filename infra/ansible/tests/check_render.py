@@ -45,6 +45,9 @@ for host in controls:
     amqp = shared["TRIBUTARY_AMQP_URL"].split(",")
     check(sorted(u.split("@")[1] for u in amqp) == ["10.20.0.3:5672/%2F", "10.20.0.4:5672/%2F", "10.20.0.5:5672/%2F"],
           f"{host}: --amqp-url does not list the 3 brokers: {amqp}")
+    check(shared.get("TRIBUTARY_STREAM_REPLICAS") == "3" and shared.get("TRIBUTARY_STREAM_MAX_AGE") == "7D"
+          and int(shared.get("TRIBUTARY_STREAM_MAX_BYTES", "0")) > 0,
+          f"{host}: streams not declared with 3 replicas and a retention: {shared}")
     unit = (root / "etc/systemd/system/tributary@.service").read_text()
     execstart = re.search(r"^ExecStart=(\S+)", unit, re.M).group(1)
     check(Path(execstart).is_file(), f"{host}: ExecStart binary {execstart} not installed")
