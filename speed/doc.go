@@ -10,7 +10,7 @@
 // it, and drops at once a partition whose lease it finds lost.
 //
 // For each partition it owns, a worker consumes the stream queue from the
-// committed offset + 1 (package stream), aggregates in memory (package agg:
+// committed offset + 1 (package ingest/stream), aggregates in memory (package agg:
 // per-producer seq dedup, event-time watermark for late events, quarantine of
 // malformed messages) and flushes every FlushInterval, or earlier when many
 // buckets are pending: the view deltas, the new offset, the producers' highest

@@ -23,7 +23,7 @@ import (
 	"github.com/tributary-dev/tributary/speed/lease"
 	"github.com/tributary-dev/tributary/speed/metrics"
 	"github.com/tributary-dev/tributary/speed/store"
-	"github.com/tributary-dev/tributary/speed/stream"
+	"github.com/tributary-dev/tributary/ingest/stream"
 )
 
 // Config configures one worker.

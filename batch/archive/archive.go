@@ -16,10 +16,10 @@ import (
 	keyspace "github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/segment"
 	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/ingest/stream"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/ingest/wire"
 	"github.com/tributary-dev/tributary/internal/amqpconn"
-	"github.com/tributary-dev/tributary/speed/stream"
 )
 
 // Putter stores a segment atomically (segstore.Store does).

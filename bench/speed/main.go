@@ -27,7 +27,7 @@ import (
 	"github.com/tributary-dev/tributary/speed/keyspace"
 	"github.com/tributary-dev/tributary/speed/metrics"
 	"github.com/tributary-dev/tributary/speed/store"
-	"github.com/tributary-dev/tributary/speed/stream"
+	"github.com/tributary-dev/tributary/ingest/stream"
 )
 
 type options struct {

@@ -12,7 +12,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/tributary-dev/tributary/ingest/topology"
-	"github.com/tributary-dev/tributary/speed/stream"
+	"github.com/tributary-dev/tributary/ingest/stream"
 
 	"github.com/hibiken/asynqmon"
 	"github.com/redis/go-redis/v9"

@@ -11,7 +11,7 @@ import (
 	"github.com/tributary-dev/tributary/ingest/dataset"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/ingest/wire"
-	"github.com/tributary-dev/tributary/speed/stream"
+	"github.com/tributary-dev/tributary/ingest/stream"
 )
 
 // Options say what to publish and how.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/testenv"
-	"github.com/tributary-dev/tributary/speed/stream"
+	"github.com/tributary-dev/tributary/ingest/stream"
 )
 
 // TestCloseWithDeliveriesInFlight: closing a consumer that stopped reading

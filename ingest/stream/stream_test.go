@@ -9,7 +9,7 @@ import (
 
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/testenv"
-	"github.com/tributary-dev/tributary/speed/stream"
+	"github.com/tributary-dev/tributary/ingest/stream"
 )
 
 // TestOffsetsAndEnd pins down what the consumer relies on: offsets count
