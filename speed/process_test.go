@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/internal/testenv"
-	"github.com/tributary-dev/tributary/speed/feed"
+	"github.com/tributary-dev/tributary/ingest/feed"
 	"github.com/tributary-dev/tributary/speed/keyspace"
 )
 

@@ -30,7 +30,7 @@ import (
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
-	"github.com/tributary-dev/tributary/speed/feed"
+	"github.com/tributary-dev/tributary/ingest/feed"
 	tworkers "github.com/tributary-dev/tributary/workers"
 )
 
