@@ -4,8 +4,9 @@
 //
 // Any number of workers share the P partitions. Each worker heartbeats into a
 // membership zset and computes the same fair assignment of partitions to live
-// workers (package lease); it takes the lease of each partition assigned to it
-// (a Redis key with a TTL and a fencing token from a per-partition counter),
+// workers (package membership); it takes the lease of each partition assigned to it
+// (package internal/lease: a Redis key with a TTL and a fencing token from a
+// per-partition counter),
 // hands over (last flush, then release) the partitions no longer assigned to
 // it, and drops at once a partition whose lease it finds lost.
 //

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/ingest/feed"
+	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/speed/keyspace"
 )
 

@@ -16,14 +16,15 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/ingest/stream"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/ingest/wire"
+	"github.com/tributary-dev/tributary/internal/lease"
 	"github.com/tributary-dev/tributary/speed/agg"
 	"github.com/tributary-dev/tributary/speed/keyspace"
-	"github.com/tributary-dev/tributary/speed/lease"
+	"github.com/tributary-dev/tributary/speed/membership"
 	"github.com/tributary-dev/tributary/speed/metrics"
 	"github.com/tributary-dev/tributary/speed/store"
-	"github.com/tributary-dev/tributary/ingest/stream"
 )
 
 // Config configures one worker.
@@ -102,7 +103,8 @@ func (c *Config) setDefaults() error {
 
 // run is one owned partition's goroutine.
 type run struct {
-	lease    lease.Lease
+	part     int
+	lease    lease.Grant
 	stop     chan struct{} // hand over: last flush, release
 	abort    chan struct{} // lease lost: drop everything
 	stopOnce sync.Once
@@ -116,16 +118,16 @@ func (r *run) handOver() { r.stopOnce.Do(func() { close(r.stop) }) }
 func (r *run) drop()     { r.abrtOnce.Do(func() { close(r.abort) }) }
 
 type worker struct {
-	cfg    Config
-	keys   keyspace.Keys
-	views  []flight.View
-	leases *lease.Manager
-	writer *store.Writer
-	log    *slog.Logger
-	m      *metrics.Metrics
-	owned  map[int]*run
-	want   []int
-	lagCh  *amqp.Channel
+	cfg     Config
+	keys    keyspace.Keys
+	views   []flight.View
+	members *membership.Members
+	writer  *store.Writer
+	log     *slog.Logger
+	m       *metrics.Metrics
+	owned   map[int]*run
+	want    []int
+	lagCh   *amqp.Channel
 }
 
 // Run runs a worker until ctx is done, then flushes and hands over every
@@ -135,7 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	keys := keyspace.New(cfg.KeyPrefix)
-	lm, err := lease.New(cfg.Redis, keys, cfg.WorkerID, cfg.LeaseTTL)
+	lm, err := membership.New(cfg.Redis, keys.Members(), cfg.WorkerID, cfg.LeaseTTL)
 	if err != nil {
 		return err
 	}
@@ -149,7 +151,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	views := flight.Views()
 	w := &worker{
-		cfg: cfg, keys: keys, views: views, leases: lm,
+		cfg: cfg, keys: keys, views: views, members: lm,
 		writer: store.NewWriter(cfg.Redis, keys, views, cfg.BucketTTL),
 		log:    cfg.Log.With("worker", cfg.WorkerID), m: cfg.Metrics,
 		owned: map[int]*run{}, lagCh: ch,
@@ -180,14 +182,14 @@ func (w *worker) tick(ctx context.Context) {
 		}
 	}
 	defer func() { w.m.Owned.Set(float64(len(w.owned))) }()
-	members, err := w.leases.Heartbeat(ctx)
+	members, err := w.members.Heartbeat(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Warn("heartbeat failed", "err", err)
 		}
 		return
 	}
-	assign := lease.Assign(members, w.cfg.Streams.Partitions)
+	assign := membership.Assign(members, w.cfg.Streams.Partitions)
 	var want []int
 	for p, m := range assign {
 		if m == w.cfg.WorkerID {
@@ -207,11 +209,11 @@ func (w *worker) tick(ctx context.Context) {
 		}
 	}
 	if len(held) > 0 {
-		ls := make([]lease.Lease, len(held))
+		ls := make([]lease.Grant, len(held))
 		for i, r := range held {
 			ls[i] = r.lease
 		}
-		ok, err := w.leases.Renew(ctx, ls)
+		ok, err := lease.Renew(ctx, w.cfg.Redis, ls, w.cfg.LeaseTTL)
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.Warn("lease renewal failed", "err", err)
@@ -221,7 +223,7 @@ func (w *worker) tick(ctx context.Context) {
 		for i, r := range held {
 			if !ok[i] {
 				w.m.LeasesLost.Inc()
-				w.log.Warn("lease lost: dropping the partition's pending deltas", "partition", r.lease.Partition, "token", r.lease.Token)
+				w.log.Warn("lease lost: dropping the partition's pending deltas", "partition", r.part, "token", r.lease.Token)
 				r.drop()
 			}
 		}
@@ -241,7 +243,7 @@ func (w *worker) tick(ctx context.Context) {
 		if _, ok := w.owned[p]; ok {
 			continue
 		}
-		l, err := w.leases.Acquire(ctx, p)
+		l, err := lease.Acquire(ctx, w.cfg.Redis, w.keys.Lease(p), w.keys.Fence(p), w.cfg.WorkerID, w.cfg.LeaseTTL)
 		if errors.Is(err, lease.ErrHeld) {
 			continue // its previous owner is still handing it over, or is dead and its lease not yet expired
 		}
@@ -251,7 +253,7 @@ func (w *worker) tick(ctx context.Context) {
 			}
 			continue
 		}
-		r := &run{lease: l, stop: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
+		r := &run{part: p, lease: l, stop: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
 		r.consumed.Store(-1)
 		w.owned[p] = r
 		w.log.Info("partition acquired", "partition", p, "token", l.Token)
@@ -289,7 +291,7 @@ func (w *worker) shutdown() error {
 	defer cancel()
 	// Leave first: the others reassign at once and take each partition as
 	// soon as its last flush here released it.
-	err := w.leases.Leave(ctx)
+	err := w.members.Leave(ctx)
 	for p, r := range w.owned {
 		w.log.Info("handing partition over", "partition", p)
 		r.handOver()
@@ -312,7 +314,7 @@ var errLeaseLost = errors.New("lease lost")
 // handed over, dropped, or fails. Every return path either committed the
 // deltas or leaves them to the next owner, who resumes from the committed offset.
 func (w *worker) runPartition(ctx context.Context, r *run) error {
-	p := r.lease.Partition
+	p := r.part
 	log := w.log.With("partition", p, "token", r.lease.Token)
 	progress, err := store.Load(ctx, w.cfg.Redis, w.keys, p)
 	if err != nil {
@@ -374,7 +376,7 @@ func (w *worker) runPartition(ctx context.Context, r *run) error {
 		if err := flush(fctx); err != nil {
 			return err
 		}
-		return w.leases.Release(fctx, r.lease)
+		return lease.Release(fctx, w.cfg.Redis, r.lease)
 	}
 	ticker := time.NewTicker(w.cfg.FlushInterval)
 	defer ticker.Stop()

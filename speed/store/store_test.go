@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/internal/lease"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/speed/agg"
 	"github.com/tributary-dev/tributary/speed/keyspace"
-	"github.com/tributary-dev/tributary/speed/lease"
 	"github.com/tributary-dev/tributary/speed/store"
 )
 
@@ -36,8 +36,17 @@ func TestFencing(t *testing.T) {
 	})
 	w := store.NewWriter(rdb, keys, flight.Views(), time.Hour)
 	r := store.NewReader(rdb, prefix)
-	x, _ := lease.New(rdb, keys, "x", 100*time.Millisecond)
-	y, _ := lease.New(rdb, keys, "y", 10*time.Second)
+	acquire := func(owner string, ttl time.Duration) func(context.Context, int) (lease.Grant, error) {
+		return func(ctx context.Context, p int) (lease.Grant, error) {
+			return lease.Acquire(ctx, rdb, keys.Lease(p), keys.Fence(p), owner, ttl)
+		}
+	}
+	x := struct {
+		Acquire func(context.Context, int) (lease.Grant, error)
+	}{acquire("x", 100*time.Millisecond)}
+	y := struct {
+		Acquire func(context.Context, int) (lease.Grant, error)
+	}{acquire("y", 10*time.Second)}
 
 	lx, err := x.Acquire(ctx, 0)
 	if err != nil {
