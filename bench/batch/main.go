@@ -27,10 +27,10 @@ import (
 	"github.com/tributary-dev/tributary/batch/segstore"
 	"github.com/tributary-dev/tributary/batch/view"
 	"github.com/tributary-dev/tributary/ingest/dataset"
+	"github.com/tributary-dev/tributary/ingest/feed"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
-	"github.com/tributary-dev/tributary/ingest/feed"
 	tworkers "github.com/tributary-dev/tributary/workers"
 )
 

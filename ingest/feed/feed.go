@@ -9,9 +9,9 @@ import (
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
+	"github.com/tributary-dev/tributary/ingest/stream"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/ingest/wire"
-	"github.com/tributary-dev/tributary/ingest/stream"
 )
 
 // Options say what to publish and how.
