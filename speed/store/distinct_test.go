@@ -150,8 +150,8 @@ func TestGroupsByHourAndExpire(t *testing.T) {
 		expires bool
 	}{
 		{k.Bucket(view, "ATL", h0), true}, {k.Distinct(view, "ATL", h0), true}, {k.Groups(view, h0), true},
-		{k.Bucket(view, "ATL", h0 + 1500*3600), true}, {k.Groups(view, h0 + 1500*3600), false},
-		{k.Bucket(view, "ATL", h0 + 3000*3600), false},
+		{k.Bucket(view, "ATL", h0+1500*3600), true}, {k.Groups(view, h0+1500*3600), false},
+		{k.Bucket(view, "ATL", h0+3000*3600), false},
 	} {
 		ttl, err := rdb.PTTL(ctx, tc.key).Result()
 		if err != nil {
