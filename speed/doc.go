@@ -21,6 +21,12 @@
 // failed flush drops the partition's in-memory state; whoever owns it next
 // resumes from the committed offset, so every event counts exactly once.
 //
+// The worker's loop (worker.go) runs one round every LeaseTTL/5 of duties
+// that each have their own file, type and tests: heartbeat.go, assignment.go,
+// renewal.go, handover.go, acquisition.go and lag.go; each owned partition
+// runs as a partition (partition.go). Config.Clock drives the rounds and the
+// flushes, so tests advance them by hand (internal/clock).
+//
 // The Redis key layout is documented in package keyspace; the read API is
 // store.Reader.
 package speed

@@ -36,30 +36,22 @@ func TestFencing(t *testing.T) {
 	})
 	w := store.NewWriter(rdb, keys, flight.Views(), time.Hour)
 	r := store.NewReader(rdb, prefix)
-	acquire := func(owner string, ttl time.Duration) func(context.Context, int) (lease.Grant, error) {
-		return func(ctx context.Context, p int) (lease.Grant, error) {
-			return lease.Acquire(ctx, rdb, keys.Lease(p), keys.Fence(p), owner, ttl)
-		}
+	acquire := func(owner string, ttl time.Duration) (lease.Grant, error) {
+		return lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), owner, ttl)
 	}
-	x := struct {
-		Acquire func(context.Context, int) (lease.Grant, error)
-	}{acquire("x", 100*time.Millisecond)}
-	y := struct {
-		Acquire func(context.Context, int) (lease.Grant, error)
-	}{acquire("y", 10*time.Second)}
 
-	lx, err := x.Acquire(ctx, 0)
+	lx, err := acquire("x", 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Flush(ctx, &store.Flush{Partition: 0, Lease: lx.Value(), Token: lx.Token, Pending: pending(-1, 0, 10)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := y.Acquire(ctx, 0); !errors.Is(err, lease.ErrHeld) {
+	if _, err := acquire("y", 10*time.Second); !errors.Is(err, lease.ErrHeld) {
 		t.Fatalf("y acquired a held lease: %v", err)
 	}
 	time.Sleep(150 * time.Millisecond) // x is "paused" past its TTL
-	ly, err := y.Acquire(ctx, 0)
+	ly, err := acquire("y", 10*time.Second)
 	if err != nil || ly.Token <= lx.Token {
 		t.Fatalf("y: %+v %v: want a larger token than %d", ly, err, lx.Token)
 	}
@@ -95,7 +87,7 @@ func TestFencing(t *testing.T) {
 	}
 	// y re-acquiring (a restart with the same worker id) gets a new token,
 	// which fences off whatever its previous incarnation still sends.
-	ly2, err := y.Acquire(ctx, 0)
+	ly2, err := acquire("y", 10*time.Second)
 	if err != nil || ly2.Token <= ly.Token {
 		t.Fatalf("re-acquire: %+v %v", ly2, err)
 	}
