@@ -65,95 +65,110 @@ func Publish(ctx context.Context, conn *amqp.Connection, streams topology.Stream
 		return Result{}, err
 	}
 	defer f.Close()
-
 	P := streams.Partitions
-	res := Result{Messages: make([]int64, P)}
-	seqs := make([]uint64, P)
-	pending := make([][]flight.Event, P)
-	enc := wire.NewArrowEncoder(opts.Producer)
-	var confirms []*amqp.DeferredConfirmation
-	start := time.Now()
-	wait := func() error {
-		for _, c := range confirms {
-			ok, err := c.WaitContext(ctx)
-			if err != nil {
-				return fmt.Errorf("confirm: %w", err)
-			}
-			if !ok {
-				return fmt.Errorf("broker nacked a message")
-			}
-		}
-		confirms = confirms[:0]
-		return nil
-	}
-	send := func(p int) error {
-		body, err := enc.Encode(pending[p])
-		if err != nil {
-			return err
-		}
-		if opts.Rate > 0 {
-			due := start.Add(time.Duration(float64(res.Events) / opts.Rate * float64(time.Second)))
-			if d := time.Until(due); d > 0 {
-				select {
-				case <-time.After(d):
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-		}
-		msg := amqp.Publishing{ContentType: wire.ContentTypeArrow, Body: body, DeliveryMode: amqp.Persistent}
-		if opts.Stamp {
-			msg.Headers = amqp.Table{stream.PublishedAtHeader: time.Now().UnixMicro()}
-		}
-		c, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", streams.Queue(p), false, false, msg)
-		if err != nil {
-			return fmt.Errorf("publish to %s: %w", streams.Queue(p), err)
-		}
-		confirms = append(confirms, c)
-		res.Events += int64(len(pending[p]))
-		res.Messages[p]++
-		pending[p] = pending[p][:0]
-		if len(confirms) >= opts.ConfirmEvery {
-			return wait()
-		}
-		return nil
-	}
+	pb := &publisher{ch: ch, streams: streams, opts: opts, res: Result{Messages: make([]int64, P)},
+		seqs: make([]uint64, P), pending: make([][]flight.Event, P), enc: wire.NewArrowEncoder(opts.Producer), start: time.Now()}
 	// Seqs are ordinals within the partition from row 0: scan rows before
 	// From only to count them.
-	err = f.Scan(ctx, 0, opts.To, func(b *dataset.Batch) error {
-		row, skipped := b.FirstRow, b.Skipped
-		for i := range b.Events {
-			// Rows of the batch that were skipped leave gaps in Events.
-			for len(skipped) > 0 && skipped[0].Row == row {
-				row++
-				skipped = skipped[1:]
-			}
-			e := b.Events[i]
-			p := streams.PartitionOf(e.Origin)
-			seqs[p]++
-			row++
-			if row-1 < opts.From {
-				continue
-			}
-			e.Producer, e.Seq = opts.Producer, seqs[p]
-			pending[p] = append(pending[p], e)
-			if len(pending[p]) >= opts.Batch {
-				if err := send(p); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	err = f.Scan(ctx, 0, opts.To, func(b *dataset.Batch) error { return pb.batch(ctx, b) })
 	if err != nil {
-		return res, err
+		return pb.res, err
 	}
-	for p := range pending {
-		if len(pending[p]) > 0 {
-			if err := send(p); err != nil {
-				return res, err
+	for p := range pb.pending {
+		if len(pb.pending[p]) > 0 {
+			if err := pb.send(ctx, p); err != nil {
+				return pb.res, err
 			}
 		}
 	}
-	return res, wait()
+	return pb.res, pb.wait(ctx)
+}
+
+// publisher is one Publish call's state.
+type publisher struct {
+	ch       *amqp.Channel
+	streams  topology.Streams
+	opts     Options
+	res      Result
+	seqs     []uint64
+	pending  [][]flight.Event
+	enc      *wire.ArrowEncoder
+	confirms []*amqp.DeferredConfirmation
+	start    time.Time
+}
+
+// batch numbers the events of one batch of rows and sends the full messages.
+func (pb *publisher) batch(ctx context.Context, b *dataset.Batch) error {
+	row, skipped := b.FirstRow, b.Skipped
+	for i := range b.Events {
+		// Rows of the batch that were skipped leave gaps in Events.
+		for len(skipped) > 0 && skipped[0].Row == row {
+			row++
+			skipped = skipped[1:]
+		}
+		e := b.Events[i]
+		p := pb.streams.PartitionOf(e.Origin)
+		pb.seqs[p]++
+		row++
+		if row-1 < pb.opts.From {
+			continue
+		}
+		e.Producer, e.Seq = pb.opts.Producer, pb.seqs[p]
+		pb.pending[p] = append(pb.pending[p], e)
+		if len(pb.pending[p]) >= pb.opts.Batch {
+			if err := pb.send(ctx, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// wait waits for the outstanding confirms.
+func (pb *publisher) wait(ctx context.Context) error {
+	for _, c := range pb.confirms {
+		ok, err := c.WaitContext(ctx)
+		if err != nil {
+			return fmt.Errorf("confirm: %w", err)
+		}
+		if !ok {
+			return fmt.Errorf("broker nacked a message")
+		}
+	}
+	pb.confirms = pb.confirms[:0]
+	return nil
+}
+
+// send publishes partition p's pending events as one message, at the rate.
+func (pb *publisher) send(ctx context.Context, p int) error {
+	body, err := pb.enc.Encode(pb.pending[p])
+	if err != nil {
+		return err
+	}
+	if pb.opts.Rate > 0 {
+		due := pb.start.Add(time.Duration(float64(pb.res.Events) / pb.opts.Rate * float64(time.Second)))
+		if d := time.Until(due); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	msg := amqp.Publishing{ContentType: wire.ContentTypeArrow, Body: body, DeliveryMode: amqp.Persistent}
+	if pb.opts.Stamp {
+		msg.Headers = amqp.Table{stream.PublishedAtHeader: time.Now().UnixMicro()}
+	}
+	c, err := pb.ch.PublishWithDeferredConfirmWithContext(ctx, "", pb.streams.Queue(p), false, false, msg)
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", pb.streams.Queue(p), err)
+	}
+	pb.confirms = append(pb.confirms, c)
+	pb.res.Events += int64(len(pb.pending[p]))
+	pb.res.Messages[p]++
+	pb.pending[p] = pb.pending[p][:0]
+	if len(pb.confirms) >= pb.opts.ConfirmEvery {
+		return pb.wait(ctx)
+	}
+	return nil
 }
