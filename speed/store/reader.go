@@ -43,7 +43,7 @@ var ErrUnknownView = errors.New("unknown view")
 
 // Bucket reads one bucket; a bucket without data has Count 0.
 func (r *Reader) Bucket(ctx context.Context, view, group string, hour int64) (Bucket, error) {
-	bs, err := r.Buckets(ctx, []Ref{{view, group, hour}})
+	bs, err := r.Buckets(ctx, []Ref{{View: view, Group: group, Hour: hour}})
 	if err != nil {
 		return Bucket{}, err
 	}
