@@ -113,8 +113,7 @@ func TestRetriedFlushRecognised(t *testing.T) {
 	})
 	w := store.NewWriter(rdb, keys, flight.Views(), time.Hour)
 	r := store.NewReader(rdb, prefix)
-	x, _ := lease.New(rdb, keys, "x", 10*time.Second)
-	lx, err := x.Acquire(ctx, 0)
+	lx, err := lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), "x", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
