@@ -15,10 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-dev/tributary/internal/lease"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/scheduler/graph"
 	"github.com/tributary-dev/tributary/scheduler/internal/state"
-	"github.com/tributary-dev/tributary/scheduler/lease"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 )
 

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tributary-dev/tributary/scheduler/lease"
+	"github.com/tributary-dev/tributary/internal/lease"
 )
 
 // elector is the leader-election duty: every third of the lease's TTL it

@@ -20,7 +20,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/tributary-dev/tributary/speed/stream"
+	"github.com/tributary-dev/tributary/ingest/stream"
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"

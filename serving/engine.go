@@ -2,17 +2,13 @@ package serving
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"math"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/tributary-dev/tributary/flight"
-	"github.com/tributary-dev/tributary/speed/keyspace"
 	"github.com/tributary-dev/tributary/speed/store"
 )
 
@@ -49,15 +45,15 @@ type SpeedSource interface {
 	Buckets(ctx context.Context, refs []store.Ref) ([]store.Bucket, error)
 	Groups(ctx context.Context, view string, hour int64) ([]string, error)
 	Partition(ctx context.Context, p int) (store.PartitionState, error)
+	// Distinct estimates the distinct destinations of a group over the hours
+	// [from, to) joined with an exact set, in bounded chunks whatever the span.
+	Distinct(ctx context.Context, view, group string, from, to int64, exact map[string]struct{}) (int64, error)
 }
 
 // engine answers queries by merging the batch and speed views.
 type engine struct {
 	batch      BatchSource
 	speed      SpeedSource
-	rdb        redis.Scripter
-	keys       keyspace.Keys
-	keyPrefix  string
 	partitions int
 	airportV   flight.View
 	routeV     flight.View
@@ -70,8 +66,8 @@ type engine struct {
 	partState []store.PartitionState
 }
 
-func newEngine(batch BatchSource, speed SpeedSource, rdb redis.Scripter, keyPrefix string, partitions int) (*engine, error) {
-	e := &engine{batch: batch, speed: speed, rdb: rdb, keys: keyspace.New(keyPrefix), keyPrefix: keyPrefix, partitions: partitions}
+func newEngine(batch BatchSource, speed SpeedSource, partitions int) (*engine, error) {
+	e := &engine{batch: batch, speed: speed, partitions: partitions}
 	for _, v := range flight.Views() {
 		switch {
 		case v.Dim == flight.ByAirport && e.airportV.Name == "":
@@ -234,9 +230,9 @@ func (e *engine) compute(ctx context.Context, pl plan, v flight.View, group stri
 		if sb.Count == 0 {
 			r.Distinct = int64(len(br.Destinations))
 		} else {
-			n, err := e.distinct(ctx, v, group, pl.speed, br.Destinations)
+			n, err := e.speed.Distinct(ctx, v.Name, group, pl.speed.From, pl.speed.To, br.Destinations)
 			if err != nil {
-				return result{}, err
+				return result{}, fmt.Errorf("distinct destinations: %w", err)
 			}
 			r.Distinct = n
 		}
@@ -271,29 +267,6 @@ func merge(br BatchRange, sb store.Bucket, covered bool) result {
 		}
 	}
 	return r
-}
-
-//go:embed distinct.lua
-var distinctLua string
-
-// distinctScript counts the union of HyperLogLogs and an exact set: the
-// batch part's destinations join the speed part's sketches in a scratch key.
-var distinctScript = redis.NewScript(distinctLua)
-
-func (e *engine) distinct(ctx context.Context, v flight.View, group string, sp span, exact map[string]struct{}) (int64, error) {
-	keys := []string{fmt.Sprintf("%s:serve:scratch:%d", e.keyPrefix, time.Now().UnixNano())}
-	for h := sp.From; h < sp.To; h += 3600 {
-		keys = append(keys, e.keys.Distinct(v.Name, group, h))
-	}
-	args := make([]any, 0, len(exact))
-	for d := range exact {
-		args = append(args, d)
-	}
-	n, err := distinctScript.Run(ctx, e.rdb, keys, args...).Int64()
-	if err != nil {
-		return 0, fmt.Errorf("distinct destinations: %w", err)
-	}
-	return n, nil
 }
 
 // groupsOf lists the groups of a view with data in the plan's span.

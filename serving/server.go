@@ -103,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Partitions <= 0 {
 		return nil, errors.New("serving: partitions must be positive")
 	}
-	eng, err := newEngine(cfg.Batch, cfg.Speed, cfg.Redis, cfg.KeyPrefix, cfg.Partitions)
+	eng, err := newEngine(cfg.Batch, cfg.Speed, cfg.Partitions)
 	if err != nil {
 		return nil, err
 	}

@@ -16,10 +16,10 @@ import (
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
+	"github.com/tributary-dev/tributary/ingest/feed"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/speed"
-	"github.com/tributary-dev/tributary/speed/feed"
 	"github.com/tributary-dev/tributary/speed/keyspace"
 	"github.com/tributary-dev/tributary/speed/metrics"
 	"github.com/tributary-dev/tributary/speed/store"

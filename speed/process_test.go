@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-dev/tributary/ingest/feed"
 	"github.com/tributary-dev/tributary/internal/testenv"
-	"github.com/tributary-dev/tributary/speed/feed"
 	"github.com/tributary-dev/tributary/speed/keyspace"
 )
 
@@ -167,15 +167,17 @@ func TestPausedWorkerIsFenced(t *testing.T) {
 	paused := time.Now()
 	e.waitLeases("b took every partition over", func(hs []string) bool { return count(hs, "b") == 8 })
 	t.Logf("b held every partition %v after a was paused (lease TTL 2s)", time.Since(paused).Round(10*time.Millisecond))
-	res := wait()
-	e.waitCommitted(res.Messages, 3*time.Minute)
+	// Resume a at once: paused longer than the broker's heartbeat timeout
+	// (under load, waiting for the publication took over 30 s), a would
+	// find its AMQP connection closed and exit instead of rejoining.
 	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	// a resumes, finds its leases gone or its flushes refused, rejoins, and
 	// gets partitions back with new tokens.
 	e.waitLeases("a rejoined", func(hs []string) bool { return count(hs, "a") == 4 })
-	e.waitCommitted(res.Messages, time.Minute)
+	res := wait()
+	e.waitCommitted(res.Messages, 3*time.Minute)
 	text := a.logText()
 	refused, lost := strings.Count(text, `msg="flush refused`), strings.Count(text, `msg="lease lost`)
 	t.Logf("after SIGCONT, a: %d flushes refused, %d leases found lost", refused, lost)

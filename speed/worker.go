@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -17,13 +14,11 @@ import (
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/topology"
-	"github.com/tributary-dev/tributary/ingest/wire"
-	"github.com/tributary-dev/tributary/speed/agg"
+	"github.com/tributary-dev/tributary/internal/clock"
 	"github.com/tributary-dev/tributary/speed/keyspace"
-	"github.com/tributary-dev/tributary/speed/lease"
+	"github.com/tributary-dev/tributary/speed/membership"
 	"github.com/tributary-dev/tributary/speed/metrics"
 	"github.com/tributary-dev/tributary/speed/store"
-	"github.com/tributary-dev/tributary/speed/stream"
 )
 
 // Config configures one worker.
@@ -58,6 +53,9 @@ type Config struct {
 	// publish times (µs, from stream.PublishedAtHeader) of the flushed messages
 	// that carried one, and the commit time. Benchmarks use it.
 	OnCommit func(partition int, publishedAt []int64, committed time.Time)
+	// Clock drives the worker's rounds and the partitions' flushes (default
+	// the system clock); tests advance a manual one.
+	Clock clock.Clock
 }
 
 func (c *Config) setDefaults() error {
@@ -97,191 +95,131 @@ func (c *Config) setDefaults() error {
 	if c.Metrics == nil {
 		c.Metrics = metrics.New(nil)
 	}
+	if c.Clock == nil {
+		c.Clock = clock.Real()
+	}
 	return nil
 }
 
-// run is one owned partition's goroutine.
-type run struct {
-	lease    lease.Lease
-	stop     chan struct{} // hand over: last flush, release
-	abort    chan struct{} // lease lost: drop everything
-	stopOnce sync.Once
-	abrtOnce sync.Once
-	done     chan struct{}
-	consumed atomic.Int64 // last offset taken in, for the lag
-	stopping bool
-}
-
-func (r *run) handOver() { r.stopOnce.Do(func() { close(r.stop) }) }
-func (r *run) drop()     { r.abrtOnce.Do(func() { close(r.abort) }) }
-
+// worker runs one round of its duties every LeaseTTL/5, in this order:
+// heartbeat (am I live, who else is), assignment (which partitions are mine),
+// renewal (keep the leases I hold, drop the lost), hand-over (give up what is
+// no longer mine), acquisition (take what is newly mine) and lag. Each duty
+// is its own type, in its own file, tested on its own; this loop only
+// sequences them and owns the map of running partitions.
 type worker struct {
-	cfg    Config
-	keys   keyspace.Keys
-	views  []flight.View
-	leases *lease.Manager
-	writer *store.Writer
-	log    *slog.Logger
-	m      *metrics.Metrics
-	owned  map[int]*run
-	want   []int
-	lagCh  *amqp.Channel
+	cfg   Config
+	keys  keyspace.Keys
+	views []flight.View
+	owned runs
+	log   *slog.Logger
+
+	members    *membership.Members
+	heartbeat  heartbeat
+	assignment assignment
+	renewal    renewal
+	handover   handover
+	acquire    acquisition
+	lag        lagMeter
+	writer     *store.Writer
 }
 
 // Run runs a worker until ctx is done, then flushes and hands over every
 // partition it owns and leaves the membership.
 func Run(ctx context.Context, cfg Config) error {
-	if err := cfg.setDefaults(); err != nil {
-		return err
-	}
-	keys := keyspace.New(cfg.KeyPrefix)
-	lm, err := lease.New(cfg.Redis, keys, cfg.WorkerID, cfg.LeaseTTL)
+	w, err := newWorker(cfg)
 	if err != nil {
 		return err
 	}
-	ch, err := cfg.AMQP.Channel()
-	if err != nil {
-		return fmt.Errorf("speed: channel: %w", err)
-	}
-	if err := cfg.Streams.Declare(ch); err != nil {
-		ch.Close()
+	defer w.lag.close()
+	if err := w.declare(); err != nil {
 		return err
 	}
-	views := flight.Views()
-	w := &worker{
-		cfg: cfg, keys: keys, views: views, leases: lm,
-		writer: store.NewWriter(cfg.Redis, keys, views, cfg.BucketTTL),
-		log:    cfg.Log.With("worker", cfg.WorkerID), m: cfg.Metrics,
-		owned: map[int]*run{}, lagCh: ch,
-	}
-	w.log.Info("speed worker started", "partitions", cfg.Streams.Partitions, "flush_interval", cfg.FlushInterval, "lease_ttl", cfg.LeaseTTL)
-	every := cfg.LeaseTTL / 5
-	tick := time.NewTicker(every)
+	w.log.Info("speed worker started", "partitions", w.cfg.Streams.Partitions, "flush_interval", w.cfg.FlushInterval, "lease_ttl", w.cfg.LeaseTTL)
+	tick := w.cfg.Clock.NewTicker(w.cfg.LeaseTTL / 5)
 	defer tick.Stop()
 	for {
-		w.tick(ctx)
+		w.round(ctx)
 		select {
 		case <-ctx.Done():
 			return w.shutdown()
-		case <-tick.C:
+		case <-tick.C():
 		}
 	}
 }
 
-// tick is one round of membership, assignment, lease renewal, hand-over,
-// acquisition and lag measurement.
-func (w *worker) tick(ctx context.Context) {
-	for p, r := range w.owned {
-		select {
-		case <-r.done:
-			delete(w.owned, p)
-			w.m.Lag.DeleteLabelValues(strconv.Itoa(p))
-		default:
-		}
+func newWorker(cfg Config) (*worker, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
 	}
-	defer func() { w.m.Owned.Set(float64(len(w.owned))) }()
-	members, err := w.leases.Heartbeat(ctx)
+	keys := keyspace.New(cfg.KeyPrefix)
+	ms, err := membership.New(cfg.Redis, keys.Members(), cfg.WorkerID, cfg.LeaseTTL)
 	if err != nil {
-		if ctx.Err() == nil {
-			w.log.Warn("heartbeat failed", "err", err)
-		}
+		return nil, err
+	}
+	views := flight.Views()
+	log := cfg.Log.With("worker", cfg.WorkerID)
+	w := &worker{
+		cfg: cfg, keys: keys, views: views, owned: runs{}, log: log, members: ms,
+		heartbeat:  heartbeat{members: ms, log: log},
+		assignment: assignment{self: cfg.WorkerID, partitions: cfg.Streams.Partitions, m: cfg.Metrics, log: log},
+		renewal:    renewal{rdb: cfg.Redis, ttl: cfg.LeaseTTL, m: cfg.Metrics, log: log},
+		handover:   handover{log: log},
+		lag:        lagMeter{conn: cfg.AMQP, streams: cfg.Streams, m: cfg.Metrics},
+		writer:     store.NewWriter(cfg.Redis, keys, views, cfg.BucketTTL),
+	}
+	w.acquire = acquisition{rdb: cfg.Redis, keys: keys, self: cfg.WorkerID, ttl: cfg.LeaseTTL, log: log, start: w.start}
+	return w, nil
+}
+
+// declare declares the streams on the lag meter's channel.
+func (w *worker) declare() error {
+	ch, err := w.cfg.AMQP.Channel()
+	if err != nil {
+		return fmt.Errorf("speed: channel: %w", err)
+	}
+	w.lag.ch = ch
+	return w.cfg.Streams.Declare(ch)
+}
+
+// round is one pass over the duties; a failed heartbeat or renewal ends it
+// early (the next round retries).
+func (w *worker) round(ctx context.Context) {
+	w.reap()
+	defer func() { w.cfg.Metrics.Owned.Set(float64(len(w.owned))) }()
+	members, ok := w.heartbeat.step(ctx)
+	if !ok {
 		return
 	}
-	assign := lease.Assign(members, w.cfg.Streams.Partitions)
-	var want []int
-	for p, m := range assign {
-		if m == w.cfg.WorkerID {
-			want = append(want, p)
-		}
+	want := w.assignment.step(members)
+	if !w.renewal.step(ctx, w.owned) {
+		return
 	}
-	if !slices.Equal(want, w.want) {
-		w.m.Rebalances.Inc()
-		w.log.Info("assignment changed", "members", len(members), "partitions", want)
-		w.want = want
-	}
-	// Renew what we hold; a lease found lost is dropped without a flush.
-	var held []*run
-	for _, r := range w.owned {
-		if !r.stopping { // a partition being handed over releases its lease itself
-			held = append(held, r)
-		}
-	}
-	if len(held) > 0 {
-		ls := make([]lease.Lease, len(held))
-		for i, r := range held {
-			ls[i] = r.lease
-		}
-		ok, err := w.leases.Renew(ctx, ls)
-		if err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn("lease renewal failed", "err", err)
-			}
-			return
-		}
-		for i, r := range held {
-			if !ok[i] {
-				w.m.LeasesLost.Inc()
-				w.log.Warn("lease lost: dropping the partition's pending deltas", "partition", r.lease.Partition, "token", r.lease.Token)
-				r.drop()
-			}
-		}
-	}
-	wanted := map[int]bool{}
-	for _, p := range want {
-		wanted[p] = true
-	}
-	for p, r := range w.owned {
-		if !wanted[p] && !r.stopping {
-			r.stopping = true
-			w.log.Info("handing partition over", "partition", p)
-			r.handOver()
-		}
-	}
-	for _, p := range want {
-		if _, ok := w.owned[p]; ok {
-			continue
-		}
-		l, err := w.leases.Acquire(ctx, p)
-		if errors.Is(err, lease.ErrHeld) {
-			continue // its previous owner is still handing it over, or is dead and its lease not yet expired
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn("acquire failed", "partition", p, "err", err)
-			}
-			continue
-		}
-		r := &run{lease: l, stop: make(chan struct{}), abort: make(chan struct{}), done: make(chan struct{})}
-		r.consumed.Store(-1)
-		w.owned[p] = r
-		w.log.Info("partition acquired", "partition", p, "token", l.Token)
-		go func() {
-			defer close(r.done)
-			if err := w.runPartition(ctx, r); err != nil && ctx.Err() == nil {
-				w.log.Warn("partition stopped", "partition", p, "err", err)
-			}
-		}()
-	}
-	w.measureLag()
+	w.handover.step(w.owned, want)
+	w.acquire.step(ctx, w.owned, want)
+	w.lag.step(w.owned)
 }
 
-// measureLag sets the lag gauge of every owned partition: the stream's end
-// (message count, see stream.End) minus the next offset to consume.
-func (w *worker) measureLag() {
+// reap forgets the partitions whose goroutine ended.
+func (w *worker) reap() {
 	for p, r := range w.owned {
-		if w.lagCh == nil || w.lagCh.IsClosed() {
-			ch, err := w.cfg.AMQP.Channel()
-			if err != nil {
-				return
-			}
-			w.lagCh = ch
+		if r.finished() {
+			delete(w.owned, p)
+			w.lag.forget(p)
 		}
-		end, err := stream.End(w.lagCh, w.cfg.Streams.Queue(p))
-		if err != nil {
-			continue
-		}
-		w.m.Lag.WithLabelValues(strconv.Itoa(p)).Set(float64(max(0, end-(r.consumed.Load()+1))))
 	}
+}
+
+// start runs a newly acquired partition in its own goroutine.
+func (w *worker) start(ctx context.Context, r *run) {
+	pt := &partition{cfg: &w.cfg, keys: w.keys, views: w.views, writer: w.writer, r: r,
+		log: w.log.With("partition", r.part, "token", r.grant.Token)}
+	go func() {
+		defer close(r.done)
+		if err := pt.run(ctx); err != nil && ctx.Err() == nil {
+			pt.log.Warn("partition stopped", "err", err)
+		}
+	}()
 }
 
 func (w *worker) shutdown() error {
@@ -289,7 +227,7 @@ func (w *worker) shutdown() error {
 	defer cancel()
 	// Leave first: the others reassign at once and take each partition as
 	// soon as its last flush here released it.
-	err := w.leases.Leave(ctx)
+	err := w.members.Leave(ctx)
 	for p, r := range w.owned {
 		w.log.Info("handing partition over", "partition", p)
 		r.handOver()
@@ -297,132 +235,7 @@ func (w *worker) shutdown() error {
 	for _, r := range w.owned {
 		<-r.done
 	}
-	if w.lagCh != nil {
-		w.lagCh.Close()
-	}
-	w.m.Owned.Set(0)
+	w.cfg.Metrics.Owned.Set(0)
 	w.log.Info("speed worker stopped")
 	return err
-}
-
-// errLeaseLost ends a partition whose lease renewal failed.
-var errLeaseLost = errors.New("lease lost")
-
-// runPartition consumes, aggregates and flushes one partition until it is
-// handed over, dropped, or fails. Every return path either committed the
-// deltas or leaves them to the next owner, who resumes from the committed offset.
-func (w *worker) runPartition(ctx context.Context, r *run) error {
-	p := r.lease.Partition
-	log := w.log.With("partition", p, "token", r.lease.Token)
-	progress, err := store.Load(ctx, w.cfg.Redis, w.keys, p)
-	if err != nil {
-		return err
-	}
-	a := agg.New(w.views, int64(w.cfg.AllowedLateness/time.Microsecond), progress)
-	r.consumed.Store(progress.Offset)
-	cons, err := stream.Open(ctx, w.cfg.AMQP, w.cfg.Streams.Queue(p), progress.Offset, w.cfg.Prefetch, w.cfg.WorkerID+"."+strconv.Itoa(p))
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := cons.Close(); err != nil {
-			log.Warn("closing the stream consumer", "err", err)
-		}
-	}()
-	log.Debug("consuming", "after_offset", progress.Offset)
-
-	var stamps []int64
-	var events []flight.Event
-	flush := func(ctx context.Context) error {
-		if !a.Dirty() {
-			return nil
-		}
-		pd := a.Pending()
-		start := time.Now()
-		err := w.writer.Flush(ctx, &store.Flush{Partition: p, Lease: r.lease.Value(), Token: r.lease.Token, LeaseTTL: w.cfg.LeaseTTL, Pending: pd})
-		w.m.Flush.Observe(time.Since(start).Seconds())
-		if errors.Is(err, store.ErrRefused) {
-			w.m.Refused.Inc()
-			log.Warn("flush refused: this worker no longer owns the partition; dropping its pending deltas", "err", err)
-			return err
-		}
-		if err != nil {
-			w.m.FlushErrors.Inc()
-			return err
-		}
-		now := time.Now()
-		a.Committed()
-		c := pd.Counters
-		w.m.Applied.Add(float64(c.Applied))
-		w.m.Late.Add(float64(c.Late))
-		w.m.Duplicates.Add(float64(c.Duplicates))
-		w.m.Quarantined.Add(float64(c.Quarantined))
-		for _, s := range stamps {
-			w.m.Latency.Observe(now.Sub(time.UnixMicro(s)).Seconds())
-		}
-		if w.cfg.OnCommit != nil {
-			w.cfg.OnCommit(p, stamps, now)
-		}
-		stamps = stamps[:0]
-		return nil
-	}
-	// finalFlush runs when the partition is handed over or the worker stops:
-	// ctx may be done already, so it gets its own deadline.
-	finalFlush := func() error {
-		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := flush(fctx); err != nil {
-			return err
-		}
-		return w.leases.Release(fctx, r.lease)
-	}
-	ticker := time.NewTicker(w.cfg.FlushInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case d, ok := <-cons.Deliveries():
-			if !ok {
-				_ = finalFlush()
-				return errors.New("stream consumer closed by the broker")
-			}
-			off, err := stream.Offset(&d)
-			if err != nil {
-				return fmt.Errorf("partition %d: %w", p, err)
-			}
-			if off > a.Offset() { // never apply an offset twice (chunk re-delivery)
-				events, err = wire.Decode(events[:0], d.ContentType, d.Body)
-				switch {
-				case errors.Is(err, wire.ErrMalformed):
-					a.Malformed(off, err.Error(), d.Body, w.cfg.MaxQuarantineBody)
-					log.Warn("message quarantined", "offset", off, "reason", err)
-				case err != nil:
-					return fmt.Errorf("partition %d offset %d: %w", p, off, err)
-				default:
-					a.Message(off, events)
-					if s := stream.PublishedAt(&d); s > 0 {
-						stamps = append(stamps, s)
-					}
-				}
-				r.consumed.Store(off)
-			}
-			if err := cons.Ack(d.DeliveryTag); err != nil {
-				return err
-			}
-			if a.PendingBuckets() >= w.cfg.MaxPendingBuckets {
-				if err := flush(ctx); err != nil {
-					return err
-				}
-			}
-		case <-ticker.C:
-			if err := flush(ctx); err != nil {
-				return err
-			}
-		case <-r.abort:
-			return errLeaseLost
-		case <-r.stop:
-			return finalFlush()
-		case <-ctx.Done():
-			return finalFlush()
-		}
-	}
 }

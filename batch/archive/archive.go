@@ -2,7 +2,6 @@ package archive
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,10 +15,12 @@ import (
 	keyspace "github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/segment"
 	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/ingest/dedup"
+	"github.com/tributary-dev/tributary/ingest/quarantine"
+	"github.com/tributary-dev/tributary/ingest/stream"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/ingest/wire"
 	"github.com/tributary-dev/tributary/internal/amqpconn"
-	"github.com/tributary-dev/tributary/speed/stream"
 )
 
 // Putter stores a segment atomically (segstore.Store does).
@@ -134,8 +135,7 @@ type partition struct {
 	// pending, since the last commit:
 	offset      int64
 	maxTime     int64
-	seqs        map[string]uint64
-	dirtySeqs   map[string]struct{}
+	seqs        *dedup.Seqs
 	events      []flight.Event
 	duplicates  int64
 	quarantine  []string
@@ -165,10 +165,7 @@ func runPartition(ctx context.Context, cfg *Config, p int) error {
 	}
 	defer cons.Close()
 	st := &partition{cfg: cfg, p: p, label: strconv.Itoa(p), keys: keyspace.New(cfg.KeyPrefix), committed: pr,
-		offset: pr.Offset, maxTime: pr.MaxTime, seqs: map[string]uint64{}, dirtySeqs: map[string]struct{}{}}
-	for k, v := range pr.Seqs {
-		st.seqs[k] = v
-	}
+		offset: pr.Offset, maxTime: pr.MaxTime, seqs: dedup.New(pr.Seqs)}
 	cfg.Metrics.offset.WithLabelValues(st.label).Set(float64(pr.Offset))
 	cfg.Log.Info("archiving partition", "partition", p, "from_offset", pr.Offset+1, "segments", len(pr.Names))
 	tick := time.NewTicker(min(time.Second, cfg.SegmentInterval/4))
@@ -210,15 +207,6 @@ func runPartition(ctx context.Context, cfg *Config, p int) error {
 	}
 }
 
-// quarantineEntry is one JSON entry of the quarantine list.
-type quarantineEntry struct {
-	Partition int    `json:"partition"`
-	Offset    int64  `json:"offset"`
-	Reason    string `json:"reason"`
-	Body      string `json:"body"`
-	At        string `json:"at"`
-}
-
 func (st *partition) message(off int64, d *amqp.Delivery) {
 	if st.offset == st.committed.Offset {
 		st.firstAt = time.Now()
@@ -228,22 +216,17 @@ func (st *partition) message(off int64, d *amqp.Delivery) {
 	st.decodeSpace = evs[:0]
 	if err != nil {
 		// Bad input never stops the archive: keep it aside with the reason.
-		body := d.Body[:min(len(d.Body), st.cfg.MaxQuarantineBody)]
-		e, _ := json.Marshal(quarantineEntry{Partition: st.p, Offset: off, Reason: err.Error(), Body: string(body), At: time.Now().UTC().Format(time.RFC3339Nano)})
-		st.quarantine = append(st.quarantine, string(e))
+		e := quarantine.Entry{Partition: st.p, Offset: off, Reason: err.Error(), Body: quarantine.Cut(d.Body, st.cfg.MaxQuarantineBody), At: time.Now().UTC()}
+		st.quarantine = append(st.quarantine, e.Encode())
 		st.cfg.Metrics.quarantined.WithLabelValues(st.label).Inc()
 		st.cfg.Log.Warn("quarantined a malformed message", "partition", st.p, "offset", off, "reason", err)
 		return
 	}
 	for i := range evs {
 		e := &evs[i]
-		if e.Seq != 0 {
-			if e.Seq <= st.seqs[e.Producer] {
-				st.duplicates++
-				continue
-			}
-			st.seqs[e.Producer] = e.Seq
-			st.dirtySeqs[e.Producer] = struct{}{}
+		if !st.seqs.Admit(e.Producer, e.Seq) {
+			st.duplicates++
+			continue
 		}
 		if e.Time > st.maxTime {
 			st.maxTime = e.Time
@@ -269,10 +252,11 @@ func (st *partition) cut(ctx context.Context) error {
 		st.cfg.Metrics.putSeconds.Observe(time.Since(start).Seconds())
 		name, size = n.String(), len(data)
 	}
+	changed := st.seqs.Changed()
 	args := []any{st.committed.Offset, st.offset, st.maxTime, len(st.events), st.duplicates, len(st.quarantine),
-		name, st.committed.Offset + 1, st.cfg.MaxQuarantine, len(st.dirtySeqs)}
-	for prod := range st.dirtySeqs {
-		args = append(args, prod, st.seqs[prod])
+		name, st.committed.Offset + 1, st.cfg.MaxQuarantine, len(changed)}
+	for prod, seq := range changed {
+		args = append(args, prod, seq)
 	}
 	for _, q := range st.quarantine {
 		args = append(args, q)
@@ -298,6 +282,6 @@ func (st *partition) cut(ctx context.Context) error {
 	m.complete.WithLabelValues(st.label).Set(float64(st.maxTime) / 1e6)
 	st.committed.Offset, st.committed.MaxTime = st.offset, st.maxTime
 	st.events, st.duplicates, st.quarantine = st.events[:0], 0, nil
-	clear(st.dirtySeqs)
+	st.seqs.Committed()
 	return nil
 }

@@ -13,7 +13,7 @@
 //	                          scored by their first offset: the master data set
 //	                          (files in the store that are not listed here were
 //	                          never committed and are ignored)
-//	B:archive:quarantine      list of JSON quarantine entries (newest last, capped)
+//	B:archive:quarantine      list of quarantine entries (ingest/quarantine JSON, newest last, capped)
 //
 // The recompute and the published view (packages recompute and view):
 //

@@ -19,15 +19,17 @@ import (
 
 	"github.com/tributary-dev/tributary/batch/archive"
 	"github.com/tributary-dev/tributary/batch/recompute"
+	"github.com/tributary-dev/tributary/batch/reconcile"
 	"github.com/tributary-dev/tributary/batch/segment"
 	"github.com/tributary-dev/tributary/batch/segstore"
 	"github.com/tributary-dev/tributary/batch/view"
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
+	"github.com/tributary-dev/tributary/ingest/feed"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/scheduler"
-	"github.com/tributary-dev/tributary/speed/feed"
+	"github.com/tributary-dev/tributary/speed/store"
 	"github.com/tributary-dev/tributary/workers"
 )
 
@@ -88,7 +90,9 @@ func (e *env) startScheduler() {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	funcs := recompute.NewFuncs(e.rdb, quietLog())
+	funcs := recompute.NewFuncs(e.rdb, quietLog(), func(prefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer) {
+		return store.NewReader(e.rdb, prefix), store.NewExpirer(e.rdb, prefix)
+	})
 	for i := range 2 {
 		reg, err := workers.NewRegistry(func(r *workers.Registry) error {
 			for name, fn := range map[string]workers.Func{recompute.FuncPartial: funcs.Partial, recompute.FuncMerge: funcs.Merge,

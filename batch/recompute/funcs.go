@@ -35,21 +35,28 @@ const (
 type Funcs struct {
 	rdb    redis.UniversalClient
 	log    *slog.Logger
+	speed  SpeedLayer
 	mu     sync.Mutex
 	stores map[string]segstore.Store
 }
 
-// NewFuncs returns the functions, using rdb for nodes and views.
-func NewFuncs(rdb redis.UniversalClient, log *slog.Logger) *Funcs {
+// SpeedLayer gives the speed layer's views under a key prefix, for the
+// reconciliation: the batch layer does not import the speed layer, the
+// process wiring passes it in (speed/store.NewReader and NewExpirer).
+type SpeedLayer func(keyPrefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer)
+
+// NewFuncs returns the functions, using rdb for nodes and views and speed for
+// the reconciliation.
+func NewFuncs(rdb redis.UniversalClient, log *slog.Logger, speed SpeedLayer) *Funcs {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Funcs{rdb: rdb, log: log, stores: map[string]segstore.Store{}}
+	return &Funcs{rdb: rdb, log: log, speed: speed, stores: map[string]segstore.Store{}}
 }
 
 // Register returns the registration of the batch functions, for the worker.
-func Register(rdb redis.UniversalClient, log *slog.Logger) workers.Registration {
-	return NewFuncs(rdb, log).Register
+func Register(rdb redis.UniversalClient, log *slog.Logger, speed SpeedLayer) workers.Registration {
+	return NewFuncs(rdb, log, speed).Register
 }
 
 // Register adds every function to r.
@@ -313,7 +320,9 @@ func (f *Funcs) Reconcile(ctx context.Context, c workers.Call) ([]byte, error) {
 	if err := json.Unmarshal(c.Deps[0], &p); err != nil {
 		return nil, workers.Permanent(fmt.Errorf("reconcile: %w", err))
 	}
-	rep, err := reconcile.Run(ctx, f.rdb, a.KeyPrefix, p.Version, p.PrevBoundary, time.Duration(a.GraceMS)*time.Millisecond)
+	speed, expirer := f.speed(a.KeyPrefix)
+	rep, err := reconcile.Run(ctx, reconcile.Config{Redis: f.rdb, KeyPrefix: a.KeyPrefix, Speed: speed, Expirer: expirer,
+		Version: p.Version, PrevBoundary: p.PrevBoundary, Grace: time.Duration(a.GraceMS) * time.Millisecond})
 	if errors.Is(err, reconcile.ErrSuperseded) {
 		f.log.Info("reconciliation skipped: a newer version is current", "version", p.Version)
 		return []byte(`{"skipped":true}`), nil

@@ -1,8 +1,15 @@
 // Package reconcile owns the check that the speed layer is right: after each
-// publication, it compares the speed views (speed/store) with the exact batch
-// views over the hours that the new version newly covers, records the
-// differences in Redis (B:reconcile) and exports them as metrics (Collector),
-// then gives those speed buckets a TTL: the batch view answers for them now.
+// publication, it compares the speed views with the exact batch views over the
+// hours that the new version newly covers, records the differences in Redis
+// (B:reconcile) and exports them as metrics (Collector), then gives those
+// speed buckets a TTL: the batch view answers for them now.
+//
+// It knows nothing of the speed layer's keys: it reads and expires through
+// the SpeedReader and SpeedExpirer interfaces it defines, which the speed
+// layer implements (speed/store.Reader and speed/store.Expirer) and the
+// process wiring (cmd/tributary) passes in. The types they exchange are the
+// domain's (flight.BucketRef, flight.Summary), so the batch layer imports no
+// speed package.
 //
 //	tributary_batch_reconcile_count_mismatches   buckets whose count differs
 //	    (missing on one side counts): must be 0, except for the events the

@@ -14,8 +14,6 @@ import (
 	keyspace "github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/view"
 	"github.com/tributary-dev/tributary/flight"
-	speedkeys "github.com/tributary-dev/tributary/speed/keyspace"
-	"github.com/tributary-dev/tributary/speed/store"
 )
 
 // Report is one reconciliation's outcome.
@@ -40,95 +38,152 @@ type Report struct {
 // ErrSuperseded is returned when the version to reconcile is no longer current.
 var ErrSuperseded = errors.New("version no longer current")
 
-// Run reconciles version (which must be current) over the hours from
-// prevBoundary (0: the view's first hour) to its boundary, stores the report
-// and expires the speed buckets of those hours after grace.
-func Run(ctx context.Context, rdb redis.UniversalClient, keyPrefix string, version, prevBoundary int64, grace time.Duration) (*Report, error) {
-	m, err := view.Current(ctx, rdb, keyPrefix)
+// SpeedReader reads the speed layer's views (speed/store.Reader implements it).
+type SpeedReader interface {
+	// GroupsByHour returns, for every hour of [from, to) in which the view
+	// has buckets, the groups that have one.
+	GroupsByHour(ctx context.Context, view string, from, to int64) (map[int64][]string, error)
+	// Buckets reads the buckets of refs, in their order.
+	Buckets(ctx context.Context, refs []flight.BucketRef) ([]flight.Summary, error)
+}
+
+// SpeedExpirer expires the speed layer's keys of hours the batch view now
+// covers (speed/store.Expirer implements it). Both return the number of keys
+// given a TTL.
+type SpeedExpirer interface {
+	ExpireBuckets(ctx context.Context, refs []flight.BucketRef, grace time.Duration) (int64, error)
+	ExpireGroups(ctx context.Context, view string, hours []int64, grace time.Duration) (int64, error)
+}
+
+// Config is one reconciliation.
+type Config struct {
+	Redis     redis.UniversalClient
+	KeyPrefix string
+	Speed     SpeedReader
+	Expirer   SpeedExpirer
+	// Version must be the current batch view's; PrevBoundary is the previous
+	// version's boundary (0: compare from the view's first hour).
+	Version, PrevBoundary int64
+	// Grace is the TTL given to the speed keys of the compared hours.
+	Grace time.Duration
+}
+
+// bucketsChunk bounds the speed buckets read at once.
+const bucketsChunk = 2000
+
+// Run reconciles cfg.Version (which must be current) over the hours from
+// cfg.PrevBoundary (0: the view's first hour) to its boundary, stores the
+// report and expires the speed buckets of those hours after cfg.Grace.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Redis == nil || cfg.Speed == nil || cfg.Expirer == nil || cfg.KeyPrefix == "" {
+		return nil, errors.New("reconcile: Redis, KeyPrefix, Speed and Expirer are required")
+	}
+	m, err := view.Current(ctx, cfg.Redis, cfg.KeyPrefix)
 	if err != nil {
 		return nil, err
 	}
-	if m.Version != version {
+	if m.Version != cfg.Version {
 		return nil, ErrSuperseded
 	}
-	if prevBoundary != 0 && prevBoundary >= m.Boundary {
+	if cfg.PrevBoundary != 0 && cfg.PrevBoundary >= m.Boundary {
 		// No hour is newly covered (new data behind the boundary only):
 		// nothing to compare or expire, no need to load the view.
-		return saveReport(ctx, rdb, keyPrefix, &Report{Version: version, From: prevBoundary, To: m.Boundary, At: time.Now().UTC(),
+		return saveReport(ctx, cfg.Redis, cfg.KeyPrefix, &Report{Version: cfg.Version, From: cfg.PrevBoundary, To: m.Boundary, At: time.Now().UTC(),
 			QuantileRelErr: zeroQuantileErrs()})
 	}
-	v, err := view.LoadManifest(ctx, rdb, m)
+	v, err := view.LoadManifest(ctx, cfg.Redis, m)
 	if err != nil {
 		return nil, err
 	}
-	from := prevBoundary
+	from := cfg.PrevBoundary
 	if from == 0 {
 		from = firstHour(v)
 	}
-	rep := &Report{Version: version, From: from, To: v.Boundary, At: time.Now().UTC(), QuantileRelErr: zeroQuantileErrs()}
-	sk := speedkeys.New(keyPrefix)
-	reader := store.NewReader(rdb, keyPrefix)
-	var expire []string
+	rep := &Report{Version: cfg.Version, From: from, To: v.Boundary, At: time.Now().UTC(), QuantileRelErr: zeroQuantileErrs()}
+	// Expire only once every view compared: a failed run leaves the speed
+	// buckets for the next one.
+	var expireRefs []flight.BucketRef
+	expireHours := map[string][]int64{}
 	for _, def := range flight.Views() {
-		speed, err := speedGroups(ctx, rdb, sk, def.Name, from, v.Boundary)
+		refs, hours, err := compareView(ctx, cfg.Speed, rep, v, def, from)
 		if err != nil {
 			return nil, err
 		}
-		var refs []store.Ref
-		gs, _ := v.Groups(def.Name)
+		expireRefs = append(expireRefs, refs...)
+		expireHours[def.Name] = hours
+	}
+	for _, def := range flight.Views() {
+		n, err := cfg.Expirer.ExpireGroups(ctx, def.Name, expireHours[def.Name], cfg.Grace)
+		if err != nil {
+			return nil, err
+		}
+		rep.ExpiredSpeedKey += n
+	}
+	n, err := cfg.Expirer.ExpireBuckets(ctx, expireRefs, cfg.Grace)
+	if err != nil {
+		return nil, err
+	}
+	rep.ExpiredSpeedKey += n
+	return saveReport(ctx, cfg.Redis, cfg.KeyPrefix, rep)
+}
+
+// compareView compares one view's buckets of the hours [from, v.Boundary)
+// into rep. It returns the speed buckets compared and the hours whose speed
+// group sets exist: what to expire.
+func compareView(ctx context.Context, speed SpeedReader, rep *Report, v *view.View, def flight.View, from int64) ([]flight.BucketRef, []int64, error) {
+	byHour, err := speed.GroupsByHour(ctx, def.Name, from, v.Boundary)
+	if err != nil {
+		return nil, nil, err
+	}
+	inSpeed := make(map[int64]map[string]struct{}, len(byHour))
+	var hours []int64
+	for h, gs := range byHour {
+		hours = append(hours, h)
+		set := make(map[string]struct{}, len(gs))
 		for _, g := range gs {
-			hs, _ := v.Hours(def.Name, g)
-			for _, h := range hs {
-				if h < from || h >= v.Boundary {
-					continue
-				}
-				rep.Buckets++
-				if _, ok := speed[h][g]; ok {
-					delete(speed[h], g)
-					refs = append(refs, store.Ref{View: def.Name, Group: g, Hour: h})
-					continue
-				}
-				b, _ := v.Stats(def.Name, g, h, h+3600)
-				rep.MissingInSpeed++
-				rep.CountMismatches++
-				rep.MissingEvents += b.Count
-			}
+			set[g] = struct{}{}
 		}
-		for h, rest := range speed {
-			for g := range rest {
-				refs = append(refs, store.Ref{View: def.Name, Group: g, Hour: h})
-				rep.ExtraInSpeed++
+		inSpeed[h] = set
+	}
+	var refs []flight.BucketRef
+	gs, _ := v.Groups(def.Name)
+	for _, g := range gs {
+		hs, _ := v.Hours(def.Name, g)
+		for _, h := range hs {
+			if h < from || h >= v.Boundary {
+				continue
 			}
-			expire = append(expire, sk.Groups(def.Name, h))
-		}
-		for lo := 0; lo < len(refs); lo += 2000 {
-			chunk := refs[lo:min(lo+2000, len(refs))]
-			sbs, err := reader.Buckets(ctx, chunk)
-			if err != nil {
-				return nil, err
+			rep.Buckets++
+			if _, ok := inSpeed[h][g]; ok {
+				delete(inSpeed[h], g)
+				refs = append(refs, flight.BucketRef{View: def.Name, Group: g, Hour: h})
+				continue
 			}
-			for i, sb := range sbs {
-				ref := chunk[i]
-				expire = append(expire, sk.Bucket(ref.View, ref.Group, ref.Hour))
-				if def.DistinctDestinations {
-					expire = append(expire, sk.Distinct(ref.View, ref.Group, ref.Hour))
-				}
-				b, _ := v.Bucket(ref.View, ref.Group, ref.Hour)
-				compare(rep, &b, &sb)
-			}
+			b, _ := v.Stats(def.Name, g, h, h+3600)
+			rep.MissingInSpeed++
+			rep.CountMismatches++
+			rep.MissingEvents += b.Count
 		}
 	}
-	rep.ExpiredSpeedKey = int64(len(expire))
-	for lo := 0; lo < len(expire); lo += 5000 {
-		pipe := rdb.Pipeline()
-		for _, k := range expire[lo:min(lo+5000, len(expire))] {
-			pipe.PExpire(ctx, k, grace)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("expire speed buckets: %w", err)
+	for h, rest := range inSpeed {
+		for g := range rest {
+			refs = append(refs, flight.BucketRef{View: def.Name, Group: g, Hour: h})
+			rep.ExtraInSpeed++
 		}
 	}
-	return saveReport(ctx, rdb, keyPrefix, rep)
+	for lo := 0; lo < len(refs); lo += bucketsChunk {
+		chunk := refs[lo:min(lo+bucketsChunk, len(refs))]
+		sbs, err := speed.Buckets(ctx, chunk)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, sb := range sbs {
+			ref := chunk[i]
+			b, _ := v.Bucket(ref.View, ref.Group, ref.Hour)
+			compare(rep, &b, &sb)
+		}
+	}
+	return refs, hours, nil
 }
 
 func zeroQuantileErrs() map[string]float64 {
@@ -151,7 +206,7 @@ func saveReport(ctx context.Context, rdb redis.UniversalClient, keyPrefix string
 	return rep, nil
 }
 
-func compare(rep *Report, b *view.Aggregate, sb *store.Bucket) {
+func compare(rep *Report, b *view.Aggregate, sb *flight.Summary) {
 	if b.Count != sb.Count {
 		rep.CountMismatches++
 		rep.MissingEvents += b.Count - sb.Count
@@ -188,36 +243,6 @@ func firstHour(v *view.View) int64 {
 		}
 	}
 	return first
-}
-
-// speedGroups returns, per hour of [from, to), the groups that the speed layer has.
-func speedGroups(ctx context.Context, rdb redis.Cmdable, sk speedkeys.Keys, view string, from, to int64) (map[int64]map[string]struct{}, error) {
-	out := map[int64]map[string]struct{}{}
-	var hours []int64
-	for h := from; h < to; h += 3600 {
-		hours = append(hours, h)
-	}
-	for lo := 0; lo < len(hours); lo += 1000 {
-		chunk := hours[lo:min(lo+1000, len(hours))]
-		pipe := rdb.Pipeline()
-		cmds := make([]*redis.StringSliceCmd, len(chunk))
-		for i, h := range chunk {
-			cmds[i] = pipe.SMembers(ctx, sk.Groups(view, h))
-		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("speed groups: %w", err)
-		}
-		for i, c := range cmds {
-			if gs := c.Val(); len(gs) > 0 {
-				m := make(map[string]struct{}, len(gs))
-				for _, g := range gs {
-					m[g] = struct{}{}
-				}
-				out[chunk[i]] = m
-			}
-		}
-	}
-	return out, nil
 }
 
 // Last returns the last stored report (nil if none).

@@ -24,13 +24,15 @@ import (
 	"github.com/tributary-dev/tributary/batch/archive"
 	"github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/recompute"
+	"github.com/tributary-dev/tributary/batch/reconcile"
 	"github.com/tributary-dev/tributary/batch/segstore"
 	"github.com/tributary-dev/tributary/batch/view"
 	"github.com/tributary-dev/tributary/ingest/dataset"
+	"github.com/tributary-dev/tributary/ingest/feed"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
-	"github.com/tributary-dev/tributary/speed/feed"
+	"github.com/tributary-dev/tributary/speed/store"
 	tworkers "github.com/tributary-dev/tributary/workers"
 )
 
@@ -192,7 +194,9 @@ func (e *bench) startWorkers(ctx context.Context) (stop func(), err error) {
 	for i := range e.o.workers {
 		id := fmt.Sprintf("%s-w%d", e.prefix, i)
 		if e.o.inProc {
-			reg, err := tworkers.NewRegistry(recompute.Register(e.rdb, e.log))
+			reg, err := tworkers.NewRegistry(recompute.Register(e.rdb, e.log, func(prefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer) {
+				return store.NewReader(e.rdb, prefix), store.NewExpirer(e.rdb, prefix)
+			}))
 			if err != nil {
 				return stop, err
 			}

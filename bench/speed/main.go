@@ -21,13 +21,13 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-dev/tributary/ingest/feed"
+	"github.com/tributary-dev/tributary/ingest/stream"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/speed"
-	"github.com/tributary-dev/tributary/speed/feed"
 	"github.com/tributary-dev/tributary/speed/keyspace"
 	"github.com/tributary-dev/tributary/speed/metrics"
 	"github.com/tributary-dev/tributary/speed/store"
-	"github.com/tributary-dev/tributary/speed/stream"
 )
 
 type options struct {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/tributary-dev/tributary/ingest/stream"
 	"github.com/tributary-dev/tributary/ingest/topology"
-	"github.com/tributary-dev/tributary/speed/stream"
 
 	"github.com/hibiken/asynqmon"
 	"github.com/redis/go-redis/v9"

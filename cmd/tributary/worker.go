@@ -10,9 +10,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tributary-dev/tributary/batch/recompute"
+	"github.com/tributary-dev/tributary/batch/reconcile"
 	"github.com/tributary-dev/tributary/internal/obs"
 	"github.com/tributary-dev/tributary/internal/redisconn"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
+	"github.com/tributary-dev/tributary/speed/store"
 	"github.com/tributary-dev/tributary/workers"
 	"github.com/tributary-dev/tributary/workers/builtin"
 )
@@ -97,7 +99,9 @@ func newWorkerCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer rdb.Close()
-			reg, err := workers.NewRegistry(append(workerRegistrations(testFns), recompute.Register(rdb, g.log))...)
+			reg, err := workers.NewRegistry(append(workerRegistrations(testFns), recompute.Register(rdb, g.log, func(prefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer) {
+				return store.NewReader(rdb, prefix), store.NewExpirer(rdb, prefix)
+			}))...)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tributary-dev/tributary/batch/archive"
 	"github.com/tributary-dev/tributary/batch/recompute"
+	"github.com/tributary-dev/tributary/batch/reconcile"
 	"github.com/tributary-dev/tributary/batch/segstore"
 	"github.com/tributary-dev/tributary/batch/view"
 	"github.com/tributary-dev/tributary/ingest/replay"
@@ -122,7 +123,9 @@ func (p *Pipeline) StartArchiver(segmentEvents int) (stop func()) {
 // StartBatch runs a scheduler and two batch workers.
 func (p *Pipeline) StartBatch() {
 	for i := range 2 {
-		reg, err := workers.NewRegistry(recompute.Register(p.Redis, p.Log))
+		reg, err := workers.NewRegistry(recompute.Register(p.Redis, p.Log, func(prefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer) {
+			return store.NewReader(p.Redis, prefix), store.NewExpirer(p.Redis, prefix)
+		}))
 		if err != nil {
 			p.t.Fatal(err)
 		}

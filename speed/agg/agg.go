@@ -2,6 +2,8 @@ package agg
 
 import (
 	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/ingest/dedup"
+	"github.com/tributary-dev/tributary/ingest/quarantine"
 )
 
 // Progress is a partition's committed position, as stored with the views.
@@ -50,8 +52,7 @@ type Partition struct {
 	offset          int64
 	maxTime         int64
 	minApplied      int64 // lowest event time applied since the last flush, 0: none
-	seqs            map[string]uint64
-	dirtySeqs       map[string]struct{}
+	seqs            *dedup.Seqs
 
 	buckets    map[BucketID]*Delta
 	quarantine []Quarantined
@@ -65,11 +66,7 @@ func New(views []flight.View, lateness int64, from Progress) *Partition {
 	p := &Partition{
 		views: views, lateness: lateness,
 		committedOffset: from.Offset, offset: from.Offset, maxTime: from.MaxTime,
-		seqs: make(map[string]uint64, len(from.Seqs)), dirtySeqs: map[string]struct{}{},
-		buckets: map[BucketID]*Delta{},
-	}
-	for k, v := range from.Seqs {
-		p.seqs[k] = v
+		seqs: dedup.New(from.Seqs), buckets: map[BucketID]*Delta{},
 	}
 	return p
 }
@@ -96,14 +93,10 @@ func (p *Partition) Message(offset int64, events []flight.Event) {
 	p.messages++
 	for i := range events {
 		e := &events[i]
-		if e.Seq != 0 {
-			if e.Seq <= p.seqs[e.Producer] {
-				p.counters.Duplicates++
-				continue
-			}
-			// A late event is consumed too: its retry is a duplicate.
-			p.seqs[e.Producer] = e.Seq
-			p.dirtySeqs[e.Producer] = struct{}{}
+		// A late event is admitted too: its retry is a duplicate.
+		if !p.seqs.Admit(e.Producer, e.Seq) {
+			p.counters.Duplicates++
+			continue
 		}
 		if p.maxTime != 0 && e.Time < p.maxTime-p.lateness {
 			p.counters.Late++
@@ -145,10 +138,7 @@ func (p *Partition) apply(e *flight.Event) {
 func (p *Partition) Malformed(offset int64, reason string, body []byte, maxBody int) {
 	p.offset = offset
 	p.messages++
-	if len(body) > maxBody {
-		body = body[:maxBody]
-	}
-	p.quarantine = append(p.quarantine, Quarantined{Offset: offset, Reason: reason, Body: append([]byte(nil), body...)})
+	p.quarantine = append(p.quarantine, Quarantined{Offset: offset, Reason: reason, Body: quarantine.Cut(body, maxBody)})
 	p.counters.Quarantined++
 }
 
@@ -177,12 +167,8 @@ type Pending struct {
 
 // Pending returns the pending flush. It stays valid until Committed.
 func (p *Partition) Pending() Pending {
-	seqs := make(map[string]uint64, len(p.dirtySeqs))
-	for k := range p.dirtySeqs {
-		seqs[k] = p.seqs[k]
-	}
 	return Pending{
-		PrevOffset: p.committedOffset, Offset: p.offset, MaxTime: p.maxTime, MinTime: p.minApplied, Seqs: seqs,
+		PrevOffset: p.committedOffset, Offset: p.offset, MaxTime: p.maxTime, MinTime: p.minApplied, Seqs: p.seqs.Changed(),
 		Buckets: p.buckets, Quarantine: p.quarantine, Counters: p.counters, Messages: p.messages,
 	}
 }
@@ -195,5 +181,5 @@ func (p *Partition) Committed() {
 	p.counters = Counters{}
 	p.messages = 0
 	p.minApplied = 0
-	clear(p.dirtySeqs)
+	p.seqs.Committed()
 }

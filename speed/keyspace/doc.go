@@ -19,7 +19,9 @@
 //	P:lease:<p>                 string "<worker>|<token>" with a PX TTL: the lease
 //	P:fence:<p>                 counter: the last fencing token handed out for p
 //	P:members                   zset of live workers scored by heartbeat expiry (ms)
-//	P:quarantine                list of JSON quarantine entries (newest last, capped)
+//	P:scratch:<id>              HyperLogLog union of one distinct read (deleted at
+//	                            once, 1 min TTL in case the reader dies)
+//	P:quarantine                list of quarantine entries (ingest/quarantine JSON, newest last, capped)
 //
 // All of one partition's writes happen in one Lua script (see package store),
 // on one Redis: the layout is not meant for Redis Cluster.

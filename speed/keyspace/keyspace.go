@@ -40,6 +40,9 @@ func (k Keys) Fence(p int) string { return k.base + "fence:" + strconv.Itoa(p) }
 // Members is the zset of live workers.
 func (k Keys) Members() string { return k.base + "members" }
 
+// Scratch is a short-lived key of one read (the union of HyperLogLogs).
+func (k Keys) Scratch(id string) string { return k.base + "scratch:" + id }
+
 // Quarantine is the list of quarantined messages.
 func (k Keys) Quarantine() string { return k.base + "quarantine" }
 

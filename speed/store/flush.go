@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/ingest/quarantine"
 	"github.com/tributary-dev/tributary/speed/agg"
 	"github.com/tributary-dev/tributary/speed/keyspace"
 )
@@ -57,15 +57,8 @@ type Flush struct {
 	agg.Pending
 }
 
-// QuarantineEntry is one quarantined message, as stored (JSON) in the list.
-type QuarantineEntry struct {
-	Partition int    `json:"partition"`
-	Offset    int64  `json:"offset"`
-	Reason    string `json:"reason"`
-	// Body is the message body (base64 in JSON), cut at the configured bound.
-	Body []byte    `json:"body"`
-	At   time.Time `json:"at"`
-}
+// QuarantineEntry is one quarantined message, in ingest/quarantine's format.
+type QuarantineEntry = quarantine.Entry
 
 // Flush writes f in one script call. A refusal returns an error wrapping
 // ErrRefused; any other error leaves it unknown whether the flush was applied
@@ -145,8 +138,8 @@ func (w *Writer) build(f *Flush) ([]string, []any) {
 		now := time.Now().UTC()
 		entries := make([]string, 0, len(f.Quarantine))
 		for _, q := range f.Quarantine {
-			b, _ := json.Marshal(QuarantineEntry{Partition: f.Partition, Offset: q.Offset, Reason: q.Reason, Body: q.Body, At: now})
-			entries = append(entries, string(b))
+			e := quarantine.Entry{Partition: f.Partition, Offset: q.Offset, Reason: q.Reason, Body: q.Body, At: now}
+			entries = append(entries, e.Encode())
 		}
 		members("Q", w.keys.Quarantine(), entries)
 	}
@@ -204,10 +197,4 @@ func parseProgress(m map[string]string) (PartitionState, error) {
 }
 
 // DecodeQuarantine parses one quarantine list entry.
-func DecodeQuarantine(s string) (QuarantineEntry, error) {
-	var q QuarantineEntry
-	if err := json.Unmarshal([]byte(s), &q); err != nil {
-		return q, fmt.Errorf("quarantine entry: %w", err)
-	}
-	return q, nil
-}
+func DecodeQuarantine(s string) (QuarantineEntry, error) { return quarantine.Decode(s) }

@@ -10,10 +10,10 @@ import (
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
+	"github.com/tributary-dev/tributary/internal/lease"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/speed/agg"
 	"github.com/tributary-dev/tributary/speed/keyspace"
-	"github.com/tributary-dev/tributary/speed/lease"
 	"github.com/tributary-dev/tributary/speed/store"
 )
 
@@ -39,8 +39,7 @@ func flushDataset(b *testing.B, ctx context.Context, rdb *redis.Client, evs []fl
 	for i := 0; i < b.N; i++ {
 		keys := keyspace.New(testenv.Prefix(b))
 		w := store.NewWriter(rdb, keys, flight.Views(), 0)
-		lm, _ := lease.New(rdb, keys, "x", time.Minute)
-		l, _ := lm.Acquire(ctx, 0)
+		l, _ := lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), "x", time.Minute)
 		a := agg.New(flight.Views(), int64(time.Hour/time.Microsecond), agg.Progress{Offset: -1})
 		var flushes int
 		var inScript time.Duration

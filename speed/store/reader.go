@@ -30,42 +30,20 @@ func NewReader(rdb redis.Cmdable, keyPrefix string) *Reader {
 }
 
 // Quantile is one served percentile.
-type Quantile struct {
-	Q     float64 `json:"q"`
-	Name  string  `json:"name"` // "p50"
-	Value float64 `json:"value"`
-}
+type Quantile = flight.Quantile
 
 // Bucket is the speed layer's answer for one group over one or more hours.
-type Bucket struct {
-	View  string `json:"view"`
-	Group string `json:"group"`
-	// From and To are the first and last hour covered (equal for one bucket).
-	From, To int64 `json:"-"`
-	flight.Stats
-	// Quantiles are within RelativeError·|exact| of the exact nearest-rank
-	// quantiles (flight.Percentiles()); empty when Count is 0.
-	Quantiles     []Quantile `json:"quantiles"`
-	RelativeError float64    `json:"relative_error"`
-	// Distinct is the HyperLogLog estimate of distinct destinations (standard
-	// error 0.81%), -1 for views that do not count them.
-	Distinct int64              `json:"distinct"`
-	Sketch   flight.DelaySketch `json:"-"`
-}
+type Bucket = flight.Summary
 
 // Ref names one bucket.
-type Ref struct {
-	View  string
-	Group string
-	Hour  int64
-}
+type Ref = flight.BucketRef
 
 // ErrUnknownView is returned for a view that flight.Views() does not define.
 var ErrUnknownView = errors.New("unknown view")
 
 // Bucket reads one bucket; a bucket without data has Count 0.
 func (r *Reader) Bucket(ctx context.Context, view, group string, hour int64) (Bucket, error) {
-	bs, err := r.Buckets(ctx, []Ref{{view, group, hour}})
+	bs, err := r.Buckets(ctx, []Ref{{View: view, Group: group, Hour: hour}})
 	if err != nil {
 		return Bucket{}, err
 	}
@@ -152,6 +130,36 @@ func (r *Reader) Groups(ctx context.Context, view string, hour int64) ([]string,
 		return nil, fmt.Errorf("groups of %s at %d: %w", view, hour, err)
 	}
 	return gs, nil
+}
+
+// groupsChunk bounds the SMEMBERS of one pipeline.
+const groupsChunk = 1000
+
+// GroupsByHour returns, for every hour of [from, to) (Unix seconds of hour
+// starts) in which the view has buckets, the groups that have one.
+func (r *Reader) GroupsByHour(ctx context.Context, view string, from, to int64) (map[int64][]string, error) {
+	out := map[int64][]string{}
+	var hours []int64
+	for h := from; h < to; h += 3600 {
+		hours = append(hours, h)
+	}
+	for lo := 0; lo < len(hours); lo += groupsChunk {
+		chunk := hours[lo:min(lo+groupsChunk, len(hours))]
+		pipe := r.rdb.Pipeline()
+		cmds := make([]*redis.StringSliceCmd, len(chunk))
+		for i, h := range chunk {
+			cmds[i] = pipe.SMembers(ctx, r.keys.Groups(view, h))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("groups of %s: %w", view, err)
+		}
+		for i, c := range cmds {
+			if gs := c.Val(); len(gs) > 0 {
+				out[chunk[i]] = gs
+			}
+		}
+	}
+	return out, nil
 }
 
 // Partition reads partition p's committed progress and totals.

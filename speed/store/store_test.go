@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/internal/lease"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/speed/agg"
 	"github.com/tributary-dev/tributary/speed/keyspace"
-	"github.com/tributary-dev/tributary/speed/lease"
 	"github.com/tributary-dev/tributary/speed/store"
 )
 
@@ -36,21 +36,22 @@ func TestFencing(t *testing.T) {
 	})
 	w := store.NewWriter(rdb, keys, flight.Views(), time.Hour)
 	r := store.NewReader(rdb, prefix)
-	x, _ := lease.New(rdb, keys, "x", 100*time.Millisecond)
-	y, _ := lease.New(rdb, keys, "y", 10*time.Second)
+	acquire := func(owner string, ttl time.Duration) (lease.Grant, error) {
+		return lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), owner, ttl)
+	}
 
-	lx, err := x.Acquire(ctx, 0)
+	lx, err := acquire("x", 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Flush(ctx, &store.Flush{Partition: 0, Lease: lx.Value(), Token: lx.Token, Pending: pending(-1, 0, 10)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := y.Acquire(ctx, 0); !errors.Is(err, lease.ErrHeld) {
+	if _, err := acquire("y", 10*time.Second); !errors.Is(err, lease.ErrHeld) {
 		t.Fatalf("y acquired a held lease: %v", err)
 	}
 	time.Sleep(150 * time.Millisecond) // x is "paused" past its TTL
-	ly, err := y.Acquire(ctx, 0)
+	ly, err := acquire("y", 10*time.Second)
 	if err != nil || ly.Token <= lx.Token {
 		t.Fatalf("y: %+v %v: want a larger token than %d", ly, err, lx.Token)
 	}
@@ -86,7 +87,7 @@ func TestFencing(t *testing.T) {
 	}
 	// y re-acquiring (a restart with the same worker id) gets a new token,
 	// which fences off whatever its previous incarnation still sends.
-	ly2, err := y.Acquire(ctx, 0)
+	ly2, err := acquire("y", 10*time.Second)
 	if err != nil || ly2.Token <= ly.Token {
 		t.Fatalf("re-acquire: %+v %v", ly2, err)
 	}
@@ -112,8 +113,7 @@ func TestRetriedFlushRecognised(t *testing.T) {
 	})
 	w := store.NewWriter(rdb, keys, flight.Views(), time.Hour)
 	r := store.NewReader(rdb, prefix)
-	x, _ := lease.New(rdb, keys, "x", 10*time.Second)
-	lx, err := x.Acquire(ctx, 0)
+	lx, err := lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), "x", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,9 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/tributary-dev/tributary/ingest/stream"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/testenv"
-	"github.com/tributary-dev/tributary/speed/stream"
 )
 
 // TestCloseWithDeliveriesInFlight: closing a consumer that stopped reading

@@ -7,9 +7,9 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/tributary-dev/tributary/ingest/stream"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/testenv"
-	"github.com/tributary-dev/tributary/speed/stream"
 )
 
 // TestOffsetsAndEnd pins down what the consumer relies on: offsets count

@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/speed/keyspace"
+)
+
+// expireChunk bounds the PEXPIREs of one pipeline.
+const expireChunk = 5000
+
+// Expirer gives speed keys a TTL once another layer covers their hours (the
+// batch layer's reconciliation does, after a grace period that lets queries
+// in flight finish). It is safe for concurrent use.
+type Expirer struct {
+	rdb   redis.Cmdable
+	keys  keyspace.Keys
+	views map[string]flight.View
+}
+
+// NewExpirer returns an expirer of the views under keyPrefix.
+func NewExpirer(rdb redis.Cmdable, keyPrefix string) *Expirer {
+	vs := map[string]flight.View{}
+	for _, v := range flight.Views() {
+		vs[v.Name] = v
+	}
+	return &Expirer{rdb: rdb, keys: keyspace.New(keyPrefix), views: vs}
+}
+
+// ExpireBuckets expires each bucket's hash and, for views that count them,
+// its HyperLogLog of destinations, after grace. It returns the number of keys
+// given a TTL (present or not).
+func (e *Expirer) ExpireBuckets(ctx context.Context, refs []flight.BucketRef, grace time.Duration) (int64, error) {
+	keys := make([]string, 0, len(refs)*2)
+	for _, ref := range refs {
+		v, ok := e.views[ref.View]
+		if !ok {
+			return 0, fmt.Errorf("%w %q", ErrUnknownView, ref.View)
+		}
+		keys = append(keys, e.keys.Bucket(ref.View, ref.Group, ref.Hour))
+		if v.DistinctDestinations {
+			keys = append(keys, e.keys.Distinct(ref.View, ref.Group, ref.Hour))
+		}
+	}
+	return e.expire(ctx, keys, grace)
+}
+
+// ExpireGroups expires the group sets of the given hours of a view after
+// grace. It returns the number of keys given a TTL.
+func (e *Expirer) ExpireGroups(ctx context.Context, view string, hours []int64, grace time.Duration) (int64, error) {
+	if _, ok := e.views[view]; !ok {
+		return 0, fmt.Errorf("%w %q", ErrUnknownView, view)
+	}
+	keys := make([]string, len(hours))
+	for i, h := range hours {
+		keys[i] = e.keys.Groups(view, h)
+	}
+	return e.expire(ctx, keys, grace)
+}
+
+func (e *Expirer) expire(ctx context.Context, keys []string, grace time.Duration) (int64, error) {
+	for lo := 0; lo < len(keys); lo += expireChunk {
+		pipe := e.rdb.Pipeline()
+		for _, k := range keys[lo:min(lo+expireChunk, len(keys))] {
+			pipe.PExpire(ctx, k, grace)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return 0, fmt.Errorf("expire speed keys: %w", err)
+		}
+	}
+	return int64(len(keys)), nil
+}
