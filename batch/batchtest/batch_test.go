@@ -87,8 +87,11 @@ func reconciled(t *testing.T, e *env, v1 *view.View) {
 		}
 	}
 	sb := fmt.Sprintf("%s:speed:v:airport_hour:ATL:%d", e.prefix, v1.Boundary-24*3600)
-	if ttl := e.rdb.PTTL(ctx, sb).Val(); ttl <= 0 {
-		t.Errorf("speed bucket %s has TTL %v, want the grace period", sb, ttl)
+	// The grace is 10 minutes (helpers_test.go): long enough that a slow,
+	// loaded machine still sees the TTL running, short enough to tell it
+	// from a key that never expires.
+	if ttl := e.rdb.PTTL(ctx, sb).Val(); ttl <= 0 || ttl > 10*time.Minute {
+		t.Errorf("speed bucket %s has TTL %v, want the grace period (at most 10m)", sb, ttl)
 	}
 }
 

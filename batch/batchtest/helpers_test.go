@@ -193,7 +193,7 @@ func (e *env) waitArchived(events int64) *archive.State {
 func (e *env) recompute() (*recompute.Plan, *scheduler.Status, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	return recompute.Run(ctx, e.sch, e.rdb, recompute.Options{KeyPrefix: e.prefix, FanIn: 4, Grace: time.Minute}, nil)
+	return recompute.Run(ctx, e.sch, e.rdb, recompute.Options{KeyPrefix: e.prefix, FanIn: 4, Grace: 10 * time.Minute}, nil)
 }
 
 func (e *env) count(msgs []int64) {
