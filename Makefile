@@ -43,7 +43,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 demo: deps services data build ## the whole pipeline on this machine
 	$(ENV) scripts/demo.sh
 
-bench: deps services data ## the benchmarks of docs/benchmarks.md
+bench: deps services data ## the deployed processes vs their references, one table, JSON in bench/results, docs/benchmarks.md (BENCH_QUICK=1: minutes)
 	$(ENV) scripts/bench.sh
 
 cluster: deps data build ## a 3-node RabbitMQ, Redis + Sentinels, every role twice behind HAProxy (.run/cluster/, ports from TRIBUTARY_CLUSTER_BASE_PORT, default 7600)

@@ -1,0 +1,649 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// config is what a run measures; every field is in the JSON.
+type config struct {
+	Bin          string `json:"bin"`
+	RawAsynq     string `json:"-"`
+	RawConsume   string `json:"-"`
+	Loadgen      string `json:"-"`
+	Python       string `json:"python"`
+	Data         string `json:"data"`
+	Rows         int64  `json:"rows"`
+	Quick        bool   `json:"quick"`
+	Workers      int    `json:"batch_workers"`
+	SpeedWorkers int    `json:"speed_workers"`
+	Partitions   int    `json:"partitions"`
+	Flush        string `json:"flush_interval"`
+	Encoding     string `json:"encoding"`
+	Tasks        int    `json:"tasks"`
+	Leaves       int    `json:"leaves"`
+	Runs         int    `json:"runs"`
+	ServeSeconds int    `json:"serve_seconds"`
+	OpenRate     int    `json:"open_rate"`
+	Conns        int    `json:"conns"`
+	PortBase     int    `json:"port_base"`
+	Phases       string `json:"phases"`
+	Out          string `json:"-"`
+	Keep         bool   `json:"-"`
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.Bin, "bin", "bin/tributary", "the tributary binary")
+	flag.StringVar(&c.RawAsynq, "rawasynq", "bin/bench-rawasynq", "bench/rawasynq binary")
+	flag.StringVar(&c.RawConsume, "rawconsume", "bin/bench-rawconsume", "bench/rawconsume binary")
+	flag.StringVar(&c.Loadgen, "loadgen", "bin/bench-loadgen", "bench/serve/loadgen binary")
+	flag.StringVar(&c.Python, "python", "/usr/bin/python3", "Debian's python3 with pandas and Dask")
+	flag.StringVar(&c.Data, "data", "data/flights-3m.parquet", "the flights data set")
+	flag.Int64Var(&c.Rows, "rows", 3_000_000, "flights replayed (replay --limit)")
+	flag.BoolVar(&c.Quick, "quick", false, "label the run as quick (smaller sizes, shorter loads)")
+	flag.IntVar(&c.Workers, "workers", 2, "tributary worker processes (scheduler and batch), and raw asynq server processes")
+	flag.IntVar(&c.SpeedWorkers, "speed-workers", 2, "tributary speed processes")
+	flag.IntVar(&c.Partitions, "partitions", 8, "stream partitions (--partitions)")
+	flag.StringVar(&c.Flush, "flush-interval", "", "speed --flush-interval (empty: the binary's default)")
+	flag.StringVar(&c.Encoding, "encoding", "arrow", "replay --encoding: arrow or json")
+	flag.IntVar(&c.Tasks, "tasks", 10000, "independent no-op tasks")
+	flag.IntVar(&c.Leaves, "leaves", 1000, "leaves of the tree reduction (fan-in 8)")
+	flag.IntVar(&c.Runs, "runs", 1, "runs of each scheduler measurement (medians reported)")
+	flag.IntVar(&c.ServeSeconds, "serve-seconds", 15, "duration of each load of serve")
+	flag.IntVar(&c.OpenRate, "open-rate", 2000, "open-loop request rate")
+	flag.IntVar(&c.Conns, "conns", 50, "closed-loop connections (and open-loop senders)")
+	flag.IntVar(&c.PortBase, "port-base", 17300, "first of the 40 local ports used by the roles")
+	flag.StringVar(&c.Phases, "phases", "scheduler,speed,batch,serve", "phases to run (batch and serve need speed's replay, which always runs with them)")
+	flag.StringVar(&c.Out, "out", "bench/results", "directory of the JSON results")
+	flag.BoolVar(&c.Keep, "keep", false, "keep the run's Redis keys, streams and segments")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	path, err := run(ctx, c)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Println(path)
+}
+
+// bench is one run's state.
+type bench struct {
+	c      config
+	id     string
+	dir    string
+	ps     *procs
+	rdb    *redis.Client
+	res    map[string]any
+	serve  string // base URL of tributary serve
+	sched  string // base URL of the scheduler
+	envAdd []string
+}
+
+func (b *bench) port(i int) string { return "127.0.0.1:" + strconv.Itoa(b.c.PortBase+i) }
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench %s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func run(ctx context.Context, c config) (string, error) {
+	nonce := make([]byte, 3)
+	_, _ = rand.Read(nonce)
+	started := time.Now().UTC()
+	id := "bench-" + started.Format("20060102t150405") + "-" + hex.EncodeToString(nonce)
+	b := &bench{c: c, id: id, dir: filepath.Join(".run", "bench", id), res: map[string]any{}}
+	if err := os.MkdirAll(b.dir, 0o755); err != nil {
+		return "", err
+	}
+	ropt, err := redis.ParseURL(os.Getenv("TRIBUTARY_REDIS_URL"))
+	if err != nil {
+		return "", fmt.Errorf("TRIBUTARY_REDIS_URL (source .run/env): %w", err)
+	}
+	b.rdb = redis.NewClient(ropt)
+	defer b.rdb.Close()
+	store, _ := filepath.Abs(filepath.Join(b.dir, "segments"))
+	b.envAdd = []string{"TRIBUTARY_KEY_PREFIX=" + id, "TRIBUTARY_STREAM_PREFIX=" + id + ".flights",
+		"TRIBUTARY_PARTITIONS=" + strconv.Itoa(c.Partitions), "TRIBUTARY_STORE=" + store}
+	b.ps = newProcs(b.dir, append(os.Environ(), b.envAdd...))
+	b.serve, b.sched = "http://"+b.port(1), "http://"+b.port(0)
+	b.res["schema"] = 1
+	b.res["id"] = id
+	b.res["started_at"] = started.Format(time.RFC3339)
+	b.res["command"] = strings.Join(os.Args, " ")
+	b.res["git"] = gitInfo()
+	m := machine()
+	m["load_before"] = loadavg()
+	b.res["machine"] = m
+	b.res["config"] = c
+	b.logf("run %s, logs in %s, load average %v", id, b.dir, m["load_before"])
+	defer b.cleanup()
+
+	phases := map[string]bool{}
+	for _, p := range strings.Split(c.Phases, ",") {
+		phases[strings.TrimSpace(p)] = true
+	}
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+		on   bool
+	}{
+		{"roles", b.startCore, true},
+		{"scheduler", b.scheduler, phases["scheduler"]},
+		{"speed", b.speed, phases["speed"] || phases["batch"] || phases["serve"]},
+		{"batch", b.batch, phases["batch"] || phases["serve"]},
+		{"serve", b.serveLoad, phases["serve"]},
+	}
+	var failed error
+	for _, s := range steps {
+		if !s.on {
+			continue
+		}
+		if err := s.fn(ctx); err != nil {
+			failed = fmt.Errorf("%s: %w", s.name, err)
+			b.res["error"] = failed.Error()
+			break
+		}
+	}
+	b.ps.stopAll()
+	b.res["rss_mb"] = roundMap(b.ps.peak)
+	m["load_after"] = loadavg()
+	b.res["finished_at"] = time.Now().UTC().Format(time.RFC3339)
+	path, err := b.write(started)
+	if err != nil {
+		return "", err
+	}
+	if failed != nil {
+		return path, failed
+	}
+	return path, nil
+}
+
+func roundMap(m map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		out[k] = round(v, 1)
+	}
+	return out
+}
+
+// write saves the results as <UTC timestamp>.json and latest.json.
+func (b *bench) write(started time.Time) (string, error) {
+	if err := os.MkdirAll(b.c.Out, 0o755); err != nil {
+		return "", err
+	}
+	js, err := json.MarshalIndent(b.res, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	js = append(js, '\n')
+	name := started.Format("20060102T150405Z")
+	if b.c.Quick {
+		name += "-quick"
+	}
+	path := filepath.Join(b.c.Out, name+".json")
+	if err := os.WriteFile(path, js, 0o644); err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(filepath.Join(b.c.Out, "latest.json"), js, 0o644)
+}
+
+// cleanup deletes the run's streams, Redis keys and segments.
+func (b *bench) cleanup() {
+	if b.c.Keep {
+		return
+	}
+	b.ps.stopAll()
+	_, _ = b.ps.run("streams-delete", time.Minute, b.c.Bin, "streams", "delete")
+	ctx := context.Background()
+	for _, pat := range []string{b.id + ":*", "asynq:{" + b.id + ".*", "asynq:{" + b.id + "-raw}*"} {
+		it := b.rdb.Scan(ctx, 0, pat, 5000).Iterator()
+		var keys []string
+		for it.Next(ctx) {
+			keys = append(keys, it.Val())
+		}
+		for i := 0; i < len(keys); i += 1000 {
+			b.rdb.Unlink(ctx, keys[i:min(i+1000, len(keys))]...)
+		}
+	}
+	for _, q := range []string{b.id + ".interactive", b.id + ".default", b.id + ".batch", b.id + ".control", b.id + "-raw"} {
+		b.rdb.SRem(ctx, "asynq:queues", q)
+	}
+	_ = os.RemoveAll(filepath.Join(b.dir, "segments"))
+}
+
+// startCore declares the streams and starts the scheduler and the workers.
+func (b *bench) startCore(ctx context.Context) error {
+	if _, err := b.ps.run("streams-declare", time.Minute, b.c.Bin, "streams", "declare"); err != nil {
+		return err
+	}
+	if _, err := b.ps.start("scheduler", b.c.Bin, "scheduler", "--http-addr", b.port(0)); err != nil {
+		return err
+	}
+	for i := 1; i <= b.c.Workers; i++ {
+		if _, err := b.ps.start(fmt.Sprintf("worker-%d", i), b.c.Bin, "worker", "--id", fmt.Sprintf("%s-worker-%d", b.id, i),
+			"--metrics-addr", b.port(10+i)); err != nil {
+			return err
+		}
+	}
+	return waitFor(ctx, "workers advertising noop to the scheduler", 2*time.Minute, 200*time.Millisecond, b.ps.alive, func() (bool, error) {
+		var fns map[string]int
+		if err := getJSON(ctx, b.sched+"/v1/functions", &fns); err != nil {
+			return false, err
+		}
+		return fns["noop"] >= b.c.Workers, nil
+	})
+}
+
+// scheduler: graph bench vs raw asynq vs Dask, each shape, c.Runs times.
+func (b *bench) scheduler(ctx context.Context) error {
+	out := map[string]any{}
+	add := func(system, shape string, x map[string]any) {
+		s, _ := out[system].(map[string]any)
+		if s == nil {
+			s = map[string]any{}
+			out[system] = s
+		}
+		runs, _ := s[shape].([]map[string]any)
+		s[shape] = append(runs, x)
+	}
+	raw := b.id + "-raw"
+	conc := 2 * b.nproc()
+	for r := 0; r < b.c.Runs; r++ {
+		for _, shape := range []string{"independent", "tree"} {
+			n := b.c.Tasks
+			if shape == "tree" {
+				n = b.c.Leaves
+			}
+			b.logf("scheduler run %d: tributary graph bench --shape %s --tasks %d", r+1, shape, n)
+			res, err := b.ps.run("graph-bench", 10*time.Minute, b.c.Bin, "graph", "bench", "--scheduler-url", b.sched,
+				"--shape", shape, "--tasks", strconv.Itoa(n))
+			if err != nil {
+				return err
+			}
+			x, err := parseGraphBench(res.stdout)
+			if err != nil {
+				return err
+			}
+			add("tributary", shape, x)
+		}
+		// raw asynq: the same number of server processes, each one asynq
+		// server with the Tributary worker's default concurrency and poll
+		// interval; the client enqueues from 8 goroutines like the scheduler's
+		// submission path would have to.
+		b.logf("scheduler run %d: raw asynq, %d server processes", r+1, b.c.Workers)
+		var servers []*proc
+		for i := 1; i <= b.c.Workers; i++ {
+			p, err := b.ps.start(fmt.Sprintf("rawasynq-server-%d", i), b.c.RawAsynq, "-role", "server", "-queue", raw,
+				"-concurrency", strconv.Itoa(conc))
+			if err != nil {
+				return err
+			}
+			servers = append(servers, p)
+		}
+		time.Sleep(time.Second)
+		for _, shape := range []string{"independent", "tree"} {
+			n := b.c.Tasks
+			if shape == "tree" {
+				n = b.c.Leaves
+			}
+			res, err := b.ps.run("rawasynq-client", 10*time.Minute, b.c.RawAsynq, "-role", "client", "-queue", raw,
+				"-shape", shape, "-tasks", strconv.Itoa(n))
+			if err != nil {
+				return err
+			}
+			var x map[string]any
+			if err := json.Unmarshal(lastLine(res.stdout), &x); err != nil {
+				return fmt.Errorf("rawasynq output %q: %w", res.stdout, err)
+			}
+			add("raw_asynq", shape, x)
+		}
+		for _, p := range servers {
+			b.ps.stop(p)
+		}
+		b.logf("scheduler run %d: Dask (out of the box and tuned)", r+1)
+		res, err := b.ps.run("dask-scheduler", 15*time.Minute, b.c.Python, "bench/scheduler_dask.py",
+			strconv.Itoa(b.c.Tasks), strconv.Itoa(b.c.Leaves), "8")
+		if err != nil {
+			return err
+		}
+		for _, l := range strings.Split(string(res.stdout), "\n") {
+			f := strings.Fields(l)
+			if len(f) != 5 {
+				continue
+			}
+			tasks, _ := strconv.Atoi(f[2])
+			sec, _ := strconv.ParseFloat(f[3], 64)
+			rate, _ := strconv.ParseFloat(f[4], 64)
+			sys := map[string]string{"dask": "dask", "dask-tuned": "dask_tuned"}[f[0]]
+			add(sys, f[1], map[string]any{"tasks": tasks, "seconds": sec, "tasks_per_s": rate})
+		}
+	}
+	out["raw_asynq_concurrency"] = conc
+	b.res["scheduler"] = out
+	return nil
+}
+
+func (b *bench) nproc() int { return b.res["machine"].(map[string]any)["nproc"].(int) }
+
+// parseGraphBench reads `graph bench`'s line shape=... tasks=... total=... tasks_per_s=...
+func parseGraphBench(out []byte) (map[string]any, error) {
+	x := map[string]any{}
+	for _, f := range strings.Fields(string(lastLine(out))) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tasks", "tasks_per_s":
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return nil, fmt.Errorf("graph bench %s=%q", k, v)
+			}
+			x[k] = n
+		case "total", "submit":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return nil, fmt.Errorf("graph bench %s=%q", k, v)
+			}
+			x[map[string]string{"total": "seconds", "submit": "submit_seconds"}[k]] = d.Seconds()
+		}
+	}
+	if _, ok := x["tasks_per_s"]; !ok {
+		return nil, fmt.Errorf("graph bench printed %q", out)
+	}
+	return x, nil
+}
+
+func lastLine(b []byte) []byte {
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	return lines[len(lines)-1]
+}
+
+// status is the part of serve's /v1/status the bench reads.
+type status struct {
+	Speed struct {
+		Partitions []struct {
+			Offset      int64  `json:"offset"`
+			Applied     int64  `json:"applied"`
+			Late        int64  `json:"late"`
+			Duplicates  int64  `json:"duplicates"`
+			Quarantined int64  `json:"quarantined"`
+			Lag         *int64 `json:"lag"`
+		} `json:"partitions"`
+	} `json:"speed"`
+	BatchLayer struct {
+		Current *struct {
+			Version     int64     `json:"version"`
+			PublishedAt time.Time `json:"published_at"`
+			Events      int64     `json:"events"`
+			Segments    int64     `json:"segments"`
+		} `json:"current"`
+		Archive *struct {
+			Partitions []struct {
+				Events   int64 `json:"events"`
+				Segments int64 `json:"segments"`
+			} `json:"partitions"`
+		} `json:"archive"`
+		Reconcile json.RawMessage `json:"reconcile"`
+	} `json:"batch_layer"`
+}
+
+func (b *bench) status(ctx context.Context) (*status, error) {
+	var st status
+	return &st, getJSON(ctx, b.serve+"/v1/status", &st)
+}
+
+// speed: replay at max speed with the speed workers running; timed until
+// every committed offset reaches its stream's end.
+func (b *bench) speed(ctx context.Context) error {
+	for i := 1; i <= b.c.SpeedWorkers; i++ {
+		args := []string{"speed", "--worker-id", fmt.Sprintf("%s-speed-%d", b.id, i), "--metrics-addr", b.port(20 + i)}
+		if b.c.Flush != "" {
+			args = append(args, "--flush-interval", b.c.Flush)
+		}
+		if _, err := b.ps.start(fmt.Sprintf("speed-%d", i), b.c.Bin, args...); err != nil {
+			return err
+		}
+	}
+	if _, err := b.ps.start("serve", b.c.Bin, "serve", "--http-addr", b.port(1), "--scheduler-url", b.sched); err != nil {
+		return err
+	}
+	err := waitFor(ctx, "speed workers owning every partition", 2*time.Minute, 200*time.Millisecond, b.ps.alive, func() (bool, error) {
+		var owned float64
+		for i := 1; i <= b.c.SpeedWorkers; i++ {
+			txt, err := getText(ctx, "http://"+b.port(20+i)+"/metrics")
+			if err != nil {
+				return false, err
+			}
+			n, _ := metricSum(txt, "tributary_speed_partitions_owned")
+			owned += n
+		}
+		return int(owned) >= b.c.Partitions, nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := waitFor(ctx, "serve's /v1/status", time.Minute, 200*time.Millisecond, b.ps.alive, func() (bool, error) {
+		_, err := b.status(ctx)
+		return err == nil, err
+	}); err != nil {
+		return err
+	}
+	before, err := readRedis(ctx, b.rdb)
+	if err != nil {
+		return err
+	}
+	b.logf("speed: tributary replay --speed max --limit %d --encoding %s", b.c.Rows, b.c.Encoding)
+	t0 := time.Now()
+	_, err = b.ps.run("replay", 30*time.Minute, b.c.Bin, "replay", "--data", b.c.Data, "--speed", "max",
+		"--limit", strconv.FormatInt(b.c.Rows, 10), "--encoding", b.c.Encoding, "--metrics-addr", b.port(3))
+	if err != nil {
+		return err
+	}
+	t1 := time.Now()
+	var applied int64
+	err = waitFor(ctx, "speed workers catching up", 60*time.Minute, 50*time.Millisecond, b.ps.alive, func() (bool, error) {
+		st, err := b.status(ctx)
+		if err != nil {
+			return false, err
+		}
+		applied = 0
+		caught := len(st.Speed.Partitions) == b.c.Partitions
+		for _, p := range st.Speed.Partitions {
+			applied += p.Applied + p.Late + p.Duplicates + p.Quarantined
+			if p.Lag == nil || *p.Lag != 0 {
+				caught = false
+			}
+		}
+		return caught && applied >= b.c.Rows, nil
+	})
+	if err != nil {
+		return err
+	}
+	t2 := time.Now()
+	after, err := readRedis(ctx, b.rdb)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{
+		"events": applied, "replay_seconds": round(t1.Sub(t0).Seconds(), 3),
+		"replay_events_per_s":   round(float64(b.c.Rows)/t1.Sub(t0).Seconds(), 0),
+		"caught_up_seconds":     round(t2.Sub(t0).Seconds(), 3),
+		"behind_replay_end_s":   round(t2.Sub(t1).Seconds(), 3),
+		"applied_events_per_s":  round(float64(applied)/t2.Sub(t0).Seconds(), 0),
+		"redis_per_1000_events": perThousand(before, after, float64(applied)),
+		"poll_interval_ms":      50,
+	}
+	b.logf("speed: caught up %.1f s after the replay's end (%.0f events/s)", t2.Sub(t1).Seconds(), out["applied_events_per_s"])
+	b.logf("speed: bare amqp091 consumer of the same streams")
+	res, err := b.ps.run("rawconsume", 30*time.Minute, b.c.RawConsume, "-stream-prefix", b.id+".flights",
+		"-partitions", strconv.Itoa(b.c.Partitions))
+	if err != nil {
+		return err
+	}
+	var rc map[string]any
+	if err := json.Unmarshal(lastLine(res.stdout), &rc); err != nil {
+		return fmt.Errorf("rawconsume output %q: %w", res.stdout, err)
+	}
+	if sec, ok := rc["seconds"].(float64); ok && sec > 0 {
+		rc["events_per_s"] = round(float64(b.c.Rows)/sec, 0)
+	}
+	out["raw_consume"] = rc
+	b.res["speed"] = out
+	return nil
+}
+
+// batch: archive everything (not timed), then batch run --wait, then pandas
+// and tuned Dask on the same flights.
+func (b *bench) batch(ctx context.Context) error {
+	b.logf("batch: tributary archive (not timed)")
+	t0 := time.Now()
+	if _, err := b.ps.start("archive", b.c.Bin, "archive", "--metrics-addr", b.port(2)); err != nil {
+		return err
+	}
+	var archived, segments int64
+	err := waitFor(ctx, "the archive holding every event", 60*time.Minute, 500*time.Millisecond, b.ps.alive, func() (bool, error) {
+		st, err := b.status(ctx)
+		if err != nil || st.BatchLayer.Archive == nil {
+			return false, err
+		}
+		archived, segments = 0, 0
+		for _, p := range st.BatchLayer.Archive.Partitions {
+			archived += p.Events
+			segments += p.Segments
+		}
+		return archived >= b.c.Rows, nil
+	})
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"archive_seconds": round(time.Since(t0).Seconds(), 1), "archived_events": archived, "segments": segments}
+	b.logf("batch: tributary batch run --wait (%d events, %d segments)", archived, segments)
+	res, err := b.ps.run("batch-run", 60*time.Minute, b.c.Bin, "batch", "run", "--wait", "--scheduler-url", b.sched)
+	if err != nil {
+		return err
+	}
+	st, err := b.status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.BatchLayer.Current == nil {
+		return fmt.Errorf("batch run returned but no view is published")
+	}
+	out["returned_seconds"] = round(res.seconds, 3)
+	out["published_seconds"] = round(st.BatchLayer.Current.PublishedAt.Sub(res.start).Seconds(), 3)
+	out["view_events"] = st.BatchLayer.Current.Events
+	out["view_version"] = st.BatchLayer.Current.Version
+	if len(st.BatchLayer.Reconcile) > 0 {
+		out["reconcile"] = st.BatchLayer.Reconcile
+	}
+	b.logf("batch: published after %.2f s, returned after %.2f s", out["published_seconds"], res.seconds)
+
+	csv := filepath.Join(b.dir, "flights.csv")
+	if err := writeCSV(ctx, b.c.Data, csv, b.c.Rows); err != nil {
+		return err
+	}
+	defer os.Remove(csv)
+	for _, tool := range []string{"pandas", "dask"} {
+		b.logf("batch: %s", tool)
+		res, err := b.ps.run("batch-"+tool, 30*time.Minute, b.c.Python, "bench/batch_stats.py", tool, csv)
+		if err != nil {
+			return err
+		}
+		var x map[string]any
+		if err := json.Unmarshal(lastLine(res.stdout), &x); err != nil {
+			return fmt.Errorf("%s output %q: %w", tool, res.stdout, err)
+		}
+		x["end_to_end_s"] = round(x["load_s"].(float64)+x["compute_s"].(float64), 3)
+		out[map[string]string{"pandas": "pandas", "dask": "dask_tuned"}[tool]] = x
+	}
+	b.res["batch"] = out
+	return nil
+}
+
+// serveLoad: the load generator on cache-defeating ranges, then
+// redis-benchmark GET on the same Redis.
+func (b *bench) serveLoad(ctx context.Context) error {
+	out := map[string]any{}
+	d := strconv.Itoa(b.c.ServeSeconds) + "s"
+	for _, mode := range []struct{ name, rate string }{{"closed", "0"}, {"open", strconv.Itoa(b.c.OpenRate)}} {
+		b.logf("serve: loadgen %s loop, %s", mode.name, d)
+		res, err := b.ps.run("loadgen-"+mode.name, 10*time.Minute, b.c.Loadgen, "-url", b.serve, "-mix", "hours",
+			"-rate", mode.rate, "-c", strconv.Itoa(b.c.Conns), "-d", d)
+		if res == nil {
+			return err
+		}
+		var x map[string]any
+		if jerr := json.Unmarshal(lastLine(res.stdout), &x); jerr != nil {
+			return fmt.Errorf("loadgen: %v, output %q: %w", err, res.stdout, jerr)
+		}
+		out[mode.name] = x
+	}
+	b.logf("serve: redis-benchmark GET")
+	u, err := url.Parse(os.Getenv("TRIBUTARY_REDIS_URL"))
+	if err != nil {
+		return err
+	}
+	pass, _ := u.User.Password()
+	n := strconv.Itoa(max(100000, b.c.ServeSeconds*30000))
+	res, err := b.ps.run("redis-benchmark", 10*time.Minute, "redis-benchmark", "-h", u.Hostname(), "-p", u.Port(), "-a", pass,
+		"-t", "get", "-c", strconv.Itoa(b.c.Conns), "-n", n, "--csv")
+	if err != nil {
+		return err
+	}
+	rb, err := parseRedisBenchmark(res.stdout)
+	if err != nil {
+		return err
+	}
+	out["redis_get"] = rb
+	b.res["serve"] = out
+	// The roles' peak RSS is read as they stop, at the end of the run.
+	return nil
+}
+
+// parseRedisBenchmark reads the GET line of redis-benchmark --csv.
+func parseRedisBenchmark(out []byte) (map[string]any, error) {
+	var header []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ",")
+		for i := range f {
+			f[i] = strings.Trim(f[i], `"`)
+		}
+		if len(f) > 1 && f[0] == "test" {
+			header = f
+			continue
+		}
+		if len(f) > 1 && f[0] == "GET" {
+			x := map[string]any{}
+			for i, v := range f[1:] {
+				name := "rps"
+				if header != nil && i+1 < len(header) {
+					name = header[i+1]
+				}
+				if n, err := strconv.ParseFloat(v, 64); err == nil {
+					x[name] = n
+				}
+			}
+			return x, nil
+		}
+	}
+	return nil, fmt.Errorf("redis-benchmark printed no GET line: %q", out)
+}

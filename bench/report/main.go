@@ -1,0 +1,421 @@
+package main
+
+import (
+	_ "embed"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+//go:embed benchmarks.md.tmpl
+var docTemplate string
+
+func main() {
+	in := flag.String("in", "bench/results/latest.json", "results of a `make bench` run")
+	doc := flag.String("doc", "", "write the documentation generated from the template here (e.g. docs/benchmarks.md); without it, print the table")
+	flag.Parse()
+	res, err := load(*in)
+	if err == nil {
+		if *doc == "" {
+			err = printTable(os.Stdout, res)
+		} else {
+			err = writeDoc(*doc, *in, res)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+}
+
+// results is a run's JSON, read loosely: a phase that did not run is absent.
+type results map[string]any
+
+func load(path string) (results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// get walks a path of object keys; ok is false if any is missing.
+func (r results) get(path ...string) (any, bool) {
+	var cur any = map[string]any(r)
+	for _, k := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[k]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func (r results) num(path ...string) (float64, bool) {
+	v, ok := r.get(path...)
+	if !ok {
+		return 0, false
+	}
+	f, ok := v.(float64)
+	return f, ok
+}
+
+// median is the median of a field over the runs of a scheduler measurement.
+func (r results) median(system, shape, field string) (float64, bool) {
+	v, ok := r.get("scheduler", system, shape)
+	if !ok {
+		return 0, false
+	}
+	runs, _ := v.([]any)
+	var xs []float64
+	for _, x := range runs {
+		if m, ok := x.(map[string]any); ok {
+			if f, ok := m[field].(float64); ok {
+				xs = append(xs, f)
+			}
+		}
+	}
+	if len(xs) == 0 {
+		return 0, false
+	}
+	slices.Sort(xs)
+	return xs[len(xs)/2], true
+}
+
+// row is a line of the table of ratios.
+type row struct {
+	Layer, Measure, Tributary, Reference, Ratio, Aim, Verdict string
+}
+
+// aim is a target: at least or at most Value, in the row's unit.
+type aim struct {
+	atLeast bool
+	value   float64
+	text    string
+}
+
+func (a aim) verdict(x float64) string {
+	if a.text == "" {
+		return ""
+	}
+	if a.atLeast && x >= a.value || !a.atLeast && x <= a.value {
+		return "met"
+	}
+	if a.atLeast {
+		return fmt.Sprintf("**missed** (%.2g× short)", a.value/x)
+	}
+	return fmt.Sprintf("**missed** (%.2g× over)", x/a.value)
+}
+
+func atLeast(v float64, text string) aim { return aim{true, v, text} }
+func atMost(v float64, text string) aim  { return aim{false, v, text} }
+
+// rows computes the table of ratios from the results.
+func rows(r results) []row {
+	var out []row
+	tasks := map[string]string{}
+	if t, ok := r.num("config", "tasks"); ok {
+		tasks["independent"] = fmt.Sprintf("%s independent no-op tasks", thousands(t))
+	}
+	if l, ok := r.num("config", "leaves"); ok {
+		tasks["tree"] = fmt.Sprintf("tree reduction of %s leaves, fan-in 8", thousands(l))
+	}
+	workers, _ := r.num("config", "batch_workers")
+	for _, shape := range []string{"independent", "tree"} {
+		t, ok := r.median("tributary", shape, "tasks_per_s")
+		if !ok {
+			continue
+		}
+		n, _ := r.median("tributary", shape, "tasks")
+		m := tasks[shape] + ", tasks/s"
+		if shape == "tree" {
+			m = fmt.Sprintf("%s (%s tasks), tasks/s", tasks[shape], thousands(n))
+		}
+		refs := []struct {
+			sys, name string
+			a         aim
+		}{
+			{"raw_asynq", fmt.Sprintf("raw asynq, %g server processes", workers), atLeast(0.8, "≥ 0.8×")},
+			{"dask_tuned", "Dask tuned (worker-saturation inf)", atLeast(3, "≥ 3×")},
+			{"dask", "Dask out of the box", aim{}},
+		}
+		for _, ref := range refs {
+			x, ok := r.median(ref.sys, shape, "tasks_per_s")
+			if !ok {
+				continue
+			}
+			out = append(out, row{"scheduler", m, thousands(t), ref.name + ": " + thousands(x), ratio(t / x),
+				ref.a.text, ref.a.verdict(t / x)})
+		}
+	}
+	if ret, ok := r.num("batch", "returned_seconds"); ok {
+		pub, _ := r.num("batch", "published_seconds")
+		ev, _ := r.num("batch", "view_events")
+		a := atMost(1, "≤ 1 s")
+		out = append(out, row{"batch", fmt.Sprintf("full recompute of %s archived flights: published after (s)", thousands(ev)),
+			secs(pub), "", "", a.text, a.verdict(pub)})
+		a = atMost(1.5, "≤ 1.5 s")
+		out = append(out, row{"batch", "`batch run --wait` returned after (s), reconciliation included", secs(ret), "", "", a.text, a.verdict(ret)})
+		if p, ok := r.num("batch", "pandas", "compute_s"); ok {
+			a := atLeast(2, "≥ 2× faster")
+			out = append(out, row{"batch", "vs pandas' compute alone (returned; published)", secs(ret),
+				"pandas compute: " + secs(p), ratio(p/ret) + "; " + ratio(p/pub), a.text, a.verdict(p / ret)})
+		}
+		if d, ok := r.num("batch", "dask_tuned", "end_to_end_s"); ok {
+			a := atLeast(3, "≥ 3× faster")
+			out = append(out, row{"batch", "vs Dask dataframe tuned, end to end (returned; published)", secs(ret),
+				"Dask tuned: " + secs(d), ratio(d/ret) + "; " + ratio(d/pub), a.text, a.verdict(d / ret)})
+		}
+	}
+	if ev, ok := r.num("speed", "applied_events_per_s"); ok {
+		raw, _ := r.num("speed", "raw_consume", "events_per_s")
+		a := atLeast(300000, "≥ 300,000/s")
+		out = append(out, row{"speed", "events/s applied, replay --speed max to every offset committed", thousands(ev),
+			"bare amqp091 consumer: " + thousands(raw), ratio(ev / raw), a.text, a.verdict(ev)})
+		behind, _ := r.num("speed", "behind_replay_end_s")
+		rep, _ := r.num("speed", "replay_events_per_s")
+		a = atMost(2, "≤ 2 s")
+		out = append(out, row{"speed", "caught up after the replay's end (s)", secs(behind),
+			"replay alone: " + thousands(rep) + " events/s", "", a.text, a.verdict(behind)})
+		cmds, _ := r.num("speed", "redis_per_1000_events", "commands")
+		cpu, _ := r.num("speed", "redis_per_1000_events", "cpu_ms")
+		out = append(out, row{"speed", "Redis per 1,000 events: commands (scripts' included); CPU", fmt.Sprintf("%s; %.1f ms", thousands(cmds), cpu),
+			"", "", "far less", ""})
+	}
+	if rps, ok := r.num("serve", "closed", "rps"); ok {
+		get, _ := r.num("serve", "redis_get", "rps")
+		conns, _ := r.num("serve", "closed", "conns")
+		p99, _ := r.num("serve", "closed", "p99_ms")
+		errs, _ := r.num("serve", "closed", "errors")
+		a := atLeast(10000, "≥ 10,000 req/s")
+		out = append(out, row{"serve", fmt.Sprintf("uncached mix, closed loop, %g connections: req/s (p99 %.0f ms, %g errors)", conns, p99, errs),
+			thousands(rps), "redis-benchmark GET: " + thousands(get), ratio(rps / get), a.text, a.verdict(rps)})
+	}
+	if p99, ok := r.num("serve", "open", "p99_ms"); ok {
+		rate, _ := r.num("serve", "open", "rate")
+		p50, _ := r.num("serve", "open", "p50_ms")
+		rps, _ := r.num("serve", "open", "rps")
+		a := atMost(10, "≤ 10 ms")
+		out = append(out, row{"serve", fmt.Sprintf("uncached mix, open loop at %s req/s (sent %s/s): p50; p99 (ms)", thousands(rate), thousands(rps)),
+			fmt.Sprintf("%.1f; %.1f", p50, p99), "", "", a.text, a.verdict(p99)})
+	}
+	return out
+}
+
+// rssAims are issue 12's memory aims by role prefix, in MB.
+var rssAims = []struct {
+	prefix string
+	mb     float64
+}{{"speed-", 256}, {"archive", 256}, {"worker-", 512}, {"serve", 512}}
+
+// rssRows is every role's peak RSS, the pipeline's roles first.
+func rssRows(r results) []row {
+	v, ok := r.get("rss_mb")
+	if !ok {
+		return nil
+	}
+	m, _ := v.(map[string]any)
+	pipeline := regexp.MustCompile(`^(scheduler|worker-\d+|speed-\d+|archive|serve|replay|batch-run|graph-bench|streams-declare)$`)
+	var names []string
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		pi, pj := pipeline.MatchString(names[i]), pipeline.MatchString(names[j])
+		if pi != pj {
+			return pi
+		}
+		return names[i] < names[j]
+	})
+	var out []row
+	for _, n := range names {
+		mb, _ := m[n].(float64)
+		kind := "reference / tool"
+		if pipeline.MatchString(n) {
+			kind = "tributary"
+		}
+		rw := row{Layer: kind, Measure: n, Tributary: fmt.Sprintf("%.0f", mb)}
+		for _, a := range rssAims {
+			if strings.HasPrefix(n, a.prefix) {
+				am := atMost(a.mb, fmt.Sprintf("≤ %.0f MB", a.mb))
+				rw.Aim, rw.Verdict = am.text, am.verdict(mb)
+			}
+		}
+		out = append(out, rw)
+	}
+	return out
+}
+
+func ratio(x float64) string {
+	if x < 0.1 {
+		return fmt.Sprintf("%.2g×", x)
+	}
+	return fmt.Sprintf("%.2f×", x)
+}
+
+func secs(x float64) string { return fmt.Sprintf("%.2f", x) }
+
+// thousands formats a number rounded to an integer with comma separators.
+func thousands(x float64) string {
+	s := strconv.FormatInt(int64(x+0.5), 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func ratioTable(rs []row) string {
+	var b strings.Builder
+	b.WriteString("| layer | measure | Tributary | reference, same run | ratio | aim (issue 12) | |\n|---|---|---:|---|---:|---|---|\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.Layer, r.Measure, r.Tributary, r.Reference, r.Ratio, r.Aim, r.Verdict)
+	}
+	return b.String()
+}
+
+func rssTable(rs []row) string {
+	var b strings.Builder
+	b.WriteString("| | process | peak RSS (MB) | aim | |\n|---|---|---:|---|---|\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.Layer, r.Measure, r.Tributary, r.Aim, r.Verdict)
+	}
+	return b.String()
+}
+
+// header says what the run was and where.
+func header(r results) string {
+	commit, _ := r.get("git", "commit")
+	dirty, _ := r.get("git", "dirty")
+	started, _ := r.get("started_at")
+	nproc, _ := r.num("machine", "nproc")
+	mem, _ := r.num("machine", "mem_total_mb")
+	kernel, _ := r.get("machine", "kernel")
+	rows, _ := r.num("config", "rows")
+	s := fmt.Sprintf("Run %v, commit %.12v", started, commit)
+	if dirty == true {
+		s += " (with uncommitted changes)"
+	}
+	s += fmt.Sprintf("; %g CPUs, %s MB, Linux %v; load average before %s, after %s; %s flights",
+		nproc, thousands(mem), kernel, loads(r, "load_before"), loads(r, "load_after"), thousands(rows))
+	if q, _ := r.get("config", "quick"); q == true {
+		s += "; **quick run (BENCH_QUICK=1): smaller sizes, the aims are for the full size**"
+	}
+	if e, ok := r.get("error"); ok {
+		s += fmt.Sprintf("; **the run failed: %v**", e)
+	}
+	return s + "."
+}
+
+func loads(r results, key string) string {
+	v, _ := r.get("machine", key)
+	xs, _ := v.([]any)
+	var parts []string
+	for _, x := range xs {
+		parts = append(parts, fmt.Sprintf("%.2f", x))
+	}
+	return strings.Join(parts, " / ")
+}
+
+func printTable(w io.Writer, r results) error {
+	fmt.Fprintln(w, header(r))
+	fmt.Fprintln(w)
+	fmt.Fprint(w, ratioTable(rows(r)))
+	fmt.Fprintln(w)
+	fmt.Fprint(w, rssTable(rssRows(r)))
+	return nil
+}
+
+// redisCommands is the speed phase's Redis commands per 1,000 events, the
+// busiest first.
+func redisCommands(r results) string {
+	v, ok := r.get("speed", "redis_per_1000_events", "by_command")
+	if !ok {
+		return ""
+	}
+	m, _ := v.(map[string]any)
+	type c struct {
+		name        string
+		calls, usec float64
+	}
+	var cs []c
+	for k, x := range m {
+		xm, _ := x.(map[string]any)
+		calls, _ := xm["calls"].(float64)
+		usec, _ := xm["usec"].(float64)
+		if calls >= 0.5 || usec >= 50 {
+			cs = append(cs, c{k, calls, usec})
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].usec > cs[j].usec })
+	var b strings.Builder
+	b.WriteString("| command | calls per 1,000 events | Redis µs per 1,000 events |\n|---|---:|---:|\n")
+	for _, x := range cs {
+		fmt.Fprintf(&b, "| %s | %.1f | %s |\n", x.name, x.calls, thousands(x.usec))
+	}
+	return b.String()
+}
+
+func writeDoc(path, in string, r results) error {
+	t, err := template.New("doc").Parse(docTemplate)
+	if err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(r["config"], "", "  ")
+	if err != nil {
+		return err
+	}
+	data := map[string]any{
+		"Source":        in,
+		"Header":        header(r),
+		"Table":         ratioTable(rows(r)),
+		"RSS":           rssTable(rssRows(r)),
+		"RedisCommands": redisCommands(r),
+		"Config":        string(js),
+		"R":             r,
+	}
+	// Loaded: the 1-minute load average before or after exceeded the CPUs.
+	nproc, _ := r.num("machine", "nproc")
+	for _, k := range []string{"load_before", "load_after"} {
+		v, _ := r.get("machine", k)
+		if xs, _ := v.([]any); len(xs) > 0 {
+			if l, _ := xs[0].(float64); nproc > 0 && l > nproc {
+				data["Loaded"] = true
+			}
+		}
+	}
+	data["Load"] = loads(r, "load_before") + " before, " + loads(r, "load_after") + " after"
+	data["NProc"] = nproc
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := t.Execute(f, data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
