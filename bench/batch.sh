@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# PROFILING AID (in process, not the headline: `make bench` measures the
+# deployed processes; see docs/benchmarks.md).
 # Batch layer: full and incremental recompute of the 3,000,000 flights through
 # the scheduler with 2 worker processes, against pandas (one process) and Dask
 # dataframe (LocalCluster 2 x 1 thread, MALLOC_TRIM_THRESHOLD_ unset, and out

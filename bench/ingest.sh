@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# PROFILING AID (in process, not the headline: `make bench` measures the
+# deployed processes; see docs/benchmarks.md).
 # Replayer vs a bare amqp091-go publisher of the same payloads, same confirms,
 # in one run: medians of COUNT runs of each, and their ratios.
 # Needs the services (make services) and the data set (make data).

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# PROFILING AID (in process, not the headline: `make bench` measures the
+# deployed processes; see docs/benchmarks.md).
 # Scheduler benchmark (docs/benchmarks.md, section "Scheduler"): 10,000
 # independent no-op tasks and a tree reduction of 1,000 leaves (fan-in 8)
 # through raw asynq, Tributary and Dask distributed, in one run, RUNS times

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# PROFILING AID (in process, not the headline: `make bench` measures the
+# deployed processes; see docs/benchmarks.md).
 # The serving layer under load, against redis-benchmark's GET on the same Redis,
 # in one run: loads the data set through the pipeline first (a few minutes).
 # Needs the services (make services) and the data set (make data).

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# PROFILING AID (in process, not the headline: `make bench` measures the
+# deployed processes; see docs/benchmarks.md).
 # Speed-layer benchmark (docs/benchmarks.md, "Speed layer"): throughput of 1, 2
 # and 4 workers against a bare consumer of the same streams, then latency at a
 # fixed input rate. Needs `make services` and `make data`.

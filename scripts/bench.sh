@@ -21,7 +21,7 @@
 #   BENCH_PORT_BASE first of 40 local ports for the roles (17300)
 #   BENCH_KEEP=1    keep the run's keys, streams and segments
 #   BENCH_QUICK=1   smaller sizes and shorter loads (a few minutes); the JSON
-#                   is named *-quick.json and labelled quick
+#                   is named *-quick.json (and latest-quick.json) and labelled quick
 set -euo pipefail
 cd "$(dirname "$0")/.."
 set -a; [ -f .run/env ] && . .run/env; set +a

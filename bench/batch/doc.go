@@ -3,4 +3,7 @@
 // worker processes, an incremental recompute after 1% more data, and pandas
 // and Dask dataframe computing the same per-airport exact statistics from a
 // CSV of the same flights, all in one run on the same machine.
+//
+// Profiling aid: it calls the layer in one process; the headline figures come
+// from `make bench` (bench/deployed), the deployed processes.
 package main

@@ -183,7 +183,8 @@ func roundMap(m map[string]float64) map[string]float64 {
 	return out
 }
 
-// write saves the results as <UTC timestamp>.json and latest.json.
+// write saves the results as <UTC timestamp>.json and latest.json (quick
+// runs: <UTC timestamp>-quick.json and latest-quick.json).
 func (b *bench) write(started time.Time) (string, error) {
 	if err := os.MkdirAll(b.c.Out, 0o755); err != nil {
 		return "", err
@@ -193,15 +194,16 @@ func (b *bench) write(started time.Time) (string, error) {
 		return "", err
 	}
 	js = append(js, '\n')
-	name := started.Format("20060102T150405Z")
+	// A quick run never replaces latest.json, the last full-size run.
+	name, latest := started.Format("20060102T150405Z"), "latest"
 	if b.c.Quick {
-		name += "-quick"
+		name, latest = name+"-quick", latest+"-quick"
 	}
 	path := filepath.Join(b.c.Out, name+".json")
 	if err := os.WriteFile(path, js, 0o644); err != nil {
 		return "", err
 	}
-	return path, os.WriteFile(filepath.Join(b.c.Out, "latest.json"), js, 0o644)
+	return path, os.WriteFile(filepath.Join(b.c.Out, latest+".json"), js, 0o644)
 }
 
 // cleanup deletes the run's streams, Redis keys and segments.
@@ -251,92 +253,116 @@ func (b *bench) startCore(ctx context.Context) error {
 	})
 }
 
+// runs collects the runs of the scheduler measurements: system -> shape ->
+// list of runs.
+type runs map[string]any
+
+func (o runs) add(system, shape string, x map[string]any) {
+	s, _ := o[system].(map[string]any)
+	if s == nil {
+		s = map[string]any{}
+		o[system] = s
+	}
+	prev, _ := s[shape].([]map[string]any)
+	s[shape] = append(prev, x)
+}
+
+// size is the -tasks of a shape: independent tasks, or the tree's leaves.
+func (b *bench) size(shape string) string {
+	if shape == "tree" {
+		return strconv.Itoa(b.c.Leaves)
+	}
+	return strconv.Itoa(b.c.Tasks)
+}
+
 // scheduler: graph bench vs raw asynq vs Dask, each shape, c.Runs times.
 func (b *bench) scheduler(ctx context.Context) error {
-	out := map[string]any{}
-	add := func(system, shape string, x map[string]any) {
-		s, _ := out[system].(map[string]any)
-		if s == nil {
-			s = map[string]any{}
-			out[system] = s
+	out := runs{}
+	for r := 1; r <= b.c.Runs; r++ {
+		for _, step := range []func(int, runs) error{b.graphBench, b.rawAsynq, b.dask} {
+			if err := step(r, out); err != nil {
+				return err
+			}
 		}
-		runs, _ := s[shape].([]map[string]any)
-		s[shape] = append(runs, x)
 	}
-	raw := b.id + "-raw"
-	conc := 2 * b.nproc()
-	for r := 0; r < b.c.Runs; r++ {
-		for _, shape := range []string{"independent", "tree"} {
-			n := b.c.Tasks
-			if shape == "tree" {
-				n = b.c.Leaves
-			}
-			b.logf("scheduler run %d: tributary graph bench --shape %s --tasks %d", r+1, shape, n)
-			res, err := b.ps.run("graph-bench", 10*time.Minute, b.c.Bin, "graph", "bench", "--scheduler-url", b.sched,
-				"--shape", shape, "--tasks", strconv.Itoa(n))
-			if err != nil {
-				return err
-			}
-			x, err := parseGraphBench(res.stdout)
-			if err != nil {
-				return err
-			}
-			add("tributary", shape, x)
-		}
-		// raw asynq: the same number of server processes, each one asynq
-		// server with the Tributary worker's default concurrency and poll
-		// interval; the client enqueues from 8 goroutines like the scheduler's
-		// submission path would have to.
-		b.logf("scheduler run %d: raw asynq, %d server processes", r+1, b.c.Workers)
-		var servers []*proc
-		for i := 1; i <= b.c.Workers; i++ {
-			p, err := b.ps.start(fmt.Sprintf("rawasynq-server-%d", i), b.c.RawAsynq, "-role", "server", "-queue", raw,
-				"-concurrency", strconv.Itoa(conc))
-			if err != nil {
-				return err
-			}
-			servers = append(servers, p)
-		}
-		time.Sleep(time.Second)
-		for _, shape := range []string{"independent", "tree"} {
-			n := b.c.Tasks
-			if shape == "tree" {
-				n = b.c.Leaves
-			}
-			res, err := b.ps.run("rawasynq-client", 10*time.Minute, b.c.RawAsynq, "-role", "client", "-queue", raw,
-				"-shape", shape, "-tasks", strconv.Itoa(n))
-			if err != nil {
-				return err
-			}
-			var x map[string]any
-			if err := json.Unmarshal(lastLine(res.stdout), &x); err != nil {
-				return fmt.Errorf("rawasynq output %q: %w", res.stdout, err)
-			}
-			add("raw_asynq", shape, x)
-		}
-		for _, p := range servers {
-			b.ps.stop(p)
-		}
-		b.logf("scheduler run %d: Dask (out of the box and tuned)", r+1)
-		res, err := b.ps.run("dask-scheduler", 15*time.Minute, b.c.Python, "bench/scheduler_dask.py",
-			strconv.Itoa(b.c.Tasks), strconv.Itoa(b.c.Leaves), "8")
+	out["raw_asynq_concurrency"] = 2 * b.nproc()
+	b.res["scheduler"] = out
+	return nil
+}
+
+// graphBench runs `tributary graph bench` for each shape.
+func (b *bench) graphBench(r int, out runs) error {
+	for _, shape := range []string{"independent", "tree"} {
+		b.logf("scheduler run %d: tributary graph bench --shape %s --tasks %s", r, shape, b.size(shape))
+		res, err := b.ps.run("graph-bench", 10*time.Minute, b.c.Bin, "graph", "bench", "--scheduler-url", b.sched,
+			"--shape", shape, "--tasks", b.size(shape))
 		if err != nil {
 			return err
 		}
-		for _, l := range strings.Split(string(res.stdout), "\n") {
-			f := strings.Fields(l)
-			if len(f) != 5 {
-				continue
-			}
-			tasks, _ := strconv.Atoi(f[2])
-			sec, _ := strconv.ParseFloat(f[3], 64)
-			rate, _ := strconv.ParseFloat(f[4], 64)
-			sys := map[string]string{"dask": "dask", "dask-tuned": "dask_tuned"}[f[0]]
-			add(sys, f[1], map[string]any{"tasks": tasks, "seconds": sec, "tasks_per_s": rate})
+		x, err := parseGraphBench(res.stdout)
+		if err != nil {
+			return err
 		}
+		out.add("tributary", shape, x)
 	}
-	out["raw_asynq_concurrency"] = conc
-	b.res["scheduler"] = out
+	return nil
+}
+
+// rawAsynq runs raw asynq with as many server processes as Tributary has
+// workers, each one asynq server with the Tributary worker's default
+// concurrency and poll interval; the client enqueues from 8 goroutines.
+func (b *bench) rawAsynq(r int, out runs) error {
+	b.logf("scheduler run %d: raw asynq, %d server processes", r, b.c.Workers)
+	queue := b.id + "-raw"
+	var servers []*proc
+	defer func() {
+		for _, p := range servers {
+			b.ps.stop(p)
+		}
+	}()
+	for i := 1; i <= b.c.Workers; i++ {
+		p, err := b.ps.start(fmt.Sprintf("rawasynq-server-%d", i), b.c.RawAsynq, "-role", "server", "-queue", queue,
+			"-concurrency", strconv.Itoa(2*b.nproc()))
+		if err != nil {
+			return err
+		}
+		servers = append(servers, p)
+	}
+	time.Sleep(time.Second) // the servers connect and start polling
+	for _, shape := range []string{"independent", "tree"} {
+		res, err := b.ps.run("rawasynq-client", 10*time.Minute, b.c.RawAsynq, "-role", "client", "-queue", queue,
+			"-shape", shape, "-tasks", b.size(shape))
+		if err != nil {
+			return err
+		}
+		var x map[string]any
+		if err := json.Unmarshal(lastLine(res.stdout), &x); err != nil {
+			return fmt.Errorf("rawasynq output %q: %w", res.stdout, err)
+		}
+		out.add("raw_asynq", shape, x)
+	}
+	return nil
+}
+
+// dask runs bench/scheduler_dask.py: both shapes, out of the box and tuned.
+func (b *bench) dask(r int, out runs) error {
+	b.logf("scheduler run %d: Dask (out of the box and tuned)", r)
+	res, err := b.ps.run("dask-scheduler", 15*time.Minute, b.c.Python, "bench/scheduler_dask.py",
+		strconv.Itoa(b.c.Tasks), strconv.Itoa(b.c.Leaves), "8")
+	if err != nil {
+		return err
+	}
+	for _, l := range strings.Split(string(res.stdout), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 5 {
+			continue
+		}
+		tasks, _ := strconv.Atoi(f[2])
+		sec, _ := strconv.ParseFloat(f[3], 64)
+		rate, _ := strconv.ParseFloat(f[4], 64)
+		sys := map[string]string{"dask": "dask", "dask-tuned": "dask_tuned"}[f[0]]
+		out.add(sys, f[1], map[string]any{"tasks": tasks, "seconds": sec, "tasks_per_s": rate})
+	}
 	return nil
 }
 
@@ -411,87 +437,15 @@ func (b *bench) status(ctx context.Context) (*status, error) {
 }
 
 // speed: replay at max speed with the speed workers running; timed until
-// every committed offset reaches its stream's end.
+// every committed offset reaches its stream's end; then the bare consumer.
 func (b *bench) speed(ctx context.Context) error {
-	for i := 1; i <= b.c.SpeedWorkers; i++ {
-		args := []string{"speed", "--worker-id", fmt.Sprintf("%s-speed-%d", b.id, i), "--metrics-addr", b.port(20 + i)}
-		if b.c.Flush != "" {
-			args = append(args, "--flush-interval", b.c.Flush)
-		}
-		if _, err := b.ps.start(fmt.Sprintf("speed-%d", i), b.c.Bin, args...); err != nil {
-			return err
-		}
-	}
-	if _, err := b.ps.start("serve", b.c.Bin, "serve", "--http-addr", b.port(1), "--scheduler-url", b.sched); err != nil {
+	if err := b.startSpeed(ctx); err != nil {
 		return err
 	}
-	err := waitFor(ctx, "speed workers owning every partition", 2*time.Minute, 200*time.Millisecond, b.ps.alive, func() (bool, error) {
-		var owned float64
-		for i := 1; i <= b.c.SpeedWorkers; i++ {
-			txt, err := getText(ctx, "http://"+b.port(20+i)+"/metrics")
-			if err != nil {
-				return false, err
-			}
-			n, _ := metricSum(txt, "tributary_speed_partitions_owned")
-			owned += n
-		}
-		return int(owned) >= b.c.Partitions, nil
-	})
+	out, err := b.replay(ctx)
 	if err != nil {
 		return err
 	}
-	if err := waitFor(ctx, "serve's /v1/status", time.Minute, 200*time.Millisecond, b.ps.alive, func() (bool, error) {
-		_, err := b.status(ctx)
-		return err == nil, err
-	}); err != nil {
-		return err
-	}
-	before, err := readRedis(ctx, b.rdb)
-	if err != nil {
-		return err
-	}
-	b.logf("speed: tributary replay --speed max --limit %d --encoding %s", b.c.Rows, b.c.Encoding)
-	t0 := time.Now()
-	_, err = b.ps.run("replay", 30*time.Minute, b.c.Bin, "replay", "--data", b.c.Data, "--speed", "max",
-		"--limit", strconv.FormatInt(b.c.Rows, 10), "--encoding", b.c.Encoding, "--metrics-addr", b.port(3))
-	if err != nil {
-		return err
-	}
-	t1 := time.Now()
-	var applied int64
-	err = waitFor(ctx, "speed workers catching up", 60*time.Minute, 50*time.Millisecond, b.ps.alive, func() (bool, error) {
-		st, err := b.status(ctx)
-		if err != nil {
-			return false, err
-		}
-		applied = 0
-		caught := len(st.Speed.Partitions) == b.c.Partitions
-		for _, p := range st.Speed.Partitions {
-			applied += p.Applied + p.Late + p.Duplicates + p.Quarantined
-			if p.Lag == nil || *p.Lag != 0 {
-				caught = false
-			}
-		}
-		return caught && applied >= b.c.Rows, nil
-	})
-	if err != nil {
-		return err
-	}
-	t2 := time.Now()
-	after, err := readRedis(ctx, b.rdb)
-	if err != nil {
-		return err
-	}
-	out := map[string]any{
-		"events": applied, "replay_seconds": round(t1.Sub(t0).Seconds(), 3),
-		"replay_events_per_s":   round(float64(b.c.Rows)/t1.Sub(t0).Seconds(), 0),
-		"caught_up_seconds":     round(t2.Sub(t0).Seconds(), 3),
-		"behind_replay_end_s":   round(t2.Sub(t1).Seconds(), 3),
-		"applied_events_per_s":  round(float64(applied)/t2.Sub(t0).Seconds(), 0),
-		"redis_per_1000_events": perThousand(before, after, float64(applied)),
-		"poll_interval_ms":      50,
-	}
-	b.logf("speed: caught up %.1f s after the replay's end (%.0f events/s)", t2.Sub(t1).Seconds(), out["applied_events_per_s"])
 	b.logf("speed: bare amqp091 consumer of the same streams")
 	res, err := b.ps.run("rawconsume", 30*time.Minute, b.c.RawConsume, "-stream-prefix", b.id+".flights",
 		"-partitions", strconv.Itoa(b.c.Partitions))
@@ -508,6 +462,103 @@ func (b *bench) speed(ctx context.Context) error {
 	out["raw_consume"] = rc
 	b.res["speed"] = out
 	return nil
+}
+
+// startSpeed starts the speed workers and serve, and waits until the
+// workers own every partition and serve answers.
+func (b *bench) startSpeed(ctx context.Context) error {
+	for i := 1; i <= b.c.SpeedWorkers; i++ {
+		args := []string{"speed", "--worker-id", fmt.Sprintf("%s-speed-%d", b.id, i), "--metrics-addr", b.port(20 + i)}
+		if b.c.Flush != "" {
+			args = append(args, "--flush-interval", b.c.Flush)
+		}
+		if _, err := b.ps.start(fmt.Sprintf("speed-%d", i), b.c.Bin, args...); err != nil {
+			return err
+		}
+	}
+	if _, err := b.ps.start("serve", b.c.Bin, "serve", "--http-addr", b.port(1), "--scheduler-url", b.sched); err != nil {
+		return err
+	}
+	// Balanced: the first worker up takes every partition, then hands some
+	// over as the others join; the replay starts once that has settled.
+	err := waitFor(ctx, "speed workers sharing every partition", 2*time.Minute, 200*time.Millisecond, b.ps.alive, func() (bool, error) {
+		total, balanced := 0, true
+		for i := 1; i <= b.c.SpeedWorkers; i++ {
+			txt, err := getText(ctx, "http://"+b.port(20+i)+"/metrics")
+			if err != nil {
+				return false, err
+			}
+			n, _ := metricSum(txt, "tributary_speed_partitions_owned")
+			total += int(n)
+			balanced = balanced && int(n) >= b.c.Partitions/b.c.SpeedWorkers
+		}
+		return total == b.c.Partitions && balanced, nil
+	})
+	if err != nil {
+		return err
+	}
+	return waitFor(ctx, "serve's /v1/status", time.Minute, 200*time.Millisecond, b.ps.alive, func() (bool, error) {
+		_, err := b.status(ctx)
+		return err == nil, err
+	})
+}
+
+// replay runs `tributary replay --speed max` and waits for the speed layer
+// to catch up, with Redis's work in between.
+func (b *bench) replay(ctx context.Context) (map[string]any, error) {
+	before, err := readRedis(ctx, b.rdb)
+	if err != nil {
+		return nil, err
+	}
+	b.logf("speed: tributary replay --speed max --limit %d --encoding %s", b.c.Rows, b.c.Encoding)
+	t0 := time.Now()
+	_, err = b.ps.run("replay", 30*time.Minute, b.c.Bin, "replay", "--data", b.c.Data, "--speed", "max",
+		"--limit", strconv.FormatInt(b.c.Rows, 10), "--encoding", b.c.Encoding, "--metrics-addr", b.port(3))
+	if err != nil {
+		return nil, err
+	}
+	t1 := time.Now()
+	applied, err := b.caughtUp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t2 := time.Now()
+	after, err := readRedis(ctx, b.rdb)
+	if err != nil {
+		return nil, err
+	}
+	b.logf("speed: caught up %.1f s after the replay's end (%.0f events/s)", t2.Sub(t1).Seconds(), float64(applied)/t2.Sub(t0).Seconds())
+	return map[string]any{
+		"events": applied, "replay_seconds": round(t1.Sub(t0).Seconds(), 3),
+		"replay_events_per_s":   round(float64(b.c.Rows)/t1.Sub(t0).Seconds(), 0),
+		"caught_up_seconds":     round(t2.Sub(t0).Seconds(), 3),
+		"behind_replay_end_s":   round(t2.Sub(t1).Seconds(), 3),
+		"applied_events_per_s":  round(float64(applied)/t2.Sub(t0).Seconds(), 0),
+		"redis_per_1000_events": perThousand(before, after, float64(applied)),
+		"poll_interval_ms":      100,
+	}, nil
+}
+
+// caughtUp waits until every partition's committed offset is its stream's
+// last and the events counted reach the rows replayed; it returns them.
+func (b *bench) caughtUp(ctx context.Context) (int64, error) {
+	var counted int64
+	err := waitFor(ctx, "speed workers catching up", 60*time.Minute, 100*time.Millisecond, b.ps.alive, func() (bool, error) {
+		st, err := b.status(ctx)
+		if err != nil {
+			return false, err
+		}
+		counted = 0
+		caught := len(st.Speed.Partitions) == b.c.Partitions
+		for _, p := range st.Speed.Partitions {
+			counted += p.Applied + p.Late + p.Duplicates + p.Quarantined
+			if p.Lag == nil || *p.Lag != 0 {
+				caught = false
+			}
+		}
+		return caught && counted >= b.c.Rows, nil
+	})
+	return counted, err
 }
 
 // batch: archive everything (not timed), then batch run --wait, then pandas

@@ -127,6 +127,10 @@ func atMost(v float64, text string) aim  { return aim{false, v, text} }
 
 // rows computes the table of ratios from the results.
 func rows(r results) []row {
+	return slices.Concat(schedulerRows(r), batchRows(r), speedRows(r), serveRows(r))
+}
+
+func schedulerRows(r results) []row {
 	var out []row
 	tasks := map[string]string{}
 	if t, ok := r.num("config", "tasks"); ok {
@@ -163,6 +167,11 @@ func rows(r results) []row {
 				ref.a.text, ref.a.verdict(t / x)})
 		}
 	}
+	return out
+}
+
+func batchRows(r results) []row {
+	var out []row
 	if ret, ok := r.num("batch", "returned_seconds"); ok {
 		pub, _ := r.num("batch", "published_seconds")
 		ev, _ := r.num("batch", "view_events")
@@ -182,6 +191,11 @@ func rows(r results) []row {
 				"Dask tuned: " + secs(d), ratio(d/ret) + "; " + ratio(d/pub), a.text, a.verdict(d / ret)})
 		}
 	}
+	return out
+}
+
+func speedRows(r results) []row {
+	var out []row
 	if ev, ok := r.num("speed", "applied_events_per_s"); ok {
 		raw, _ := r.num("speed", "raw_consume", "events_per_s")
 		a := atLeast(300000, "≥ 300,000/s")
@@ -197,6 +211,11 @@ func rows(r results) []row {
 		out = append(out, row{"speed", "Redis per 1,000 events: commands (scripts' included); CPU", fmt.Sprintf("%s; %.1f ms", thousands(cmds), cpu),
 			"", "", "far less", ""})
 	}
+	return out
+}
+
+func serveRows(r results) []row {
+	var out []row
 	if rps, ok := r.num("serve", "closed", "rps"); ok {
 		get, _ := r.num("serve", "redis_get", "rps")
 		conns, _ := r.num("serve", "closed", "conns")

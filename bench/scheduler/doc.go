@@ -7,4 +7,7 @@
 // this process, Submit then Wait). Both use one asynq server with the same
 // concurrency and task check interval. It prints one line per run:
 // "system shape tasks seconds tasks_per_s". bench/scheduler.sh adds Dask.
+//
+// Profiling aid: it calls the layer in one process; the headline figures come
+// from `make bench` (bench/deployed), the deployed processes.
 package main
