@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -291,7 +292,7 @@ func secs(x float64) string { return fmt.Sprintf("%.2f", x) }
 
 // thousands formats a number rounded to an integer with comma separators.
 func thousands(x float64) string {
-	s := strconv.FormatInt(int64(x+0.5), 10)
+	s := strconv.FormatInt(int64(math.Round(x)), 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
 	var b strings.Builder

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestVerdict(t *testing.T) {
+	tests := []struct {
+		a    aim
+		x    float64
+		want string
+	}{
+		{atLeast(0.8, "≥ 0.8×"), 0.8, "met"},
+		{atLeast(0.8, "≥ 0.8×"), 0.4, "**missed** (2× short)"},
+		{atMost(1.5, "≤ 1.5 s"), 15, "**missed** (10× over)"},
+		{atMost(1.5, "≤ 1.5 s"), 1.2, "met"},
+		{aim{}, 3, ""},
+	}
+	for _, tt := range tests {
+		if got := tt.a.verdict(tt.x); got != tt.want {
+			t.Errorf("%+v.verdict(%v) = %q, want %q", tt.a, tt.x, got, tt.want)
+		}
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 3000000: "3,000,000", 12043.4: "12,043", -1234: "-1,234"} {
+		if got := thousands(in); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRows checks the ratios and verdicts against figures computed by hand.
+func TestRows(t *testing.T) {
+	var r results
+	err := json.Unmarshal([]byte(`{
+	  "config": {"tasks": 10000, "leaves": 1000, "batch_workers": 2},
+	  "scheduler": {
+	    "tributary": {"independent": [{"tasks": 10000, "tasks_per_s": 2000}, {"tasks": 10000, "tasks_per_s": 3000}, {"tasks": 10000, "tasks_per_s": 2500}]},
+	    "raw_asynq": {"independent": [{"tasks_per_s": 4000}]},
+	    "dask_tuned": {"independent": [{"tasks_per_s": 1000}]}
+	  },
+	  "batch": {"published_seconds": 0.5, "returned_seconds": 10, "view_events": 3000000,
+	    "pandas": {"compute_s": 2}, "dask_tuned": {"end_to_end_s": 4}},
+	  "rss_mb": {"speed-1": 300, "serve": 100, "loadgen-open": 50}
+	}`), &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]row{}
+	for _, rw := range rows(r) {
+		got[rw.Measure+" | "+rw.Reference] = rw
+	}
+	want := []struct{ key, tributary, ratio, verdict string }{
+		{"10,000 independent no-op tasks, tasks/s | raw asynq, 2 server processes: 4,000", "2,500", "0.62×", "**missed** (1.3× short)"},
+		{"10,000 independent no-op tasks, tasks/s | Dask tuned (worker-saturation inf): 1,000", "2,500", "2.50×", "**missed** (1.2× short)"},
+		{"full recompute of 3,000,000 archived flights: published after (s) | ", "0.50", "", "met"},
+		{"`batch run --wait` returned after (s), reconciliation included | ", "10.00", "", "**missed** (6.7× over)"},
+		{"vs pandas' compute alone (returned; published) | pandas compute: 2.00", "10.00", "0.20×; 4.00×", "**missed** (10× short)"},
+		{"vs Dask dataframe tuned, end to end (returned; published) | Dask tuned: 4.00", "10.00", "0.40×; 8.00×", "**missed** (7.5× short)"},
+	}
+	for _, w := range want {
+		rw, ok := got[w.key]
+		if !ok {
+			t.Errorf("no row %q in %v", w.key, got)
+			continue
+		}
+		if rw.Tributary != w.tributary || rw.Ratio != w.ratio || rw.Verdict != w.verdict {
+			t.Errorf("%s: got %q %q %q, want %q %q %q", w.key, rw.Tributary, rw.Ratio, rw.Verdict, w.tributary, w.ratio, w.verdict)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d rows, want %d: %v", len(got), len(want), got)
+	}
+	rss := rssTable(rssRows(r))
+	for _, line := range []string{"| tributary | serve | 100 | ≤ 512 MB | met |", "| tributary | speed-1 | 300 | ≤ 256 MB | **missed** (1.2× over) |",
+		"| reference / tool | loadgen-open | 50 |  |  |"} {
+		if !strings.Contains(rss, line) {
+			t.Errorf("RSS table lacks %q:\n%s", line, rss)
+		}
+	}
+}
