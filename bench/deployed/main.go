@@ -527,6 +527,10 @@ func (b *bench) replay(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	workers, err := b.speedMetrics(ctx)
+	if err != nil {
+		return nil, err
+	}
 	b.logf("speed: caught up %.1f s after the replay's end (%.0f events/s)", t2.Sub(t1).Seconds(), float64(applied)/t2.Sub(t0).Seconds())
 	return map[string]any{
 		"events": applied, "replay_seconds": round(t1.Sub(t0).Seconds(), 3),
@@ -536,7 +540,33 @@ func (b *bench) replay(ctx context.Context) (map[string]any, error) {
 		"applied_events_per_s":  round(float64(applied)/t2.Sub(t0).Seconds(), 0),
 		"redis_per_1000_events": perThousand(before, after, float64(applied)),
 		"poll_interval_ms":      100,
+		"workers":               workers,
 	}, nil
+}
+
+// speedMetrics sums the speed workers' counters of flushes and lease moves
+// (their /metrics): under load, leases that expire move partitions between
+// workers and refused flushes are applied again by the new owner.
+func (b *bench) speedMetrics(ctx context.Context) (map[string]float64, error) {
+	names := map[string]string{"flushes": "tributary_speed_flush_duration_seconds_count",
+		"flush_seconds": "tributary_speed_flush_duration_seconds_sum", "flush_refused": "tributary_speed_flush_refused_total",
+		"leases_lost": "tributary_speed_leases_lost_total", "rebalances": "tributary_speed_rebalances_total",
+		"flush_errors": "tributary_speed_flush_errors_total"}
+	out := map[string]float64{}
+	for i := 1; i <= b.c.SpeedWorkers; i++ {
+		txt, err := getText(ctx, "http://"+b.port(20+i)+"/metrics")
+		if err != nil {
+			return nil, err
+		}
+		for k, name := range names {
+			v, _ := metricSum(txt, name)
+			out[k] += v
+		}
+	}
+	if out["flushes"] > 0 {
+		out["flush_mean_ms"] = round(out["flush_seconds"]*1000/out["flushes"], 1)
+	}
+	return out, nil
 }
 
 // caughtUp waits until every partition's committed offset is its stream's

@@ -211,6 +211,13 @@ func speedRows(r results) []row {
 		cpu, _ := r.num("speed", "redis_per_1000_events", "cpu_ms")
 		out = append(out, row{"speed", "Redis per 1,000 events: commands (scripts' included); CPU", fmt.Sprintf("%s; %.1f ms", thousands(cmds), cpu),
 			"", "", "far less", ""})
+		if fl, ok := r.num("speed", "workers", "flushes"); ok {
+			mean, _ := r.num("speed", "workers", "flush_mean_ms")
+			refused, _ := r.num("speed", "workers", "flush_refused")
+			lost, _ := r.num("speed", "workers", "leases_lost")
+			out = append(out, row{"speed", "flushes (mean ms); refused by fencing; leases lost", fmt.Sprintf("%s (%.0f); %s; %s",
+				thousands(fl), mean, thousands(refused), thousands(lost)), "", "", "", ""})
+		}
 	}
 	return out
 }
