@@ -118,9 +118,18 @@ func (a aim) verdict(x float64) string {
 		return "met"
 	}
 	if a.atLeast {
-		return fmt.Sprintf("**missed** (%.2g× short)", a.value/x)
+		return "**missed** (" + factor(a.value/x) + " short)"
 	}
-	return fmt.Sprintf("**missed** (%.2g× over)", x/a.value)
+	return "**missed** (" + factor(x/a.value) + " over)"
+}
+
+// factor is how far a figure is from its aim: two significant digits
+// below 10, whole numbers above.
+func factor(f float64) string {
+	if f >= 10 {
+		return thousands(f) + "×"
+	}
+	return fmt.Sprintf("%.2g×", f)
 }
 
 func atLeast(v float64, text string) aim { return aim{true, v, text} }
@@ -406,6 +415,57 @@ func redisCommands(r results) string {
 	return b.String()
 }
 
+// notes are sentences read off the figures, for the doc: where the time
+// of a missed figure went, as far as the JSON shows it.
+func notes(r results) []string {
+	var out []string
+	if ret, ok := r.num("batch", "returned_seconds"); ok {
+		pub, _ := r.num("batch", "published_seconds")
+		if ret-pub > 1 {
+			out = append(out, fmt.Sprintf("`batch run --wait` returned %.1f s after the view was published (%.2f s): "+
+				"that time is the graph's last task, the reconciliation, not the recompute.", ret-pub, pub))
+		}
+	}
+	if v, ok := r.get("speed", "redis_per_1000_events", "by_command"); ok {
+		m, _ := v.(map[string]any)
+		type c struct {
+			name        string
+			calls, usec float64
+		}
+		var cs []c
+		var total float64
+		for k, x := range m {
+			xm, _ := x.(map[string]any)
+			calls, _ := xm["calls"].(float64)
+			usec, _ := xm["usec"].(float64)
+			cs = append(cs, c{k, calls, usec})
+			total += usec
+		}
+		sort.Slice(cs, func(i, j int) bool { return cs[i].calls > cs[j].calls })
+		if len(cs) >= 2 && total > 0 {
+			out = append(out, fmt.Sprintf("Per 1,000 events the speed phase ran %s %s and %s %s in Redis "+
+				"(commands inside scripts count here): about one of each per event.",
+				thousands(cs[0].calls), strings.ToUpper(cs[0].name), thousands(cs[1].calls), strings.ToUpper(cs[1].name)))
+		}
+	}
+	if refused, ok := r.num("speed", "workers", "flush_refused"); ok && refused > 0 {
+		lost, _ := r.num("speed", "workers", "leases_lost")
+		out = append(out, fmt.Sprintf("%s flushes were refused by fencing and %s leases found lost during the speed phase: "+
+			"under load, leases expired and partitions moved between the workers (their deltas are applied again by the new owner).",
+			thousands(refused), thousands(lost)))
+	}
+	var over []string
+	for _, rw := range rssRows(r) {
+		if strings.HasPrefix(rw.Verdict, "**missed**") {
+			over = append(over, fmt.Sprintf("%s %s MB", rw.Measure, rw.Tributary))
+		}
+	}
+	if len(over) > 0 {
+		out = append(out, "Over their memory aim: "+strings.Join(over, ", ")+".")
+	}
+	return out
+}
+
 func writeDoc(path, in string, r results) error {
 	t, err := template.New("doc").Parse(docTemplate)
 	if err != nil {
@@ -423,6 +483,7 @@ func writeDoc(path, in string, r results) error {
 		"RedisCommands": redisCommands(r),
 		"Config":        string(js),
 		"R":             r,
+		"Notes":         notes(r),
 	}
 	// Loaded: the 1-minute load average before or after exceeded the CPUs.
 	nproc, _ := r.num("machine", "nproc")

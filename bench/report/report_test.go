@@ -16,6 +16,8 @@ func TestVerdict(t *testing.T) {
 		{atLeast(0.8, "≥ 0.8×"), 0.4, "**missed** (2× short)"},
 		{atMost(1.5, "≤ 1.5 s"), 15, "**missed** (10× over)"},
 		{atMost(1.5, "≤ 1.5 s"), 1.2, "met"},
+		{atMost(1.5, "≤ 1.5 s"), 169.54, "**missed** (113× over)"},
+		{atLeast(300000, "≥ 300,000/s"), 13113, "**missed** (23× short)"},
 		{aim{}, 3, ""},
 	}
 	for _, tt := range tests {
