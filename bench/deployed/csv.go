@@ -47,7 +47,7 @@ func writeCSV(ctx context.Context, data, path string, rows int64) error {
 	fmt.Fprintln(w, "origin,destination,delay")
 	var n int64
 	for rr.Next() && (rows <= 0 || n < rows) {
-		rec := rr.Record()
+		rec := rr.RecordBatch()
 		o, d, dl := rec.Column(0), rec.Column(1), rec.Column(2)
 		for i := 0; i < int(rec.NumRows()) && (rows <= 0 || n < rows); i++ {
 			w.WriteString(o.ValueStr(i))
