@@ -137,7 +137,18 @@ func atMost(v float64, text string) aim  { return aim{false, v, text} }
 
 // rows computes the table of ratios from the results.
 func rows(r results) []row {
-	return slices.Concat(schedulerRows(r), batchRows(r), speedRows(r), serveRows(r))
+	return slices.Concat(schedulerRows(r), batchRows(r), speedRows(r), serveRows(r), memoryRows(r))
+}
+
+// memoryRows are the peak RSS of Tributary's processes, for the one table.
+func memoryRows(r results) []row {
+	var out []row
+	for _, rw := range rssRows(r) {
+		if rw.Layer == "tributary" {
+			out = append(out, row{"memory", "peak RSS of " + rw.Measure + " (MB)", rw.Tributary, "", "", rw.Aim, rw.Verdict})
+		}
+	}
+	return out
 }
 
 func schedulerRows(r results) []row {
@@ -380,8 +391,6 @@ func printTable(w io.Writer, r results) error {
 	fmt.Fprintln(w, header(r))
 	fmt.Fprintln(w)
 	fmt.Fprint(w, ratioTable(rows(r)))
-	fmt.Fprintln(w)
-	fmt.Fprint(w, rssTable(rssRows(r)))
 	return nil
 }
 

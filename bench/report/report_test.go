@@ -63,6 +63,8 @@ func TestRows(t *testing.T) {
 		{"`batch run --wait` returned after (s), reconciliation included | ", "10.00", "", "**missed** (6.7× over)"},
 		{"vs pandas' compute alone (returned; published) | pandas compute: 2.00", "10.00", "0.20×; 4.00×", "**missed** (10× short)"},
 		{"vs Dask dataframe tuned, end to end (returned; published) | Dask tuned: 4.00", "10.00", "0.40×; 8.00×", "**missed** (7.5× short)"},
+		{"peak RSS of serve (MB) | ", "100", "", "met"},
+		{"peak RSS of speed-1 (MB) | ", "300", "", "**missed** (1.2× over)"},
 	}
 	for _, w := range want {
 		rw, ok := got[w.key]
