@@ -94,6 +94,7 @@ type bench struct {
 	res    map[string]any
 	serve  string // base URL of tributary serve
 	sched  string // base URL of the scheduler
+	token  string // the scheduler's and serve's --admin-token, as in make demo
 	envAdd []string
 }
 
@@ -108,7 +109,9 @@ func run(ctx context.Context, c config) (string, error) {
 	_, _ = rand.Read(nonce)
 	started := time.Now().UTC()
 	id := "bench-" + started.Format("20060102t150405") + "-" + hex.EncodeToString(nonce)
-	b := &bench{c: c, id: id, dir: filepath.Join(".run", "bench", id), res: map[string]any{}}
+	tok := make([]byte, 18)
+	_, _ = rand.Read(tok)
+	b := &bench{c: c, id: id, dir: filepath.Join(".run", "bench", id), res: map[string]any{}, token: hex.EncodeToString(tok)}
 	if err := os.MkdirAll(b.dir, 0o755); err != nil {
 		return "", err
 	}
@@ -235,7 +238,7 @@ func (b *bench) startCore(ctx context.Context) error {
 	if _, err := b.ps.run("streams-declare", time.Minute, b.c.Bin, "streams", "declare"); err != nil {
 		return err
 	}
-	if _, err := b.ps.start("scheduler", b.c.Bin, "scheduler", "--http-addr", b.port(0)); err != nil {
+	if _, err := b.ps.start("scheduler", b.c.Bin, "scheduler", "--http-addr", b.port(0), "--admin-token", b.token); err != nil {
 		return err
 	}
 	for i := 1; i <= b.c.Workers; i++ {
@@ -246,7 +249,7 @@ func (b *bench) startCore(ctx context.Context) error {
 	}
 	return waitFor(ctx, "workers advertising noop to the scheduler", 2*time.Minute, 200*time.Millisecond, b.ps.alive, func() (bool, error) {
 		var fns map[string]int
-		if err := getJSON(ctx, b.sched+"/v1/functions", &fns); err != nil {
+		if err := getJSON(ctx, b.sched+"/v1/functions", b.token, &fns); err != nil {
 			return false, err
 		}
 		return fns["noop"] >= b.c.Workers, nil
@@ -294,7 +297,7 @@ func (b *bench) scheduler(ctx context.Context) error {
 func (b *bench) graphBench(r int, out runs) error {
 	for _, shape := range []string{"independent", "tree"} {
 		b.logf("scheduler run %d: tributary graph bench --shape %s --tasks %s", r, shape, b.size(shape))
-		res, err := b.ps.run("graph-bench", 10*time.Minute, b.c.Bin, "graph", "bench", "--scheduler-url", b.sched,
+		res, err := b.ps.run("graph-bench", 10*time.Minute, b.c.Bin, "graph", "bench", "--scheduler-url", b.sched, "--admin-token", b.token,
 			"--shape", shape, "--tasks", b.size(shape))
 		if err != nil {
 			return err
@@ -433,7 +436,7 @@ type status struct {
 
 func (b *bench) status(ctx context.Context) (*status, error) {
 	var st status
-	return &st, getJSON(ctx, b.serve+"/v1/status", &st)
+	return &st, getJSON(ctx, b.serve+"/v1/status", "", &st)
 }
 
 // speed: replay at max speed with the speed workers running; timed until
@@ -476,7 +479,8 @@ func (b *bench) startSpeed(ctx context.Context) error {
 			return err
 		}
 	}
-	if _, err := b.ps.start("serve", b.c.Bin, "serve", "--http-addr", b.port(1), "--scheduler-url", b.sched); err != nil {
+	if _, err := b.ps.start("serve", b.c.Bin, "serve", "--http-addr", b.port(1), "--scheduler-url", b.sched,
+		"--admin-token", b.token); err != nil {
 		return err
 	}
 	// Balanced: the first worker up takes every partition, then hands some
@@ -617,7 +621,8 @@ func (b *bench) batch(ctx context.Context) error {
 	}
 	out := map[string]any{"archive_seconds": round(time.Since(t0).Seconds(), 1), "archived_events": archived, "segments": segments}
 	b.logf("batch: tributary batch run --wait (%d events, %d segments)", archived, segments)
-	res, err := b.ps.run("batch-run", 60*time.Minute, b.c.Bin, "batch", "run", "--wait", "--scheduler-url", b.sched)
+	res, err := b.ps.run("batch-run", 60*time.Minute, b.c.Bin, "batch", "run", "--wait", "--scheduler-url", b.sched,
+		"--admin-token", b.token)
 	if err != nil {
 		return err
 	}

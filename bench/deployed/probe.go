@@ -138,13 +138,16 @@ func round(x float64, digits int) float64 {
 	return float64(int64(x*p+0.5)) / p
 }
 
-// getJSON decodes a GET's JSON answer into v.
-func getJSON(ctx context.Context, url string, v any) error {
+// getJSON decodes a GET's JSON answer into v, with a bearer token if set.
+func getJSON(ctx context.Context, url, token string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
