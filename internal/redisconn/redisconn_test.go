@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/internal/testenv"
 )
 
 func TestParse(t *testing.T) {
@@ -76,84 +73,13 @@ func TestFailoverPasswordForBoth(t *testing.T) {
 	}
 }
 
-// sentinelSet is a primary, a replica and three Sentinels on loopback ports
-// from base (base .. base+4), in a temporary directory.
-type sentinelSet struct {
-	t     *testing.T
-	dir   string
-	base  int
-	pw    string
-	procs map[int]*exec.Cmd
-}
-
-func startSentinelSet(t *testing.T, base int) *sentinelSet {
-	for _, bin := range []string{"redis-server", "redis-sentinel"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("%s is not installed (scripts/deps.sh installs it): %v", bin, err)
-		}
-	}
-	s := &sentinelSet{t: t, dir: t.TempDir(), base: base, pw: "testpw", procs: map[int]*exec.Cmd{}}
-	t.Cleanup(func() {
-		for _, c := range s.procs {
-			_ = c.Process.Kill()
-			_ = c.Wait()
-		}
-	})
-	for i := 0; i < 2; i++ {
-		port := base + i
-		conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nrequirepass %s\nmasterauth %s\nsave \"\"\nappendonly no\n",
-			port, s.dir, s.pw, s.pw)
-		if i == 1 {
-			conf += fmt.Sprintf("replicaof 127.0.0.1 %d\n", base)
-		}
-		conf += fmt.Sprintf("dbfilename dump-%d.rdb\n", port)
-		s.start(port, "redis-server", conf)
-	}
-	for i := 2; i < 5; i++ {
-		port := base + i
-		conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nrequirepass %s\n"+
-			"sentinel monitor m 127.0.0.1 %d 2\nsentinel auth-pass m %s\n"+
-			"sentinel down-after-milliseconds m 1000\nsentinel failover-timeout m 5000\n", port, s.dir, s.pw, base, s.pw)
-		s.start(port, "redis-sentinel", conf)
-	}
-	return s
-}
-
-func (s *sentinelSet) start(port int, bin, conf string) {
-	path := filepath.Join(s.dir, strconv.Itoa(port)+".conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		s.t.Fatal(err)
-	}
-	cmd := exec.Command(bin, path)
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.procs[port] = cmd
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port), Password: s.pw})
-	defer c.Close()
-	for i := 0; ; i++ {
-		if c.Ping(context.Background()).Err() == nil {
-			return
-		}
-		if i == 100 {
-			s.t.Fatalf("%s on port %d does not answer", bin, port)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (s *sentinelSet) url() string {
-	return fmt.Sprintf("redis://:%s@127.0.0.1:%d/0?master_name=m&addr=127.0.0.1:%d&addr=127.0.0.1:%d",
-		s.pw, s.base+2, s.base+3, s.base+4)
-}
-
 // TestFailoverFollowed kills the primary and checks that the client and an
 // asynq client made from the same URL both write to the promoted replica.
 func TestFailoverFollowed(t *testing.T) {
-	s := startSentinelSet(t, 17890)
+	s := testenv.StartSentinelSet(t, 17890)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, o, err := Open(ctx, s.url(), 4)
+	c, o, err := Open(ctx, s.URL(), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,14 +95,10 @@ func TestFailoverFollowed(t *testing.T) {
 	if n, err := c.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
 		t.Fatalf("WAIT: %d replicas, %v", n, err)
 	}
-	primary := s.procs[s.base]
-	if err := primary.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = primary.Wait()
-	delete(s.procs, s.base)
+	promoted := s.KillPrimary(ctx)
+	t.Logf("replica promoted %v after the primary's death", promoted.Round(time.Millisecond))
 
-	// Writes fail during the failover, then succeed on the new primary.
+	// The client follows: writes fail during the failover, then succeed on the new primary.
 	start := time.Now()
 	for {
 		err := c.Set(ctx, "k", "after", 0).Err()
@@ -188,8 +110,8 @@ func TestFailoverFollowed(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("writes resumed %v after the primary's death", time.Since(start).Round(time.Millisecond))
-	direct := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.base+1), Password: s.pw})
+	t.Logf("writes resumed %v after the promotion", time.Since(start).Round(time.Millisecond))
+	direct := s.Direct(s.Base() + 1)
 	defer direct.Close()
 	if v, err := direct.Get(ctx, "k").Result(); err != nil || v != "after" {
 		t.Fatalf("the promoted replica holds %q (%v), want the write made after the failover", v, err)
