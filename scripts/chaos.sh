@@ -6,8 +6,8 @@
 #   scripts/chaos.sh all              every scenario below
 #   scripts/chaos.sh SCENARIO...      the named ones
 #
-# Scenarios: redis-primary-kill redis-lagging-failover rabbit-leader-kill rabbit-first-kill speed-kill speed-freeze
-#            archive-kill serve-kill scheduler-leader-kill
+# Scenarios: redis-primary-kill redis-lagging-failover redis-full-restart rabbit-leader-kill rabbit-first-kill
+#            rabbit-disk-alarm speed-kill speed-freeze speed-broker-cut archive-kill serve-kill scheduler-leader-kill
 #
 # Each scenario runs on fresh key and stream prefixes (the roles are restarted
 # with them), replays CHAOS_ROWS flights (default 100000) at CHAOS_SPEED (default
@@ -81,6 +81,17 @@ applied_sum() { # events applied to the speed views, summed over the partitions,
     v=$(rcli "$1" hget "$TRIBUTARY_KEY_PREFIX:speed:part:$p" applied 2>/dev/null); t=$((t + ${v:-0}))
   done; echo "$t"
 }
+redis_writable() { # the primary Sentinel names answers writes
+  local p; p=$(primary_port); [ -n "$p" ] && rcli "$p" set chaos:probe 1 | grep -q OK
+}
+progressed() { # the speed views applied more events than $1
+  local p n; p=$(primary_port); [ -n "$p" ] || return 1
+  n=$(applied_sum "$p"); [ "$n" -gt "$1" ]
+}
+rctl() { # rctl N ARGS...: rabbitmqctl against node rabbitN of the cluster
+  local n=$1; shift
+  /usr/bin/env HOME="$run/rabbit-home" ERL_EPMD_PORT=$((base + 20)) /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "rabbit$n@localhost" "$@"
+}
 http_ok() { curl -fsS -m 2 -o /dev/null "$1"; }
 leader_is_not() { # the scheduler leader is another replica
   local i; for i in 0 1; do
@@ -96,6 +107,8 @@ scenario() {
   printf "TRIBUTARY_KEY_PREFIX=%s\nTRIBUTARY_STREAM_PREFIX=%s\n" "$TRIBUTARY_KEY_PREFIX" "$TRIBUTARY_STREAM_PREFIX" > "$run/env.local"
   log "$name: restarting the roles on prefix $TRIBUTARY_KEY_PREFIX"
   "$cluster" restart-roles
+  # speed-broker-cut needs speed1 in a network namespace of its own.
+  [ "$name" = speed-broker-cut ] && "$cluster" netns-start speed1
   "$bin" streams declare >/dev/null
   sleep 3
   log "$name: replaying $rows flights at ${speed}x"
@@ -104,7 +117,7 @@ scenario() {
   local replay=$!
   t0=$(now)
   sleep "$at"
-  local fault_at; fault_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+  local fault_at fault_t; fault_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ); fault_t=$(now)
   case $name in
     redis-primary-kill)
       target=$(primary_name); local old; old=$(primary_port)
@@ -129,6 +142,38 @@ scenario() {
       applied_after=$(applied_sum "$replica")
       extra="{\"applied_before_kill\": ${applied_before:-null}, \"applied_after_failover\": ${applied_after:-null}}"
       sleep 10; "$cluster" start "$target" ;;
+    redis-full-restart)
+      # Every Redis process at once (a power cut of the Redis hosts): both
+      # data nodes restart from their AOF (appendfsync everysec: up to the
+      # last second of writes may be gone, as in a lagging failover).
+      target="redis1 redis2 sentinel1 sentinel2 sentinel3"
+      action="SIGKILL of both Redis data nodes and the 3 Sentinels at once; all restarted 3 s later"
+      local r; for r in $target; do "$cluster" kill "$r" KILL || true; done
+      sleep 3
+      local t_start; t_start=$(now)
+      for r in $target; do "$cluster" start "$r"; done
+      local w; w=$(wait_until 60 redis_writable) || true
+      recovery=$(awk -v a="$t_start" -v b="$fault_t" -v w="${w:-0}" 'BEGIN { printf "%.3f", a - b + w }')
+      extra="{\"redis_down_seconds\": 3, \"writable_after_restart_seconds\": ${w:-null}}" ;;
+    rabbit-disk-alarm)
+      # The disk alarm of one node blocks every publisher of the cluster
+      # (connection.blocked) until it clears; consumers go on.
+      target=rabbit1; local hold=15 before during
+      action="disk free limit of rabbit1 set above the free space (disk alarm) for $hold s, then set back"
+      rctl 1 set_disk_free_limit 100TB >/dev/null
+      local alarmed=false; for _ in $(seq 1 25); do rctl 1 eval 'rabbit_alarm:get_alarms().' 2>/dev/null | grep -q disk && { alarmed=true; break; }; sleep 0.2; done
+      sleep "$hold"
+      before=$(applied_sum "$(primary_port)")
+      rctl 1 set_disk_free_limit 200MB >/dev/null
+      recovery=$(wait_until 60 progressed "$before") || true
+      extra="{\"alarm_seen\": $alarmed, \"alarm_seconds\": $hold, \"applied_when_cleared\": ${before:-null}}" ;;
+    speed-broker-cut)
+      target=speed1; local cut=25
+      action="speed1 (in its own network namespace) cut from the 3 RabbitMQ nodes (packets blackholed, Redis still reachable) for $cut s, then healed"
+      "$cluster" cut speed1
+      recovery=$(wait_until 60 leases_owned_by_other speed1) || true
+      sleep "$(awk -v c="$cut" -v r="${recovery/null/$cut}" 'BEGIN { s = c - r; print (s > 0 ? s : 0) }')"
+      "$cluster" heal speed1 ;;
     rabbit-leader-kill)
       target=$("$cluster" status | /usr/bin/python3 -c '
 import json, sys
@@ -223,7 +268,8 @@ PY
 
 case "${1:-short}" in
   short) set -- redis-primary-kill rabbit-leader-kill speed-kill ;;
-  all) set -- redis-primary-kill redis-lagging-failover rabbit-leader-kill rabbit-first-kill speed-kill speed-freeze archive-kill serve-kill scheduler-leader-kill ;;
+  all) set -- redis-primary-kill redis-lagging-failover redis-full-restart rabbit-leader-kill rabbit-first-kill rabbit-disk-alarm \
+    speed-kill speed-freeze speed-broker-cut archive-kill serve-kill scheduler-leader-kill ;;
 esac
 failed=()
 for s in "$@"; do

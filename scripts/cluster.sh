@@ -12,6 +12,8 @@
 #   scripts/cluster.sh kill NAME [SIG] send SIG (default KILL) to one process (see status for names)
 #   scripts/cluster.sh start NAME      start one process again, as `up` started it
 #   scripts/cluster.sh restart-roles   restart every Tributary role (with .run/cluster/env.local, if any)
+#   scripts/cluster.sh netns-start NAME  restart a Tributary role inside its own network namespace
+#   scripts/cluster.sh cut NAME | heal NAME  blackhole (then restore) that role's traffic to RabbitMQ
 #
 # Ports: TRIBUTARY_CLUSTER_BASE_PORT (default 7600) + offsets below. Data,
 # logs, pid files and secrets live under .run/cluster/ (TRIBUTARY_CLUSTER_DIR).
@@ -271,6 +273,69 @@ CFG
   haproxy -f "$run/haproxy.cfg"
 }
 
+# ---- Network namespaces, to cut one role from the broker -------------------
+# A role started by netns_start runs in a network namespace of its own whose
+# loopback has the same addresses as the host's (so Sentinel's answers and
+# the --amqp-url list stay valid inside): each RabbitMQ, Redis and Sentinel
+# port is bridged by two socat processes, one in the namespace
+# (127.0.0.1:PORT -> a Unix socket under .run/cluster/netns/NAME/, the one
+# path that crosses namespaces) and one on the host (that socket ->
+# 127.0.0.1:PORT). A veth pair with host-side 127.0.0.1 cannot do it: the
+# kernel does not route loopback-sourced replies out of a non-loopback
+# interface, and neither iptables nor nft is installed here. `cut` stops
+# (SIGSTOP) the host-side bridges of the RabbitMQ ports and every connection
+# they relay: a blackhole, as a dead link or a partition is (no RST: the
+# role only learns from missed AMQP heartbeats and dial timeouts), while its
+# Redis traffic goes on. `heal` resumes them.
+netns_name() { echo "trib$base-$1"; }
+bridge_ports() { echo "$(amqp_port 1) $(amqp_port 2) $(amqp_port 3) ${REDIS_PORTS[*]} ${SENTINEL_PORTS[*]}"; }
+netns_start() { # netns_start NAME: (re)start a Tributary role in its namespace
+  local name=$1 ns d p
+  command -v socat >/dev/null || { echo "cluster: socat is missing: run make deps" >&2; return 1; }
+  ns=$(netns_name "$name"); d="$run/netns/$name"
+  if alive "$name"; then
+    kill -TERM "$(pid_of "$name")"; for _ in $(seq 1 100); do alive "$name" || break; sleep 0.1; done
+    alive "$name" && kill -KILL "$(pid_of "$name")"
+  fi
+  netns_stop "$name"
+  mkdir -p "$d"
+  ip netns add "$ns"
+  ip netns exec "$ns" ip link set lo up
+  for p in $(bridge_ports); do
+    nohup socat "UNIX-LISTEN:$d/$p.sock,fork,unlink-early" "TCP:127.0.0.1:$p" > /dev/null 2>&1 &
+    echo $! > "$run/pids/bridge-$name-host-$p.pid"
+    for _ in $(seq 1 50); do [ -S "$d/$p.sock" ] && break; sleep 0.1; done
+    nohup ip netns exec "$ns" socat "TCP-LISTEN:$p,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$d/$p.sock" > /dev/null 2>&1 &
+    echo $! > "$run/pids/bridge-$name-ns-$p.pid"
+  done
+  sleep 0.5
+  # shellcheck disable=SC2046 # the command line is split on purpose
+  (set -a; . "$run/env"; [ -f "$run/env.local" ] && . "$run/env.local"; set +a; cd "$run"
+   nohup ip netns exec "$ns" $(role_cmd "$name") >> "$run/logs/$name.log" 2>&1 &
+   echo $! > "$run/pids/$name.pid")
+  echo "cluster: $name runs in network namespace $ns"
+}
+netns_stop() { # netns_stop NAME: remove the namespace and its bridges (the role must be stopped)
+  local name=$1 f p
+  for f in "$run"/pids/bridge-"$name"-*.pid; do
+    [ -e "$f" ] || continue
+    p=$(cat "$f")
+    for c in $(pgrep -P "$p" 2>/dev/null); do kill -CONT "$c" 2>/dev/null; kill -KILL "$c" 2>/dev/null; done
+    kill -CONT "$p" 2>/dev/null || true; kill -KILL "$p" 2>/dev/null || true
+    rm -f "$f"
+  done
+  ip netns del "$(netns_name "$name")" 2>/dev/null || true
+  rm -rf "$run/netns/$name"
+}
+bridge_signal() { # bridge_signal NAME SIG: signal the host-side RabbitMQ bridges and their relays
+  local name=$1 sig=$2 n p c
+  for n in 1 2 3; do
+    p=$(cat "$run/pids/bridge-$name-host-$(amqp_port "$n").pid" 2>/dev/null) || { echo "cluster: $name is not in a namespace" >&2; return 1; }
+    kill "-$sig" "$p"
+    for c in $(pgrep -P "$p" 2>/dev/null); do kill "-$sig" "$c" 2>/dev/null || true; done
+  done
+}
+
 start_one() { # start NAME: start one process again
   case $1 in
     rabbit[123]) rabbit_start "${1#rabbit}"; rabbit_wait "${1#rabbit}" ;;
@@ -309,6 +374,7 @@ down() {
     for _ in $(seq 1 50); do alive "$name" || break; sleep 0.1; done
     alive "$name" && kill -KILL "$(pid_of "$name")" 2>/dev/null || true
     rm -f "$run/pids/$name.pid"
+    netns_stop "$name"
   done
   for n in 3 2 1; do
     if [ -n "$(pid_of "rabbit$n")" ] && kill -0 "$(pid_of "rabbit$n")" 2>/dev/null; then
@@ -398,7 +464,11 @@ case "${1:-up}" in
     for name in serve1 serve2 speed1 speed2 archive1 archive2 worker1 worker2 scheduler1 scheduler2; do
       for _ in $(seq 1 100); do alive "$name" || break; sleep 0.1; done
       alive "$name" && kill -KILL "$(pid_of "$name")" 2>/dev/null || true
+      netns_stop "$name"
       role_start "$name"
     done ;;
-  *) echo "usage: $0 up|down|status|env|kill NAME [SIG]|start NAME|restart-roles" >&2; exit 2 ;;
+  netns-start) [ $# -ge 2 ] || { echo "usage: $0 netns-start NAME" >&2; exit 2; }; netns_start "$2" ;;
+  cut) [ $# -ge 2 ] || { echo "usage: $0 cut NAME" >&2; exit 2; }; bridge_signal "$2" STOP ;;
+  heal) [ $# -ge 2 ] || { echo "usage: $0 heal NAME" >&2; exit 2; }; bridge_signal "$2" CONT ;;
+  *) echo "usage: $0 up|down|status|env|kill NAME [SIG]|start NAME|restart-roles|netns-start NAME|cut NAME|heal NAME" >&2; exit 2 ;;
 esac

@@ -16,6 +16,10 @@ have curl || need+=(curl)
 # the internal/redisconn tests start Sentinels too.
 have redis-sentinel || need+=(redis-sentinel)
 have haproxy || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+# make chaos's speed-broker-cut: a network namespace (ip netns) bridged to the
+# host's loopback ports by socat.
+have socat || need+=(socat)
+have ip || [ -x /usr/sbin/ip ] || need+=(iproute2)
 # The live page's test runs it in headless Chromium.
 have chromium || need+=(chromium)
 # The README's external-client example runs in a test with Debian's pika.
