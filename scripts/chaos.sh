@@ -70,6 +70,13 @@ leases_owned_by_other() { # every partition's lease is held, none by the dead wo
     [ -n "$v" ] && [[ $v != "$1|"* ]] || return 1
   done
 }
+archive_leases_owned_by_other() { # every partition's archive lease is held, none by the dead archiver
+  local p v port; port=$(primary_port)
+  for p in 0 1 2 3 4 5 6 7; do
+    v=$(rcli "$port" get "$TRIBUTARY_KEY_PREFIX:batch:archive:lease:$p" 2>/dev/null)
+    [ -n "$v" ] && [[ $v != "$1|"* ]] || return 1
+  done
+}
 archived_events() { # events committed by the archivers, all partitions
   "$bin" batch status 2>/dev/null | /usr/bin/python3 -c '
 import json, sys
@@ -202,7 +209,8 @@ print(max(nodes, key=lambda p: len((p["role"] or "").split(",")) if "no stream" 
       sleep 15; "$cluster" kill speed1 CONT ;;
     archive-kill)
       target=archive1; action="SIGKILL of archiver archive1; restarted 5 s later"
-      "$cluster" kill archive1 KILL; recovery=0
+      "$cluster" kill archive1 KILL
+      recovery=$(wait_until 60 archive_leases_owned_by_other archive1) || true
       sleep 5; "$cluster" start archive1 ;;
     serve-kill)
       target=serve1; action="SIGKILL of server serve1 behind HAProxy; restarted 10 s later"

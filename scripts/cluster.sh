@@ -228,7 +228,7 @@ role_cmd() { # the command line of a Tributary role, by name
   local name=$1 i=${1: -1} k=$((${1: -1} - 1))
   case $name in
     speed*) echo "$bin speed --worker-id speed$i --metrics-addr 127.0.0.1:${SPEED_METRICS[$k]}" ;;
-    archive*) echo "$bin archive --store $run/segments --metrics-addr 127.0.0.1:${ARCHIVE_METRICS[$k]}" ;;
+    archive*) echo "$bin archive --archiver-id archive$i --store $run/segments --metrics-addr 127.0.0.1:${ARCHIVE_METRICS[$k]}" ;;
     scheduler*) echo "$bin scheduler --id scheduler$i --http-addr 127.0.0.1:${SCHED_PORTS[$k]}" ;;
     worker*) echo "$bin worker --id worker$i --metrics-addr 127.0.0.1:${WORKER_METRICS[$k]}" ;;
     serve*) echo "$bin serve --http-addr 127.0.0.1:${SERVE_PORTS[$k]} --airports $root/data/airports.csv" ;;
