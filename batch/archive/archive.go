@@ -255,8 +255,8 @@ func (st *partition) cut(ctx context.Context) error {
 	changed := st.seqs.Changed()
 	args := []any{st.committed.Offset, st.offset, st.maxTime, len(st.events), st.duplicates, len(st.quarantine),
 		name, st.committed.Offset + 1, st.cfg.MaxQuarantine, len(changed)}
-	for prod, seq := range changed {
-		args = append(args, prod, seq)
+	for prod, mark := range changed {
+		args = append(args, prod, mark.String())
 	}
 	for _, q := range st.quarantine {
 		args = append(args, q)

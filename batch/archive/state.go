@@ -12,6 +12,7 @@ import (
 
 	keyspace "github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/segment"
+	"github.com/tributary-dev/tributary/ingest/dedup"
 )
 
 // Progress is a partition's committed archive progress.
@@ -23,7 +24,8 @@ type Progress struct {
 	// partition is complete up to it.
 	MaxTime                                   int64
 	Events, Segments, Duplicates, Quarantined int64
-	Seqs                                      map[string]uint64
+	// Seqs is each producer's dedup mark.
+	Seqs map[string]dedup.Mark
 	// Names are the committed segments, in offset order.
 	Names []segment.Name
 }
@@ -91,14 +93,14 @@ func LoadProgress(ctx context.Context, rdb redis.Cmdable, keyPrefix string, p in
 }
 
 func parseProgress(p int, m map[string]string) (Progress, error) {
-	pr := Progress{Partition: p, Offset: -1, Seqs: map[string]uint64{}}
+	pr := Progress{Partition: p, Offset: -1, Seqs: map[string]dedup.Mark{}}
 	for k, v := range m {
 		if prod, ok := strings.CutPrefix(k, keyspace.SeqPrefix); ok {
-			n, err := strconv.ParseUint(v, 10, 64)
+			mk, err := dedup.ParseMark(v)
 			if err != nil {
 				return pr, fmt.Errorf("archive partition %d: seq of %q: %w", p, prod, err)
 			}
-			pr.Seqs[prod] = n
+			pr.Seqs[prod] = mk
 			continue
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -152,6 +154,6 @@ var commitLua string
 // commitScript commits one cut: KEYS partition hash, segments zset,
 // quarantine list. ARGV: expected previous offset, new offset, maxtime,
 // events, duplicates, quarantined, segment name ("" for none), first offset,
-// quarantine cap, n_seqs, then producer, seq pairs, then quarantine entries.
+// quarantine cap, n_seqs, then producer, dedup mark (dedup.Mark.String) pairs, then quarantine entries.
 // Returns 1, or 0 when the committed offset is not the expected one.
 var commitScript = redis.NewScript(commitLua)

@@ -49,7 +49,8 @@ const (
 	FieldSegments    = "segments"
 	FieldDuplicates  = "duplicates"
 	FieldQuarantined = "quarantined"
-	SeqPrefix        = "s:"
+	// SeqPrefix + producer is a producer's dedup mark (ingest/dedup.Mark).
+	SeqPrefix = "s:"
 
 	FieldStore      = "store"
 	FieldPartitions = "partitions"

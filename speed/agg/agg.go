@@ -12,8 +12,9 @@ type Progress struct {
 	Offset int64
 	// MaxTime is the highest event time applied (µs), 0 when none.
 	MaxTime int64
-	// Seqs is each producer's highest applied sequence number.
-	Seqs map[string]uint64
+	// Seqs is each producer's dedup mark: the highest applied sequence
+	// number and the seqs below it not seen yet.
+	Seqs map[string]dedup.Mark
 }
 
 // BucketID names one bucket: a view (index into the views), a group and an hour.
@@ -157,8 +158,8 @@ type Pending struct {
 	MaxTime            int64
 	// MinTime is the lowest event time applied by this flush (µs), 0 if none.
 	MinTime int64
-	// Seqs holds the producers whose highest seq changed.
-	Seqs       map[string]uint64
+	// Seqs holds the producers whose dedup mark changed.
+	Seqs       map[string]dedup.Mark
 	Buckets    map[BucketID]*Delta
 	Quarantine []Quarantined
 	Counters   Counters

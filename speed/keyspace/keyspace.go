@@ -64,6 +64,7 @@ const (
 	FieldLate        = "late"
 	FieldDuplicates  = "duplicates"
 	FieldQuarantined = "quarantined"
-	// SeqPrefix + producer is a producer's highest applied seq.
+	// SeqPrefix + producer is a producer's dedup mark (ingest/dedup.Mark:
+	// the highest applied seq, then the missing ranges below it).
 	SeqPrefix = "s:"
 )

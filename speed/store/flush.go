@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/ingest/dedup"
 	"github.com/tributary-dev/tributary/ingest/quarantine"
 	"github.com/tributary-dev/tributary/speed/agg"
 	"github.com/tributary-dev/tributary/speed/keyspace"
@@ -95,7 +96,7 @@ func (w *Writer) build(f *Flush) ([]string, []any) {
 	args := []any{f.Lease, f.Token, f.PrevOffset, f.Offset, f.MaxTime, w.ttl.Milliseconds(), QuarantineCap,
 		c.Applied, c.Late, c.Duplicates, c.Quarantined, len(f.Seqs), f.LeaseTTL.Milliseconds(), f.MinTime}
 	for p, s := range f.Seqs {
-		args = append(args, p, strconv.FormatUint(s, 10))
+		args = append(args, p, s.String())
 	}
 	keyIndex := func(k string) int {
 		keys = append(keys, k)
@@ -170,7 +171,7 @@ type PartitionState struct {
 }
 
 func parseProgress(m map[string]string) (PartitionState, error) {
-	st := PartitionState{Progress: agg.Progress{Offset: -1, Seqs: map[string]uint64{}}}
+	st := PartitionState{Progress: agg.Progress{Offset: -1, Seqs: map[string]dedup.Mark{}}}
 	ints := map[string]*int64{
 		keyspace.FieldOffset: &st.Offset, keyspace.FieldMaxTime: &st.MaxTime, keyspace.FieldMinTime: &st.MinTime, keyspace.FieldToken: &st.Token,
 		keyspace.FieldApplied: &st.Applied, keyspace.FieldLate: &st.Late,
@@ -186,11 +187,11 @@ func parseProgress(m map[string]string) (PartitionState, error) {
 			continue
 		}
 		if prod, ok := strings.CutPrefix(k, keyspace.SeqPrefix); ok {
-			n, err := strconv.ParseUint(v, 10, 64)
+			m, err := dedup.ParseMark(v)
 			if err != nil {
-				return st, fmt.Errorf("field %s=%q: %w", k, v, err)
+				return st, fmt.Errorf("field %s: %w", k, err)
 			}
-			st.Seqs[prod] = n
+			st.Seqs[prod] = m
 		}
 	}
 	return st, nil
