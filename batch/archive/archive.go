@@ -254,7 +254,7 @@ func (st *partition) cut(ctx context.Context) error {
 	}
 	changed := st.seqs.Changed()
 	args := []any{st.committed.Offset, st.offset, st.maxTime, len(st.events), st.duplicates, len(st.quarantine),
-		name, st.committed.Offset + 1, st.cfg.MaxQuarantine, len(changed)}
+		name, st.committed.Offset + 1, st.cfg.MaxQuarantine, commitAttempt(), len(changed)}
 	for prod, mark := range changed {
 		args = append(args, prod, mark.String())
 	}
@@ -266,9 +266,12 @@ func (st *partition) cut(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("archive partition %d: commit: %w", st.p, err)
 	}
-	if ok == 0 {
+	switch ok {
+	case 0:
 		st.cfg.Metrics.refused.WithLabelValues(st.label).Inc()
 		return fmt.Errorf("partition %d: %w", st.p, ErrRefused)
+	case 2:
+		st.cfg.Log.Info("archive commit retried after a lost reply; it had applied", "partition", st.p, "offset", st.offset)
 	}
 	m := st.cfg.Metrics
 	m.events.WithLabelValues(st.label).Add(float64(len(st.events)))

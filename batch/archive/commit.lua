@@ -1,11 +1,19 @@
 -- Commits one cut: KEYS partition hash, segments zset,
 -- quarantine list. ARGV: expected previous offset, new offset, maxtime,
 -- events, duplicates, quarantined, segment name ("" for none), first offset,
--- quarantine cap, n_seqs, then producer, seq pairs, then quarantine entries.
--- Returns 1, or 0 when the committed offset is not the expected one.
-local cur = tonumber(redis.call('HGET', KEYS[1], 'offset') or '-1')
-if cur ~= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'offset', ARGV[2])
+-- quarantine cap, attempt id, n_seqs, then producer, dedup mark pairs, then
+-- quarantine entries.
+-- Returns 1, 2 when this very commit was applied already, or 0 when the
+-- committed offset is not the expected one.
+local cur = redis.call('HMGET', KEYS[1], 'offset', 'commit')
+local off = cur[1] or '-1'
+-- A retry of this very commit (go-redis resends a script whose reply timed
+-- out, and the first attempt may have applied): the offset is already the
+-- new one and the attempt id is this commit's (random per commit, so no
+-- other archiver's commit matches). Report it without applying twice.
+if off == ARGV[2] and cur[2] == ARGV[10] then return 2 end
+if tonumber(off) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'commit', ARGV[10])
 local mt = tonumber(redis.call('HGET', KEYS[1], 'maxtime') or '0')
 if tonumber(ARGV[3]) > mt then redis.call('HSET', KEYS[1], 'maxtime', ARGV[3]) end
 redis.call('HINCRBY', KEYS[1], 'events', ARGV[4])
@@ -15,8 +23,8 @@ if ARGV[7] ~= '' then
   redis.call('ZADD', KEYS[2], ARGV[8], ARGV[7])
   redis.call('HINCRBY', KEYS[1], 'segments', 1)
 end
-local n = tonumber(ARGV[10])
-local i = 11
+local n = tonumber(ARGV[11])
+local i = 12
 for _ = 1, n do
   redis.call('HSET', KEYS[1], 's:' .. ARGV[i], ARGV[i + 1])
   i = i + 2

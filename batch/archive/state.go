@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -103,6 +104,9 @@ func parseProgress(p int, m map[string]string) (Progress, error) {
 			pr.Seqs[prod] = mk
 			continue
 		}
+		if k == keyspace.FieldCommit {
+			continue
+		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return pr, fmt.Errorf("archive partition %d: field %s=%q: %w", p, k, v, err)
@@ -151,9 +155,10 @@ func hourOf(us int64) int64 {
 //go:embed commit.lua
 var commitLua string
 
-// commitScript commits one cut: KEYS partition hash, segments zset,
-// quarantine list. ARGV: expected previous offset, new offset, maxtime,
-// events, duplicates, quarantined, segment name ("" for none), first offset,
-// quarantine cap, n_seqs, then producer, dedup mark (dedup.Mark.String) pairs, then quarantine entries.
-// Returns 1, or 0 when the committed offset is not the expected one.
+// commitScript commits one cut; commit.lua's header documents its KEYS,
+// ARGV and replies.
 var commitScript = redis.NewScript(commitLua)
+
+// commitAttempt is a random id per commit, recorded with the offset, by
+// which the script recognises a retry of a commit that already applied.
+func commitAttempt() string { return rand.Text() }

@@ -49,6 +49,8 @@ const (
 	FieldSegments    = "segments"
 	FieldDuplicates  = "duplicates"
 	FieldQuarantined = "quarantined"
+	// FieldCommit is the last commit's attempt id (archive/commit.lua).
+	FieldCommit = "commit"
 	// SeqPrefix + producer is a producer's dedup mark (ingest/dedup.Mark).
 	SeqPrefix = "s:"
 
