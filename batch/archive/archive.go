@@ -170,6 +170,7 @@ func runPartition(ctx context.Context, cfg *Config, p int) error {
 	cfg.Log.Info("archiving partition", "partition", p, "from_offset", pr.Offset+1, "segments", len(pr.Names))
 	tick := time.NewTicker(min(time.Second, cfg.SegmentInterval/4))
 	defer tick.Stop()
+	resumed := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -192,6 +193,10 @@ func runPartition(ctx context.Context, cfg *Config, p int) error {
 			if err != nil {
 				return err
 			}
+			if !resumed {
+				resumed = true
+				st.checkResume(off)
+			}
 			// A stream delivers from the start of the chunk holding the
 			// requested offset: skip what was archived already.
 			if off <= st.offset {
@@ -205,6 +210,25 @@ func runPartition(ctx context.Context, cfg *Config, p int) error {
 			}
 		}
 	}
+}
+
+// checkResume looks at the first offset delivered after a (re)start: a
+// stream delivers from the start of the chunk holding the requested offset,
+// so a first offset above it means the stream no longer holds the messages
+// in between: its retention (--stream-max-age, --stream-max-bytes) dropped
+// them before they were archived. The archive goes on from what the stream
+// holds (it cannot do better), but never silently: an error log and
+// tributary_archive_skipped_offsets_total, which the ArchiveRetentionLoss
+// alert watches.
+func (st *partition) checkResume(first int64) {
+	want := st.committed.Offset + 1
+	if first <= want {
+		return
+	}
+	st.cfg.Metrics.skipped.WithLabelValues(st.label).Add(float64(first - want))
+	st.cfg.Log.Error("the stream no longer holds messages the archiver has not archived: its retention dropped them; "+
+		"the batch layer misses them (replay them, or lengthen the retention)",
+		"partition", st.p, "committed_offset", st.committed.Offset, "first_offset_held", first, "messages_lost", first-want)
 }
 
 func (st *partition) message(off int64, d *amqp.Delivery) {

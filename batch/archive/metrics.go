@@ -4,9 +4,9 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are the archiver's Prometheus metrics.
 type Metrics struct {
-	events, duplicates, quarantined, segments, bytes, refused, restarts *prometheus.CounterVec
-	offset, complete                                                    *prometheus.GaugeVec
-	putSeconds                                                          prometheus.Histogram
+	events, duplicates, quarantined, segments, bytes, refused, restarts, skipped *prometheus.CounterVec
+	offset, complete                                                             *prometheus.GaugeVec
+	putSeconds                                                                   prometheus.Histogram
 }
 
 // NewMetrics creates the metrics and registers them with reg (if not nil).
@@ -25,13 +25,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		bytes:       cv("segment_bytes_total", "Bytes of the segments committed."),
 		refused:     cv("commits_refused_total", "Commits refused because the committed offset moved (another archiver)."),
 		restarts:    cv("partition_restarts_total", "Times a partition restarted from its committed offset after an error."),
-		offset:      gv("committed_offset", "Last committed stream offset."),
-		complete:    gv("complete_up_to_seconds", "Highest event time archived (Unix seconds): the partition is complete up to it."),
+		skipped: cv("skipped_offsets_total", "Stream offsets never archived: on resume the stream no longer held them "+
+			"(its retention dropped them first), so the batch layer misses those messages."),
+		offset:   gv("committed_offset", "Last committed stream offset."),
+		complete: gv("complete_up_to_seconds", "Highest event time archived (Unix seconds): the partition is complete up to it."),
 		putSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tributary_archive_segment_put_seconds",
 			Help: "Time to store a segment durably.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.duplicates, m.quarantined, m.segments, m.bytes, m.refused, m.restarts, m.offset, m.complete, m.putSeconds)
+		reg.MustRegister(m.events, m.duplicates, m.quarantined, m.segments, m.bytes, m.refused, m.restarts, m.skipped, m.offset, m.complete, m.putSeconds)
 	}
 	return m
 }
