@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"slices"
 
-	"github.com/tributary-dev/tributary/speed/membership"
+	"github.com/tributary-dev/tributary/internal/membership"
 	"github.com/tributary-dev/tributary/speed/metrics"
 )
 

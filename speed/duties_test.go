@@ -15,7 +15,7 @@ import (
 	"github.com/tributary-dev/tributary/internal/lease"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/speed/keyspace"
-	"github.com/tributary-dev/tributary/speed/membership"
+	"github.com/tributary-dev/tributary/internal/membership"
 	"github.com/tributary-dev/tributary/speed/metrics"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/tributary-dev/tributary/speed/membership"
+	"github.com/tributary-dev/tributary/internal/membership"
 )
 
 // heartbeat is the duty that keeps this worker a live member: each step

@@ -16,7 +16,7 @@ import (
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/clock"
 	"github.com/tributary-dev/tributary/speed/keyspace"
-	"github.com/tributary-dev/tributary/speed/membership"
+	"github.com/tributary-dev/tributary/internal/membership"
 	"github.com/tributary-dev/tributary/speed/metrics"
 	"github.com/tributary-dev/tributary/speed/store"
 )
