@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/errgroup"
 
 	keyspace "github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/segment"
@@ -21,6 +21,7 @@ import (
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/ingest/wire"
 	"github.com/tributary-dev/tributary/internal/amqpconn"
+	"github.com/tributary-dev/tributary/internal/lease"
 )
 
 // Putter stores a segment atomically (segstore.Store does).
@@ -47,8 +48,15 @@ type Config struct {
 	// MaxQuarantine caps the quarantine list (default 1000); MaxQuarantineBody
 	// the bytes kept of a body (default 4096).
 	MaxQuarantine, MaxQuarantineBody int
-	Log                              *slog.Logger
-	Metrics                          *Metrics
+	// ID names this archiver among those sharing the partitions (default
+	// host-pid); it must not contain '|'.
+	ID string
+	// LeaseTTL is how long a partition stays with an archiver that stopped
+	// renewing its lease (default 5 s): a dead archiver's partitions move
+	// to the others within it.
+	LeaseTTL time.Duration
+	Log      *slog.Logger
+	Metrics  *Metrics
 }
 
 func (c *Config) defaults() error {
@@ -73,6 +81,13 @@ func (c *Config) defaults() error {
 	if c.MaxQuarantineBody <= 0 {
 		c.MaxQuarantineBody = 4096
 	}
+	if c.ID == "" {
+		host, _ := os.Hostname()
+		c.ID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 5 * time.Second
+	}
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
@@ -86,43 +101,68 @@ func (c *Config) defaults() error {
 // this archiver resumed from: another archiver wrote meanwhile.
 var ErrRefused = errors.New("archive commit refused: the committed offset moved (another archiver?)")
 
-// Run archives every partition until ctx is done. A partition that fails
-// (broker lost, commit refused, store error) restarts from its committed
-// offset after a backoff; what it had buffered is consumed again.
+// ErrLeaseLost says that a commit found the partition's lease not held by
+// this archiver any more (it expired, or another archiver took it).
+var ErrLeaseLost = errors.New("archive commit refused: the partition's lease is not held")
+
+// Run archives, until ctx is done, the partitions that this archiver holds
+// the lease of: archivers share the partitions fairly (owner.go). A
+// partition that fails (broker lost, commit refused, store error) restarts
+// from its committed offset after a backoff; what it had buffered is
+// consumed again.
 func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.defaults(); err != nil {
 		return err
 	}
-	k := keyspace.New(cfg.KeyPrefix)
-	if err := cfg.Redis.HSet(ctx, k.ArchiveMeta(), keyspace.FieldStore, cfg.StoreURL,
-		keyspace.FieldPartitions, cfg.Streams.Partitions).Err(); err != nil {
-		return fmt.Errorf("archive: record meta: %w", err)
+	o, err := newOwner(&cfg)
+	if err != nil {
+		return err
 	}
-	eg, ctx := errgroup.WithContext(ctx)
-	for p := range cfg.Streams.Partitions {
-		eg.Go(func() error {
-			backoff := 200 * time.Millisecond
-			for {
-				started := time.Now()
-				err := runPartition(ctx, &cfg, p)
-				if ctx.Err() != nil {
-					return nil
-				}
-				if time.Since(started) > time.Minute {
-					backoff = 200 * time.Millisecond
-				}
-				cfg.Log.Warn("archive partition stopped, restarting from the committed offset", "partition", p, "err", err, "backoff", backoff)
-				cfg.Metrics.restarts.WithLabelValues(strconv.Itoa(p)).Inc()
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(backoff):
-				}
-				backoff = min(2*backoff, 10*time.Second)
-			}
-		})
+	done := make(chan error, 1)
+	go func() { done <- o.run(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
 	}
-	return eg.Wait()
+	// Stopping: a round blocked on a hanging Redis (go-redis does not
+	// interrupt a read when ctx ends) must not hold the process past 3 s.
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(stopGrace + 500*time.Millisecond):
+		cfg.Log.Warn("archiver stopping without waiting longer for Redis or the store; uncommitted cuts are archived again by the next owner")
+		return nil
+	}
+}
+
+// archivePartition archives partition p under grant until ctx is done or
+// the lease is lost, restarting after errors with a backoff.
+func archivePartition(ctx context.Context, cfg *Config, p int, grant lease.Grant) {
+	backoff := 200 * time.Millisecond
+	for {
+		started := time.Now()
+		err := runPartition(ctx, cfg, p, grant)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, ErrLeaseLost) {
+			cfg.Metrics.leasesLost.Inc()
+			cfg.Log.Warn("archive partition lease lost; stopping it (its uncommitted cut is dropped)", "partition", p, "token", grant.Token)
+			return
+		}
+		if time.Since(started) > time.Minute {
+			backoff = 200 * time.Millisecond
+		}
+		cfg.Log.Warn("archive partition stopped, restarting from the committed offset", "partition", p, "err", err, "backoff", backoff)
+		cfg.Metrics.restarts.WithLabelValues(strconv.Itoa(p)).Inc()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
 }
 
 // partition is one partition's archiving state between two commits.
@@ -131,6 +171,7 @@ type partition struct {
 	p         int
 	label     string
 	keys      keyspace.Keys
+	grant     lease.Grant
 	committed Progress
 	// pending, since the last commit:
 	offset      int64
@@ -143,7 +184,7 @@ type partition struct {
 	decodeSpace []flight.Event
 }
 
-func runPartition(ctx context.Context, cfg *Config, p int) error {
+func runPartition(ctx context.Context, cfg *Config, p int, grant lease.Grant) error {
 	pr, err := LoadProgress(ctx, cfg.Redis, cfg.KeyPrefix, p)
 	if err != nil {
 		return err
@@ -164,7 +205,7 @@ func runPartition(ctx context.Context, cfg *Config, p int) error {
 		return err
 	}
 	defer cons.Close()
-	st := &partition{cfg: cfg, p: p, label: strconv.Itoa(p), keys: keyspace.New(cfg.KeyPrefix), committed: pr,
+	st := &partition{cfg: cfg, p: p, label: strconv.Itoa(p), keys: keyspace.New(cfg.KeyPrefix), grant: grant, committed: pr,
 		offset: pr.Offset, maxTime: pr.MaxTime, seqs: dedup.New(pr.Seqs)}
 	cfg.Metrics.offset.WithLabelValues(st.label).Set(float64(pr.Offset))
 	cfg.Log.Info("archiving partition", "partition", p, "from_offset", pr.Offset+1, "segments", len(pr.Names))
@@ -278,19 +319,21 @@ func (st *partition) cut(ctx context.Context) error {
 	}
 	changed := st.seqs.Changed()
 	args := []any{st.committed.Offset, st.offset, st.maxTime, len(st.events), st.duplicates, len(st.quarantine),
-		name, st.committed.Offset + 1, st.cfg.MaxQuarantine, commitAttempt(), len(changed)}
+		name, st.committed.Offset + 1, st.cfg.MaxQuarantine, commitAttempt(), st.grant.Value(), len(changed)}
 	for prod, mark := range changed {
 		args = append(args, prod, mark.String())
 	}
 	for _, q := range st.quarantine {
 		args = append(args, q)
 	}
-	keys := []string{st.keys.ArchivePartition(st.p), st.keys.Segments(st.p), st.keys.Quarantine()}
+	keys := []string{st.keys.ArchivePartition(st.p), st.keys.Segments(st.p), st.keys.Quarantine(), st.grant.Key}
 	ok, err := commitScript.Run(ctx, st.cfg.Redis, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("archive partition %d: commit: %w", st.p, err)
 	}
 	switch ok {
+	case -1:
+		return fmt.Errorf("partition %d: %w", st.p, ErrLeaseLost)
 	case 0:
 		st.cfg.Metrics.refused.WithLabelValues(st.label).Inc()
 		return fmt.Errorf("partition %d: %w", st.p, ErrRefused)

@@ -1,10 +1,12 @@
 -- Commits one cut: KEYS partition hash, segments zset,
--- quarantine list. ARGV: expected previous offset, new offset, maxtime,
--- events, duplicates, quarantined, segment name ("" for none), first offset,
--- quarantine cap, attempt id, n_seqs, then producer, dedup mark pairs, then
--- quarantine entries.
--- Returns 1, 2 when this very commit was applied already, or 0 when the
--- committed offset is not the expected one.
+-- quarantine list, the partition's lease. ARGV: expected previous offset,
+-- new offset, maxtime, events, duplicates, quarantined, segment name (""
+-- for none), first offset, quarantine cap, attempt id, lease value, n_seqs,
+-- then producer, dedup mark pairs, then quarantine entries.
+-- Returns 1, 2 when this very commit was applied already, 0 when the
+-- committed offset is not the expected one, -1 when the lease is not held
+-- (expired, or taken by another archiver: fencing).
+if redis.call('GET', KEYS[4]) ~= ARGV[11] then return -1 end
 local cur = redis.call('HMGET', KEYS[1], 'offset', 'commit')
 local off = cur[1] or '-1'
 -- A retry of this very commit (go-redis resends a script whose reply timed
@@ -23,8 +25,8 @@ if ARGV[7] ~= '' then
   redis.call('ZADD', KEYS[2], ARGV[8], ARGV[7])
   redis.call('HINCRBY', KEYS[1], 'segments', 1)
 end
-local n = tonumber(ARGV[11])
-local i = 12
+local n = tonumber(ARGV[12])
+local i = 13
 for _ = 1, n do
   redis.call('HSET', KEYS[1], 's:' .. ARGV[i], ARGV[i + 1])
   i = i + 2

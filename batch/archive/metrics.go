@@ -6,6 +6,8 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	events, duplicates, quarantined, segments, bytes, refused, restarts, skipped *prometheus.CounterVec
 	offset, complete                                                             *prometheus.GaugeVec
+	owned                                                                        prometheus.Gauge
+	leasesLost                                                                   prometheus.Counter
 	putSeconds                                                                   prometheus.Histogram
 }
 
@@ -29,11 +31,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			"(its retention dropped them first), so the batch layer misses those messages."),
 		offset:   gv("committed_offset", "Last committed stream offset."),
 		complete: gv("complete_up_to_seconds", "Highest event time archived (Unix seconds): the partition is complete up to it."),
+		owned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tributary_archive_partitions_owned",
+			Help: "Partitions whose lease this archiver holds."}),
+		leasesLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "tributary_archive_leases_lost_total",
+			Help: "Partition leases found lost (expired or taken over) while archiving."}),
 		putSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tributary_archive_segment_put_seconds",
 			Help: "Time to store a segment durably.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.duplicates, m.quarantined, m.segments, m.bytes, m.refused, m.restarts, m.skipped, m.offset, m.complete, m.putSeconds)
+		reg.MustRegister(m.events, m.duplicates, m.quarantined, m.segments, m.bytes, m.refused, m.restarts, m.skipped, m.offset, m.complete, m.owned, m.leasesLost, m.putSeconds)
 	}
 	return m
 }

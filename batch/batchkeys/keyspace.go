@@ -20,6 +20,15 @@ func (k Keys) ArchivePartition(p int) string { return k.base + "archive:part:" +
 // Segments is the zset of partition p's committed segments.
 func (k Keys) Segments(p int) string { return k.base + "archive:segments:" + strconv.Itoa(p) }
 
+// ArchiveLease is partition p's archiver lease ("<archiver>|<token>").
+func (k Keys) ArchiveLease(p int) string { return k.base + "archive:lease:" + strconv.Itoa(p) }
+
+// ArchiveFence is partition p's fencing-token counter.
+func (k Keys) ArchiveFence(p int) string { return k.base + "archive:fence:" + strconv.Itoa(p) }
+
+// ArchiveMembers is the zset of live archivers.
+func (k Keys) ArchiveMembers() string { return k.base + "archive:members" }
+
 // Quarantine is the archiver's list of quarantined messages.
 func (k Keys) Quarantine() string { return k.base + "archive:quarantine" }
 

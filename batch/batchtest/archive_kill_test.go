@@ -2,14 +2,17 @@ package batchtest
 
 import (
 	"fmt"
-	amqp "github.com/rabbitmq/amqp091-go"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/tributary-dev/tributary/batch/archive"
+	"github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/internal/testenv"
 )
 
@@ -53,11 +56,73 @@ func TestArchiverSIGKILL(t *testing.T) {
 	t.Logf("%d events archived exactly once in %d committed segments; %d duplicates dropped", n, countSegments(st), dups)
 }
 
+// TestTwoArchiversOneKilled: two `tributary archive` processes share the
+// partitions with leases; one is SIGKILLed mid-way; the survivor takes its
+// partitions once their leases lapse (2 s here) and the committed segments
+// hold every event exactly once. A stopped archiver exits within 3 s of
+// SIGTERM and hands its partitions over at once.
+func TestTwoArchiversOneKilled(t *testing.T) {
+	e := newEnv(t)
+	bin := testenv.Binary(t)
+	const n = 100_000
+	a := startArchive(t, e, bin, "--archiver-id", "a", "--lease-ttl", "2s")
+	b := startArchive(t, e, bin, "--archiver-id", "b", "--lease-ttl", "2s")
+	defer func() { _ = b.Process.Signal(syscall.SIGKILL); _ = b.Wait() }()
+	holders := func() map[string]int {
+		out := map[string]int{}
+		for p := range e.streams.Partitions {
+			v, _ := e.rdb.Get(t.Context(), batchkeys.New(e.prefix).ArchiveLease(p)).Result()
+			owner, _, _ := strings.Cut(v, "|")
+			out[owner]++
+		}
+		return out
+	}
+	half := e.streams.Partitions / 2
+	waitFor(t, time.Minute, "both archivers hold half of the partitions", func() bool {
+		h := holders()
+		return h["a"] == half && h["b"] == e.streams.Partitions-half
+	})
+	e.feed(0, n/2, "replay")
+	waitFor(t, 2*time.Minute, "25,000 events archived", func() bool { return archivedEvents(t, e) >= n/4 })
+	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Wait()
+	killed := time.Now()
+	waitFor(t, time.Minute, "b holds every partition", func() bool { return holders()["b"] == e.streams.Partitions })
+	t.Logf("b took a's partitions %v after the SIGKILL (lease TTL 2 s)", time.Since(killed).Round(time.Millisecond))
+	e.feed(n/2, n, "replay")
+	e.feed(10_000, 20_000, "replay") // duplicates
+	st := e.waitArchived(n)
+	checkExactlyOnce(t, e, st, n)
+
+	// A graceful stop: b exits within 3 s of SIGTERM and gives its leases back.
+	c := startArchive(t, e, bin, "--archiver-id", "c", "--lease-ttl", "2s")
+	defer func() { _ = c.Process.Signal(syscall.SIGKILL); _ = c.Wait() }()
+	waitFor(t, time.Minute, "c holds half of the partitions", func() bool { return holders()["c"] == half })
+	if err := b.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- b.Wait() }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("b exited with %v after SIGTERM", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("b did not exit within 3 s of SIGTERM")
+	}
+	waitFor(t, time.Minute, "c holds every partition", func() bool { return holders()["c"] == e.streams.Partitions })
+	e.feed(n, n+10_000, "replay")
+	checkExactlyOnce(t, e, e.waitArchived(n+10_000), n+10_000)
+}
+
 // startArchive starts `tributary archive` on e's streams and store.
-func startArchive(t *testing.T, e *env, bin string) *exec.Cmd {
-	cmd := exec.Command(bin, "archive", "--key-prefix", e.prefix, "--stream-prefix", e.streams.Prefix,
+func startArchive(t *testing.T, e *env, bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, append([]string{"archive", "--key-prefix", e.prefix, "--stream-prefix", e.streams.Prefix,
 		"--partitions", fmt.Sprint(e.streams.Partitions), "--store", e.storeDir, "--segment-events", "3000",
-		"--segment-interval", "200ms", "--metrics-addr", "", "--log-level", "warn")
+		"--segment-interval", "200ms", "--metrics-addr", "", "--log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), "TRIBUTARY_REDIS_URL="+testenv.RedisURL(t), "TRIBUTARY_AMQP_URL="+testenv.AMQPURL(t))
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
