@@ -13,9 +13,9 @@ import (
 
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/lease"
+	"github.com/tributary-dev/tributary/internal/membership"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/speed/keyspace"
-	"github.com/tributary-dev/tributary/internal/membership"
 	"github.com/tributary-dev/tributary/speed/metrics"
 )
 

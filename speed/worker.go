@@ -15,8 +15,8 @@ import (
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/clock"
-	"github.com/tributary-dev/tributary/speed/keyspace"
 	"github.com/tributary-dev/tributary/internal/membership"
+	"github.com/tributary-dev/tributary/speed/keyspace"
 	"github.com/tributary-dev/tributary/speed/metrics"
 	"github.com/tributary-dev/tributary/speed/store"
 )
