@@ -66,8 +66,21 @@ func TestTwoArchiversOneKilled(t *testing.T) {
 	bin := testenv.Binary(t)
 	const n = 100_000
 	a := startArchive(t, e, bin, "--archiver-id", "a", "--lease-ttl", "2s")
+	aKilled := false
+	defer func() {
+		if !aKilled {
+			_ = a.Process.Signal(syscall.SIGKILL)
+			_ = a.Wait()
+		}
+	}()
 	b := startArchive(t, e, bin, "--archiver-id", "b", "--lease-ttl", "2s")
-	defer func() { _ = b.Process.Signal(syscall.SIGKILL); _ = b.Wait() }()
+	bDone := false
+	defer func() {
+		if !bDone {
+			_ = b.Process.Signal(syscall.SIGKILL)
+			_ = b.Wait()
+		}
+	}()
 	holders := func() map[string]int {
 		out := map[string]int{}
 		for p := range e.streams.Partitions {
@@ -88,6 +101,7 @@ func TestTwoArchiversOneKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = a.Wait()
+	aKilled = true
 	killed := time.Now()
 	waitFor(t, time.Minute, "b holds every partition", func() bool { return holders()["b"] == e.streams.Partitions })
 	t.Logf("b took a's partitions %v after the SIGKILL (lease TTL 2 s)", time.Since(killed).Round(time.Millisecond))
@@ -107,6 +121,7 @@ func TestTwoArchiversOneKilled(t *testing.T) {
 	go func() { stopped <- b.Wait() }()
 	select {
 	case err := <-stopped:
+		bDone = true
 		if err != nil {
 			t.Fatalf("b exited with %v after SIGTERM", err)
 		}
