@@ -8,12 +8,17 @@
 //	                          (last archived stream offset, -1 none), maxtime (µs,
 //	                          highest event time archived: the partition is
 //	                          complete up to it), events, segments, duplicates,
-//	                          quarantined (totals), s:<producer> (highest seq)
+//	                          quarantined (totals), s:<producer> (dedup mark:
+//	                          "HIGH" or "HIGH LO-HI,...", ingest/dedup.Mark),
+//	                          commit (the last commit's attempt id)
 //	B:archive:segments:<p>    zset of partition p's committed segment names
 //	                          scored by their first offset: the master data set
 //	                          (files in the store that are not listed here were
 //	                          never committed and are ignored)
 //	B:archive:quarantine      list of quarantine entries (ingest/quarantine JSON, newest last, capped)
+//	B:archive:members         zset of live archivers scored by heartbeat expiry (internal/membership)
+//	B:archive:lease:<p>       partition p's lease: "<archiver>|<token>" with a PX TTL (internal/lease)
+//	B:archive:fence:<p>       counter: partition p's last fencing token
 //
 // The recompute and the published view (packages recompute and view):
 //

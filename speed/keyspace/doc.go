@@ -14,7 +14,7 @@
 //	                            of the last writer), maxtime (µs, highest event
 //	                            time applied; watermark = maxtime - allowed
 //	                            lateness), mintime (µs, lowest event time
-//	                            applied), s:<producer> (highest applied seq),
+//	                            applied), s:<producer> (dedup mark: highest applied seq and gaps, ingest/dedup.Mark),
 //	                            applied, late, duplicates, quarantined (totals)
 //	P:lease:<p>                 string "<worker>|<token>" with a PX TTL: the lease
 //	P:fence:<p>                 counter: the last fencing token handed out for p
