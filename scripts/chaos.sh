@@ -208,7 +208,7 @@ print(max(nodes, key=lambda p: len((p["role"] or "").split(",")) if "no stream" 
       recovery=$(wait_until 60 leases_owned_by_other speed1) || true
       sleep 15; "$cluster" kill speed1 CONT ;;
     archive-kill)
-      target=archive1; action="SIGKILL of archiver archive1; restarted 5 s later"
+      target=archive1; action="SIGKILL of archiver archive1; restarted 5 s after archive2 took its partitions"
       "$cluster" kill archive1 KILL
       recovery=$(wait_until 60 archive_leases_owned_by_other archive1) || true
       sleep 5; "$cluster" start archive1 ;;
