@@ -62,12 +62,20 @@ func Lag(ends, offsets []int64) int64 {
 // pending, active, scheduled and retrying. A queue that does not exist yet
 // (no task ever enqueued) counts as empty.
 func QueueDepth(ins *asynq.Inspector, queues []string) (int, error) {
+	known, err := ins.Queues()
+	if err != nil {
+		return 0, fmt.Errorf("asynq queues: %w", err)
+	}
+	exists := map[string]bool{}
+	for _, q := range known {
+		exists[q] = true
+	}
 	n := 0
 	for _, q := range queues {
-		info, err := ins.GetQueueInfo(q)
-		if errors.Is(err, asynq.ErrQueueNotFound) {
+		if !exists[q] {
 			continue
 		}
+		info, err := ins.GetQueueInfo(q)
 		if err != nil {
 			return 0, fmt.Errorf("queue %s: %w", q, err)
 		}
