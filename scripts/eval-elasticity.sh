@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Elasticity on make cluster: tributary autoscale sizes the speed workers
+# while replay runs a load profile (quiet, peak, quiet: --speed values), and a
+# sampler records lag, speed workers and events/s applied every second.
+#
+#   scripts/eval-elasticity.sh [short|full]   (needs make cluster up)
+#
+# Writes bench/elasticity/elasticity-MODE.json: the profile, the samples,
+# the reaction time (peak start -> first added worker; -> lag back under the
+# target), and worker-seconds used against static provisioning for the peak.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mode=${1:-short}
+run="${TRIBUTARY_CLUSTER_DIR:-$root/.run/cluster}"
+[ -f "$run/env" ] || { echo "elasticity: no cluster: run make cluster" >&2; exit 1; }
+set -a; . "$run/env"; set +a
+base=$TRIBUTARY_CLUSTER_BASE_PORT
+case $mode in
+  short) quiet=3000 peak=max t_quiet1=25 t_peak=40 t_quiet2=60 target=20000 ;;
+  full) quiet=8640 peak=max t_quiet1=60 t_peak=120 t_quiet2=180 target=50000 ;;
+  *) echo "usage: $0 [short|full]" >&2; exit 2 ;;
+esac
+out=bench/elasticity/elasticity-$mode.json
+mkdir -p bench/elasticity
+tmp=$(mktemp -d)
+producer="elastic-$(date +%s)"
+as_metrics=127.0.0.1:$((base + 91))
+
+# The autoscaler: speed pool only (the batch pool sits idle during a replay).
+bin/tributary autoscale --id autoscale1 --pools speed --speed-min 1 --speed-max 4 --speed-target "$target" \
+  --cooldown 10s --down-after 20s --interval 2s --stop-timeout 20s --metrics-addr "$as_metrics" \
+  --speed-metrics "127.0.0.1:$((base + 100)),127.0.0.1:$((base + 101))" \
+  --cluster-dir "$run" --bin "$root/bin/tributary" >> "$run/logs/autoscale1.log" 2>&1 &
+echo $! > "$run/pids/autoscale1.pid"
+aspid=$!
+
+python3 scripts/eval_sampler.py "$run" "$TRIBUTARY_SERVE_URL" "$tmp/samples.jsonl" &
+spid=$!
+trap 'kill $aspid $spid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+phase() { # phase NAME SPEED SECONDS [--reset]
+  echo "$(date +%s.%N) $1 $2" >> "$tmp/phases"
+  echo "elasticity: phase $1 (--speed $2) for $3 s"
+  timeout -s TERM "$3" bin/tributary replay --speed "$2" --producer "$producer" --metrics-addr "" "${@:4}" >> "$tmp/replay.log" 2>&1 || true
+}
+phase quiet1 "$quiet" "$t_quiet1" --reset
+phase peak "$peak" "$t_peak"
+phase quiet2 "$quiet" "$t_quiet2"
+echo "$(date +%s.%N) end 0" >> "$tmp/phases"
+kill "$spid"; wait "$spid" 2>/dev/null || true
+kill -TERM "$aspid"; wait "$aspid" 2>/dev/null || true
+rm -f "$run/pids/autoscale1.pid"
+
+python3 scripts/eval_sampler.py --report "$tmp/samples.jsonl" "$tmp/phases" "$target" "$mode" "$(git rev-parse --short HEAD)" > "$out"
+echo "elasticity: results in $out"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps(d["summary"], indent=1))' "$out"
