@@ -33,7 +33,7 @@ def sample(run, url, out):
             workers = sum(alive(p) for p in glob.glob(os.path.join(run, "pids", "speed*.pid")))
             rec = {"t": t, "workers": workers}
             try:
-                with urllib.request.urlopen(url.rstrip("/") + "/v1/status", timeout=2) as r:
+                with urllib.request.urlopen(url.rstrip("/") + "/v1/status", timeout=5) as r:
                     st = json.load(r)
                 parts = st["speed"]["partitions"]
                 rec["applied"] = sum(p.get("applied", 0) for p in parts)
