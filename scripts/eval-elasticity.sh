@@ -19,8 +19,8 @@ run="${TRIBUTARY_CLUSTER_DIR:-$root/.run/cluster}"
 set -a; . "$run/env"; set +a
 base=$TRIBUTARY_CLUSTER_BASE_PORT
 case $mode in
-  short) quiet=3000 peak=max t_quiet1=25 t_peak=45 t_quiet2=60 target=1000 ;;
-  full) quiet=8640 peak=max t_quiet1=60 t_peak=120 t_quiet2=180 target=1000 ;;
+  short) quiet=3000 peak=40000 t_quiet1=20 t_peak=30 t_quiet2=70 target=1000 ;;
+  full) quiet=3000 peak=40000 t_quiet1=60 t_peak=120 t_quiet2=300 target=1000 ;;
   *) echo "usage: $0 [short|full]" >&2; exit 2 ;;
 esac
 out=bench/elasticity/elasticity-$mode.json
@@ -28,6 +28,25 @@ mkdir -p bench/elasticity
 tmp=$(mktemp -d)
 producer="elastic-$(date +%s)"
 as_metrics=127.0.0.1:$((base + 91))
+cluster=scripts/cluster.sh
+
+# stop_extra: the speed workers past the cluster's two (started by an autoscaler).
+stop_extra() {
+  local f
+  for f in "$run"/pids/speed*.pid; do
+    case $(basename "$f" .pid) in speed1 | speed2) ;; *) kill -TERM "$(cat "$f")" 2>/dev/null || true; rm -f "$f" ;; esac
+  done
+}
+
+# Fresh key and stream prefixes (as make chaos does): no backlog of an
+# earlier run, every role restarted on them, two speed workers to start with.
+stop_extra
+sfx=$(date +%s)
+export TRIBUTARY_KEY_PREFIX="elastic-$sfx" TRIBUTARY_STREAM_PREFIX="elastic.$sfx"
+printf "TRIBUTARY_KEY_PREFIX=%s\nTRIBUTARY_STREAM_PREFIX=%s\n" "$TRIBUTARY_KEY_PREFIX" "$TRIBUTARY_STREAM_PREFIX" > "$run/env.local"
+"$cluster" restart-roles
+bin/tributary streams declare >/dev/null
+sleep 3
 
 # The autoscaler: speed pool only (the batch pool sits idle during a replay).
 bin/tributary autoscale --id autoscale1 --pools speed --speed-min 1 --speed-max 4 --speed-target "$target" \
@@ -56,6 +75,10 @@ echo "$(date +%s.%N) end 0" >> "$tmp/phases"
 kill "$spid"; wait "$spid" 2>/dev/null || true
 kill -TERM "$aspid"; wait "$aspid" 2>/dev/null || true
 rm -f "$run/pids/autoscale1.pid"
+# Back to the cluster's own prefixes and two speed workers.
+stop_extra
+rm -f "$run/env.local"
+"$cluster" restart-roles
 
 python3 scripts/eval_sampler.py --report "$tmp/samples.jsonl" "$tmp/phases" "$target" "$mode" "$(git rev-parse --short HEAD)" > "$out"
 echo "elasticity: results in $out"
