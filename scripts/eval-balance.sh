@@ -16,15 +16,19 @@ run="${TRIBUTARY_CLUSTER_DIR:-$root/.run/cluster}"
 set -a; . "$run/env"; set +a
 mkdir -p bench/balance
 snap() { python3 scripts/eval_balance.py snap "$run"; }
+applied() { curl -fsS "$TRIBUTARY_SERVE_URL/v1/status" | python3 -c 'import json,sys; print(sum(p.get("applied",0) for p in json.load(sys.stdin)["speed"]["partitions"]))'; }
+start=$(applied)
 before=$(snap)
 t0=$(date +%s.%N)
-bin/tributary replay --speed max --limit "$rows" --producer "balance-$(date +%s)" --reset --metrics-addr "" >/dev/null 2>&1
-# Until the speed layer has applied everything (lag 0 on every partition).
-for _ in $(seq 1 300); do
-  lag=$(curl -fsS "$TRIBUTARY_SERVE_URL/v1/status" | python3 -c 'import json,sys; print(sum(p.get("lag",1) for p in json.load(sys.stdin)["speed"]["partitions"]))' || echo 1)
-  [ "$lag" = 0 ] && break
+bin/tributary replay --speed max --limit "$rows" --producer "balance-$(date +%s)" --reset --metrics-addr "" >> "$run/logs/balance-replay.log" 2>&1 \
+  || { echo "balance: replay failed (see $run/logs/balance-replay.log)" >&2; exit 1; }
+# Until the speed layer has applied the ROWS events (a new producer: none is a duplicate).
+for _ in $(seq 1 600); do
+  now=$(applied || echo "$start")
+  [ "$now" -ge $((start + rows)) ] && break
   sleep 1
 done
+[ "$now" -ge $((start + rows)) ] || { echo "balance: the speed layer applied $((now - start)) of $rows events in 10 min" >&2; exit 1; }
 t1=$(date +%s.%N)
 after=$(snap)
 python3 scripts/eval_balance.py report "$before" "$after" "$t0" "$t1" "$rows" "$(git rev-parse --short HEAD)" > bench/balance/balance-cluster.json
