@@ -5,7 +5,7 @@
 // It is a role of its own (like speed or serving), hence a top-level package:
 // a pure policy (Decide: a load history, bounds, a cooldown and hysteresis in,
 // a worker count out), a control loop that only the holder of a Redis lease
-// runs (scheduler/lease, so that two autoscalers never fight), the signals it
+// runs (internal/lease, so that two autoscalers never fight), the signals it
 // reads (Redis, RabbitMQ stream ends, asynq) and the Actuator that applies a
 // decision: local processes for scripts/cluster.sh, or infra/scripts/infra.sh
 // scale for the GCP managed instance groups.

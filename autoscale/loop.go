@@ -23,7 +23,7 @@ type Signal interface {
 	Load(ctx context.Context, kind Kind) (float64, error)
 }
 
-// Leader is the lease the loop acts under (scheduler/lease.Lease).
+// Leader is the lease the loop acts under (internal/lease.Lease).
 type Leader interface {
 	TryAcquire(ctx context.Context) (bool, error)
 	Release(ctx context.Context) error

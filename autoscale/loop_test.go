@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tributary-dev/tributary/internal/lease"
 	"github.com/tributary-dev/tributary/internal/testenv"
-	"github.com/tributary-dev/tributary/scheduler/lease"
 )
 
 // pool is an in-memory actuator: it records the resizes it is asked for.

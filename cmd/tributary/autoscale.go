@@ -14,9 +14,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tributary-dev/tributary/autoscale"
+	"github.com/tributary-dev/tributary/internal/lease"
 	"github.com/tributary-dev/tributary/internal/obs"
 	"github.com/tributary-dev/tributary/internal/redisconn"
-	"github.com/tributary-dev/tributary/scheduler/lease"
 	"github.com/tributary-dev/tributary/speed/store"
 )
 

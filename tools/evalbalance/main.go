@@ -12,7 +12,7 @@ import (
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
-	"github.com/tributary-dev/tributary/speed/lease"
+	"github.com/tributary-dev/tributary/speed/membership"
 )
 
 func main() {
@@ -118,7 +118,9 @@ func analyse(name string, byOrigin map[string]int64) scenario {
 		total += n
 		airs = append(airs, airportShare{Airport: a, Share: float64(n)})
 	}
-	sort.Slice(airs, func(i, j int) bool { return airs[i].Share > airs[j].Share || (airs[i].Share == airs[j].Share && airs[i].Airport < airs[j].Airport) })
+	sort.Slice(airs, func(i, j int) bool {
+		return airs[i].Share > airs[j].Share || (airs[i].Share == airs[j].Share && airs[i].Airport < airs[j].Airport)
+	})
 	for i := range airs {
 		airs[i].Share = round(airs[i].Share / float64(total))
 	}
@@ -137,7 +139,7 @@ func analyse(name string, byOrigin map[string]int64) scenario {
 				members[i] = "speed" + strconv.Itoa(i+1)
 			}
 			slices.Sort(members)
-			owner := lease.Assign(members, parts)
+			owner := membership.Assign(members, parts)
 			idx := map[string]int{}
 			for i, m := range members {
 				idx[m] = i
