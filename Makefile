@@ -8,7 +8,7 @@ ENV := set -a; [ -f .run/env ] && . .run/env; set +a;
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_TIMEOUT ?= 40m
 
-.PHONY: help deps services services-down data build test test-unit lint fuzz demo bench clean cluster cluster-down cluster-status chaos chaos-short infra infra-destroy infra-check infra-secrets
+.PHONY: help deps services services-down data build test test-unit lint fuzz demo bench clean cluster cluster-down cluster-status chaos chaos-short infra infra-destroy infra-check infra-secrets eval-elasticity eval-balance eval-cost notebooks
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -76,3 +76,16 @@ infra-destroy: ## drain the workers and destroy the GCP deployment
 
 clean: services-down ## stop the services and remove .run/ and bin/
 	rm -rf .run bin
+
+eval-elasticity: cluster ## the autoscaler under a quiet/peak/quiet replay (short: ~2.5 min) -> bench/elasticity/
+	scripts/eval-elasticity.sh $(or $(MODE),short)
+
+eval-balance: cluster ## events, partitions and CPU per speed worker on make cluster, plus the exact shares from the data set -> bench/balance/
+	$(GO) run ./tools/evalbalance > bench/balance/balance-static.json
+	scripts/eval-balance.sh $(or $(ROWS),300000)
+
+eval-cost: ## cost per size, per million events and the autoscaler's saving, from infra's price table -> bench/cost/cost.json
+	python3 scripts/eval-cost.py > bench/cost/cost.json
+
+notebooks: ## execute the notebooks (Debian's Jupyter) on the committed result files
+	for nb in notebooks/*.ipynb; do /usr/bin/python3 -m jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done

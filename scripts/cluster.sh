@@ -365,12 +365,26 @@ up() {
   echo "cluster: set -a; . $run/env; set +a   # then tributary replay, tributary batch run --wait, ..."
 }
 
+# The processes tributary autoscale started (speed3, worker4, ...) and the
+# autoscalers themselves, from their pid files.
+extra_roles() {
+  local f n
+  for f in "$run"/pids/speed*.pid "$run"/pids/worker*.pid "$run"/pids/autoscale*.pid; do
+    [ -e "$f" ] || continue
+    n=$(basename "$f" .pid)
+    case $n in speed1 | speed2 | worker1 | worker2) ;; *) echo "$n" ;; esac
+  done
+}
+
 down() {
-  local name
-  for name in serve1 serve2 speed1 speed2 archive1 archive2 worker1 worker2 scheduler1 scheduler2 haproxy; do
+  local name extra
+  extra=$(extra_roles)
+  # shellcheck disable=SC2086 # one name a word
+  for name in $extra serve1 serve2 speed1 speed2 archive1 archive2 worker1 worker2 scheduler1 scheduler2 haproxy; do
     alive "$name" && kill -TERM "$(pid_of "$name")" 2>/dev/null || true
   done
-  for name in serve1 serve2 speed1 speed2 archive1 archive2 worker1 worker2 scheduler1 scheduler2 haproxy; do
+  # shellcheck disable=SC2086
+  for name in $extra serve1 serve2 speed1 speed2 archive1 archive2 worker1 worker2 scheduler1 scheduler2 haproxy; do
     for _ in $(seq 1 50); do alive "$name" || break; sleep 0.1; done
     alive "$name" && kill -KILL "$(pid_of "$name")" 2>/dev/null || true
     rm -f "$run/pids/$name.pid"

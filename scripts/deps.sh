@@ -37,6 +37,11 @@ if [ "${TRIBUTARY_DEPS_INFRA:-1}" != 0 ]; then
     have gpg || need+=(gnupg)
   fi
 fi
+# make notebooks: the evaluation notebooks run with Debian's Jupyter, pandas
+# and matplotlib (/usr/bin/python3).
+for p in jupyter-nbconvert python3-nbformat python3-ipykernel python3-matplotlib python3-pandas; do
+  pkg_installed "$p" || need+=("$p")
+done
 # Benchmarks and the browser test; cheap to skip with TRIBUTARY_DEPS_MINIMAL=1.
 if [ "${TRIBUTARY_DEPS_MINIMAL:-0}" != 1 ]; then
   for p in ${TRIBUTARY_EXTRA_PKGS:-}; do pkg_installed "$p" || need+=("$p"); done

@@ -75,6 +75,7 @@ func newRootCmd() *cobra.Command {
 		newArchiveCmd(g),
 		newBatchCmd(g),
 		newServeCmd(g),
+		newAutoscaleCmd(g),
 	)
 	envHelp(root)
 	return root

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Elasticity on make cluster: tributary autoscale sizes the speed workers
+# while replay runs a load profile (quiet, peak, quiet: --speed values), and a
+# sampler records lag, speed workers and events/s applied every second.
+#
+#   scripts/eval-elasticity.sh [short|full]   (needs make cluster up)
+#
+# The lag is in stream messages (an Arrow message carries up to
+# --batch-events events of one partition); the target is per worker.
+# Writes bench/elasticity/elasticity-MODE.json: the profile, the samples,
+# the reaction time (peak start -> first added worker; -> lag back under the
+# target), and worker-seconds used against static provisioning for the peak.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mode=${1:-short}
+run="${TRIBUTARY_CLUSTER_DIR:-$root/.run/cluster}"
+[ -f "$run/env" ] || { echo "elasticity: no cluster: run make cluster" >&2; exit 1; }
+set -a; . "$run/env"; set +a
+base=$TRIBUTARY_CLUSTER_BASE_PORT
+case $mode in
+  short) quiet=3000 peak=40000 t_quiet1=20 t_peak=30 t_quiet2=70 target=1000 ;;
+  full) quiet=3000 peak=40000 t_quiet1=60 t_peak=120 t_quiet2=300 target=1000 ;;
+  *) echo "usage: $0 [short|full]" >&2; exit 2 ;;
+esac
+out=bench/elasticity/elasticity-$mode.json
+mkdir -p bench/elasticity
+tmp=$(mktemp -d)
+producer="elastic-$(date +%s)"
+as_metrics=127.0.0.1:$((base + 91))
+cluster=scripts/cluster.sh
+
+# stop_extra: the speed workers past the cluster's two (started by an autoscaler).
+stop_extra() {
+  local f
+  for f in "$run"/pids/speed*.pid; do
+    case $(basename "$f" .pid) in speed1 | speed2) ;; *) kill -TERM "$(cat "$f")" 2>/dev/null || true; rm -f "$f" ;; esac
+  done
+}
+
+# Fresh key and stream prefixes (as make chaos does): no backlog of an
+# earlier run, every role restarted on them, two speed workers to start with.
+stop_extra
+sfx=$(date +%s)
+export TRIBUTARY_KEY_PREFIX="elastic-$sfx" TRIBUTARY_STREAM_PREFIX="elastic.$sfx"
+printf "TRIBUTARY_KEY_PREFIX=%s\nTRIBUTARY_STREAM_PREFIX=%s\n" "$TRIBUTARY_KEY_PREFIX" "$TRIBUTARY_STREAM_PREFIX" > "$run/env.local"
+"$cluster" restart-roles
+bin/tributary streams declare >/dev/null
+sleep 3
+
+# The autoscaler: speed pool only (the batch pool sits idle during a replay).
+bin/tributary autoscale --id autoscale1 --pools speed --speed-min 1 --speed-max 4 --speed-target "$target" \
+  --cooldown 10s --down-after 20s --interval 2s --stop-timeout 20s --metrics-addr "$as_metrics" \
+  --speed-metrics "127.0.0.1:$((base + 100)),127.0.0.1:$((base + 101))" \
+  --cluster-dir "$run" --bin "$root/bin/tributary" >> "$run/logs/autoscale1.log" 2>&1 &
+echo $! > "$run/pids/autoscale1.pid"
+aspid=$!
+
+python3 scripts/eval_sampler.py "$run" "$TRIBUTARY_SERVE_URL" "$tmp/samples.jsonl" &
+spid=$!
+trap 'kill $aspid $spid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+phase() { # phase NAME SPEED SECONDS [--reset]
+  echo "$(date +%s.%N) $1 $2" >> "$tmp/phases"
+  echo "elasticity: phase $1 (--speed $2) for $3 s"
+  local rc=0
+  timeout -s TERM "$3" bin/tributary replay --speed "$2" --producer "$producer" --metrics-addr "" "${@:4}" >> "$run/logs/elasticity-replay.log" 2>&1 || rc=$?
+  # 124: ended by timeout, as planned; anything else ended the phase early.
+  [ "$rc" = 124 ] || [ "$rc" = 0 ] || echo "elasticity: replay of phase $1 exited $rc (see $run/logs/elasticity-replay.log)" >&2
+}
+phase quiet1 "$quiet" "$t_quiet1" --reset
+phase peak "$peak" "$t_peak"
+phase quiet2 "$quiet" "$t_quiet2"
+echo "$(date +%s.%N) end 0" >> "$tmp/phases"
+kill "$spid"; wait "$spid" 2>/dev/null || true
+kill -TERM "$aspid"; wait "$aspid" 2>/dev/null || true
+rm -f "$run/pids/autoscale1.pid"
+# Back to the cluster's own prefixes and two speed workers.
+stop_extra
+rm -f "$run/env.local"
+"$cluster" restart-roles
+
+python3 scripts/eval_sampler.py --report "$tmp/samples.jsonl" "$tmp/phases" "$target" "$mode" "$(git rev-parse --short HEAD)" > "$out"
+echo "elasticity: results in $out"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps(d["summary"], indent=1))' "$out"
