@@ -12,7 +12,7 @@ import (
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
-	"github.com/tributary-dev/tributary/speed/membership"
+	"github.com/tributary-dev/tributary/internal/membership"
 )
 
 func main() {
