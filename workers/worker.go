@@ -27,8 +27,16 @@ type Config struct {
 	KeyPrefix string
 	// Queues to serve and their priorities (taskq.DefaultQueues(KeyPrefix) if zero).
 	Queues taskq.Queues
-	// Concurrency is the number of tasks run at once (default: 2 x CPUs).
+	// Concurrency is the number of tasks a worker holds at once, from
+	// asynq's dequeue to asynq's done: the tasks whose functions run, and
+	// those in their state round trips (start, complete, asynq's done)
+	// around it (default DefaultConcurrency).
 	Concurrency int
+	// Parallelism bounds the functions run at once, among the Concurrency
+	// tasks held (default 2 x CPUs, at most Concurrency): CPU-bound (and
+	// memory-hungry) functions run no more at once than they did when this
+	// was the concurrency, while the round trips of short tasks overlap.
+	Parallelism int
 	// TaskCheckInterval is how long asynq sleeps when all queues look empty;
 	// asynq's default (1 s) would be paid at every step of a chain.
 	TaskCheckInterval time.Duration
@@ -38,12 +46,12 @@ type Config struct {
 	// RetryDelay is the backoff before retry n (default: 100 ms x 2^n, at most 10 s, jittered).
 	RetryDelay func(n int) time.Duration
 	// Processors is the number of asynq servers the worker runs on the same
-	// queues, sharing Concurrency (default: one per 8 of concurrency, at
-	// most 4). asynq's processor dequeues one task at a time (a script round
-	// trip per queue tried, empty higher-priority queues included), which
-	// bounds a server's tasks/s whatever its concurrency; more processors
-	// dequeue in parallel. Each polls the queues every TaskCheckInterval
-	// when they are empty.
+	// queues, sharing Concurrency (default DefaultProcessors, at most
+	// Concurrency). asynq's processor dequeues one task at a time (a script
+	// round trip per queue tried), which bounds a server's tasks/s whatever
+	// its concurrency; more processors dequeue in parallel, and their
+	// concurrent starts and completions coalesce into fewer round trips.
+	// Each polls the queues every TaskCheckInterval when they are empty.
 	Processors int
 	// CoalesceWindow is how long, under load, the worker waits to coalesce
 	// the state updates (start, fan-in) of concurrent tasks into one round
@@ -60,11 +68,26 @@ type Config struct {
 	Metrics prometheus.Registerer
 }
 
+// Defaults of Config, chosen from bench/scheduler.sh (docs/benchmarks.md,
+// section "Scheduler"): on 2 vCPUs, 2 workers of 16 tasks on 4 processors
+// each (4 tasks per asynq server) ran no-op tasks at the highest rate
+// measured, where 4 tasks on 1 processor (the previous defaults) were bound
+// by one serial dequeue per task and by uncoalesced state calls; CPU-bound
+// tasks are bounded by Parallelism (2 x CPUs, the previous concurrency), so
+// that the higher concurrency adds only the tasks held in their round
+// trips (at most Concurrency - Parallelism claimed but waiting for a run
+// slot: the cost of the prefetch, on a long task's tail).
+const (
+	DefaultConcurrency = 16
+	DefaultProcessors  = 4
+)
+
 // Worker runs graph tasks with the functions of a registry.
 type Worker struct {
 	cfg  Config
 	reg  *Registry
 	rec  *scheduler.TaskRecorder
+	run  chan struct{} // run slots: Parallelism functions at once
 	m    *metrics
 	log  *slog.Logger
 	info scheduler.WorkerInfo
@@ -105,15 +128,21 @@ func New(cfg Config, reg *Registry) (*Worker, error) {
 		return nil, fmt.Errorf("worker metrics: %w", err)
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 2 * runtime.NumCPU()
+		cfg.Concurrency = DefaultConcurrency
 	}
+	if cfg.Parallelism <= 0 {
+		cfg.Parallelism = 2 * runtime.NumCPU()
+	}
+	cfg.Parallelism = min(cfg.Parallelism, cfg.Concurrency)
 	if cfg.Processors <= 0 {
-		cfg.Processors = min((cfg.Concurrency+7)/8, 4)
+		cfg.Processors = DefaultProcessors
 	}
+	cfg.Processors = min(cfg.Processors, cfg.Concurrency)
 	if cfg.CoalesceWindow == 0 {
 		cfg.CoalesceWindow = 200 * time.Microsecond
 	}
-	w := &Worker{cfg: cfg, reg: reg, rec: scheduler.NewTaskRecorder(cfg.Redis, cfg.KeyPrefix, cfg.CoalesceWindow), m: m, log: cfg.Log.With("worker", cfg.ID)}
+	w := &Worker{cfg: cfg, reg: reg, rec: scheduler.NewTaskRecorder(cfg.Redis, cfg.KeyPrefix, cfg.CoalesceWindow),
+		run: make(chan struct{}, cfg.Parallelism), m: m, log: cfg.Log.With("worker", cfg.ID)}
 	w.info = scheduler.WorkerInfo{ID: cfg.ID, Host: host, PID: os.Getpid(), Functions: reg.Names(), Queues: cfg.Queues.All(), Started: time.Now()}
 	return w, nil
 }
@@ -134,7 +163,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	w.log.Info("worker started", "functions", w.info.Functions, "queues", w.info.Queues,
-		"concurrency", w.cfg.Concurrency, "processors", len(srvs))
+		"concurrency", w.cfg.Concurrency, "parallelism", w.cfg.Parallelism, "processors", len(srvs))
 	hb.run(ctx)
 	shutdown(srvs)
 	hb.stop(ctx)
@@ -229,10 +258,16 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if !ok {
 		return w.fail(ctx, p, Permanent(fmt.Errorf("function %q is not registered in worker %s", p.Func, w.cfg.ID)))
 	}
+	select { // a run slot (Parallelism)
+	case w.run <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	start := time.Now()
 	w.m.running.Inc()
 	res, err := w.call(ctx, fn, p, deps)
 	w.m.running.Dec()
+	<-w.run
 	if err != nil {
 		if ctx.Err() != nil {
 			// Cancelled by asynq (graph cancelled, or shutdown): not a task failure.
