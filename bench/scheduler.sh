@@ -19,7 +19,7 @@
 # (a bin/tributary built from another revision, run as "before" with its own
 # defaults), SCHED_ADDR (127.0.0.1:8090: the scheduler's HTTP address),
 # REDIS_STATS=1 (print Redis CPU and calls per task of each Tributary figure),
-# PROFILE_DIR (if set, each worker writes a CPU profile there), SYSTEMS
+# PROFILE_DIR (if set, the scheduler and each worker write a CPU profile there), SYSTEMS
 # (which of "raw tributary dask" to run: all),
 # JSON (if set, the medians and ratios are also written there as JSON).
 # Needs the services (make services); installs python3-distributed.
@@ -69,6 +69,15 @@ print(f"  redis cpu {d('cpu') * 1e6 / n:.1f} µs/task;", ", ".join(
     f"{k[:-6]} {d(k) / n:.2f} calls {d(k[:-6] + '.usec') / n:.1f} µs" for k in sorted(b) if k.endswith('.calls') and d(k) > 0))
 PY
 }
+# cpu_ticks PID...: user+system CPU of the processes so far, in clock ticks.
+cpu_ticks() {
+  local t=0 p f
+  for p in "$@"; do
+    f=$(cut -d')' -f2 "/proc/$p/stat" 2>/dev/null) || continue
+    t=$((t + $(awk '{print $12 + $13}' <<<"$f")))
+  done
+  echo "$t"
+}
 load() { cut -d' ' -f1 /proc/loadavg; }
 
 # tributary LABEL BIN: a scheduler and WORKERS workers of BIN on a fresh key
@@ -76,7 +85,9 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 tributary() {
   local label=$1 bin=$2 prefix="bench-$RANDOM$RANDOM" i
   local flags=(--key-prefix "$prefix" --log-level warn)
-  "$bin" "${flags[@]}" scheduler --http-addr "$SCHED_ADDR" >"$logs/$label-scheduler.log" 2>&1 &
+  local sprof=()
+  [ -n "$PROFILE_DIR" ] && [ "$label" = tributary ] && sprof=(--cpuprofile "$PROFILE_DIR/scheduler-$(date +%s%N).pprof")
+  "$bin" "${flags[@]}" scheduler --http-addr "$SCHED_ADDR" "${sprof[@]}" >"$logs/$label-scheduler.log" 2>&1 &
   pids+=($!)
   for i in $(seq "$WORKERS"); do
     local prof=()
@@ -95,11 +106,16 @@ tributary() {
   for shape in independent tree; do
     l=$(load)
     [ -n "$REDIS_STATS" ] && bin/bench-scheduler -system redis-snapshot >"$logs/before"
+    local c0; c0=$(cpu_ticks "${pids[@]}")
     r=$("${g[@]}" --shape "$shape" --tasks "$([ $shape = tree ] && echo "$LEAVES" || echo "$TASKS")" --fan-in "$FANIN" 2>/dev/null | tail -1)
     echo "  $r" >&2
     # shape=... tasks=N submit=... total=... tasks_per_s=X
     echo "$label $shape $(sed -E 's/.*tasks=([0-9]+).*total=([^ ]+).*tasks_per_s=([0-9]+).*/\1 \2 \3/' <<<"$r") load=$l" | tee -a "$out"
-    [ -n "$REDIS_STATS" ] && redis_delta "$logs/before" "$(cut -d' ' -f2 <<<"$r" | cut -d= -f2)"
+    local n; n=$(cut -d' ' -f2 <<<"$r" | cut -d= -f2)
+    if [ -n "$REDIS_STATS" ]; then
+      echo "  scheduler+workers cpu $(( ($(cpu_ticks "${pids[@]}") - c0) * 1000000 / $(getconf CLK_TCK) / n )) µs/task"
+      redis_delta "$logs/before" "$n"
+    fi
   done
   stop_all
   bin/bench-scheduler -system cleanup -prefix "$prefix"

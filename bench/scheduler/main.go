@@ -124,18 +124,22 @@ func main() {
 	}
 	fmt.Printf("%s %s %d %.3f %.0f\n", *label, o.shape, n, el.Seconds(), float64(n)/el.Seconds())
 	if *redisStats {
-		fmt.Fprintf(os.Stderr, "bench process cpu per task: %.1f µs\n", (processCPU()-cpu0).Seconds()*1e6/float64(n))
+		fmt.Fprintf(os.Stderr, "bench process (and -procs children) cpu per task: %.1f µs\n", (processCPU()-cpu0).Seconds()*1e6/float64(n))
 		printRedisDelta(before, redisInfo(ctx, rdb), n)
 	}
 }
 
-// processCPU is the CPU time (user and system) used by this process so far.
+// processCPU is the CPU time (user and system) used by this process and
+// its waited-for children (the -procs servers) so far.
 func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+	var t time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(who, &ru); err == nil {
+			t += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return t
 }
 
 // redisInfo reads Redis's CPU seconds and per-command calls and µs (INFO
