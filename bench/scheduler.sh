@@ -15,7 +15,9 @@
 #
 # Environment: RUNS (3), TASKS (10000), LEAVES (1000), FANIN (8), WORKERS (2),
 # RAW_CONC (asynq concurrency of each raw process, 8), WORKER_FLAGS (extra
-# flags of the workers, e.g. "--concurrency 24": default none), BASELINE_BIN
+# flags of the workers, e.g. "--concurrency 24": default none), GRAPH_FLAGS
+# (extra flags of graph bench, e.g. "--func spin --args 50000000" for
+# CPU-bound tasks), BASELINE_BIN
 # (a bin/tributary built from another revision, run as "before" with its own
 # defaults), SCHED_ADDR (127.0.0.1:8090: the scheduler's HTTP address),
 # REDIS_STATS=1 (print Redis CPU and calls per task of each Tributary figure),
@@ -33,6 +35,7 @@ FANIN=${FANIN:-8}
 WORKERS=${WORKERS:-2}
 RAW_CONC=${RAW_CONC:-8}
 WORKER_FLAGS=${WORKER_FLAGS:-}
+GRAPH_FLAGS=${GRAPH_FLAGS:-}
 BASELINE_BIN=${BASELINE_BIN:-}
 SCHED_ADDR=${SCHED_ADDR:-127.0.0.1:8090}
 PROFILE_DIR=${PROFILE_DIR:-}
@@ -107,7 +110,8 @@ tributary() {
     l=$(load)
     [ -n "$REDIS_STATS" ] && bin/bench-scheduler -system redis-snapshot >"$logs/before"
     local c0; c0=$(cpu_ticks "${pids[@]}")
-    r=$("${g[@]}" --shape "$shape" --tasks "$([ $shape = tree ] && echo "$LEAVES" || echo "$TASKS")" --fan-in "$FANIN" 2>/dev/null | tail -1)
+    # shellcheck disable=SC2086 # GRAPH_FLAGS is a list of flags
+    r=$("${g[@]}" --shape "$shape" --tasks "$([ $shape = tree ] && echo "$LEAVES" || echo "$TASKS")" --fan-in "$FANIN" $GRAPH_FLAGS 2>/dev/null | tail -1)
     echo "  $r" >&2
     # shape=... tasks=N submit=... total=... tasks_per_s=X
     echo "$label $shape $(sed -E 's/.*tasks=([0-9]+).*total=([^ ]+).*tasks_per_s=([0-9]+).*/\1 \2 \3/' <<<"$r") load=$l" | tee -a "$out"

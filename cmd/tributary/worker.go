@@ -130,7 +130,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 	f.IntVar(&cfg.Concurrency, "concurrency", workers.DefaultConcurrency, "tasks held at once: running, or in their state round trips (see workers.Config)")
 	f.IntVar(&cfg.Parallelism, "parallelism", 2*runtime.NumCPU(), "functions run at once, among the tasks held (at most --concurrency)")
 	f.IntVar(&cfg.Processors, "processors", workers.DefaultProcessors, "asynq servers sharing --concurrency: dequeues in parallel")
-	f.DurationVar(&cfg.CoalesceWindow, "coalesce-window", 0, "how long, under load, state updates wait to be coalesced with others (0: the default, see workers.Config; negative: none)")
+	f.DurationVar(&cfg.CoalesceWindow, "coalesce-window", 0, "how long, under load, state updates wait to be coalesced with others (0: no wait, see workers.Config)")
 	f.DurationVar(&cfg.TaskCheckInterval, "task-check-interval", 20*time.Millisecond, "how long asynq sleeps when the queues look empty (a chain pays it at every step)")
 	f.DurationVar(&cfg.DelayedTaskCheckInterval, "retry-check-interval", time.Second, "how often due retries are moved back to their queue")
 	f.DurationVar(&cfg.Heartbeat, "heartbeat", time.Second, "advertisement interval; a worker silent for 4 of them is dead and its running tasks are re-dispatched")
