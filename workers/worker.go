@@ -70,15 +70,18 @@ type Config struct {
 	Metrics prometheus.Registerer
 }
 
-// Defaults of Config, chosen from bench/scheduler.sh (docs/benchmarks.md,
-// section "Scheduler"): on 2 vCPUs, 2 workers of 16 tasks on 4 processors
-// each (4 tasks per asynq server) ran no-op tasks at the highest rate
-// measured, where 4 tasks on 1 processor (the previous defaults) were bound
-// by one serial dequeue per task and by uncoalesced state calls; CPU-bound
-// tasks are bounded by Parallelism (2 x CPUs, the previous concurrency), so
-// that the higher concurrency adds only the tasks held in their round
-// trips (at most Concurrency - Parallelism claimed but waiting for a run
-// slot: the cost of the prefetch, on a long task's tail).
+// Defaults of Config, chosen from measurements (bench/scheduler.sh,
+// docs/benchmarks.md section "Scheduler", 2 workers on 2 vCPUs): 16 tasks
+// held on 4 asynq servers ran 10,000 no-op tasks with the least CPU per
+// task (scheduler and workers 225-300 µs, Redis 150-165 µs, 2.7 script
+// calls), and the most tasks/s in one round of two (at load 40-50 the rates
+// varied 2x between rounds), against 4 tasks on 1 server, the previous
+// defaults (410-420 µs, 230 µs, 3.9 calls: one serial dequeue per task,
+// state calls coalesced little), 8 on 2 and 16 on 2 in between. CPU-bound
+// tasks are bounded by Parallelism (2 x CPUs, the previous concurrency),
+// so the larger concurrency only adds tasks held in their round trips: at
+// most Concurrency - Parallelism claimed but waiting for a run slot, the
+// cost of this prefetch on the tail of a graph of long tasks.
 const (
 	DefaultConcurrency = 16
 	DefaultProcessors  = 4
