@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scheduler benchmark (docs/benchmarks.md, section "Scheduler"), in the shape
+# Scheduler benchmark (docs/benchmarks-scheduler.md), in the shape
 # users run: one `tributary scheduler` and WORKERS (2) `tributary worker`
 # processes at their default flags, `tributary graph bench` submitting over
 # HTTP 10,000 independent no-op tasks and a tree reduction of 1,000 leaves

@@ -59,7 +59,7 @@ type Config struct {
 	// wait: the calls that arrive during a round trip are coalesced into
 	// the next. A lone task never waits. A window costs more than it says:
 	// time.Sleep(200 µs) took ~1.3 ms on the 2-vCPU VM under load, a
-	// millisecond added to every batch (docs/benchmarks.md, "Scheduler").
+	// millisecond added to every batch (docs/benchmarks-scheduler.md).
 	CoalesceWindow time.Duration
 	// Heartbeat is how often the worker advertises itself; its advertisement
 	// lives 4 heartbeats, after which the scheduler considers it dead.
@@ -71,7 +71,7 @@ type Config struct {
 }
 
 // Defaults of Config, chosen from measurements (bench/scheduler.sh,
-// docs/benchmarks.md section "Scheduler", 2 workers on 2 vCPUs): 16 tasks
+// docs/benchmarks-scheduler.md, 2 workers on 2 vCPUs): 16 tasks
 // held on 4 asynq servers ran 10,000 no-op tasks with the least CPU per
 // task (scheduler and workers 225-300 µs, Redis 150-165 µs, 2.7 script
 // calls), and the most tasks/s in one round of two (at load 40-50 the rates
