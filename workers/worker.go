@@ -27,8 +27,16 @@ type Config struct {
 	KeyPrefix string
 	// Queues to serve and their priorities (taskq.DefaultQueues(KeyPrefix) if zero).
 	Queues taskq.Queues
-	// Concurrency is the number of tasks run at once (default: 2 x CPUs).
+	// Concurrency is the number of tasks a worker holds at once, from
+	// asynq's dequeue to asynq's done: the tasks whose functions run, and
+	// those in their state round trips (start, complete, asynq's done)
+	// around it (default DefaultConcurrency).
 	Concurrency int
+	// Parallelism bounds the functions run at once, among the Concurrency
+	// tasks held (default 2 x CPUs, at most Concurrency): CPU-bound (and
+	// memory-hungry) functions run no more at once than they did when this
+	// was the concurrency, while the round trips of short tasks overlap.
+	Parallelism int
 	// TaskCheckInterval is how long asynq sleeps when all queues look empty;
 	// asynq's default (1 s) would be paid at every step of a chain.
 	TaskCheckInterval time.Duration
@@ -38,18 +46,20 @@ type Config struct {
 	// RetryDelay is the backoff before retry n (default: 100 ms x 2^n, at most 10 s, jittered).
 	RetryDelay func(n int) time.Duration
 	// Processors is the number of asynq servers the worker runs on the same
-	// queues, sharing Concurrency (default: one per 8 of concurrency, at
-	// most 4). asynq's processor dequeues one task at a time (a script round
-	// trip per queue tried, empty higher-priority queues included), which
-	// bounds a server's tasks/s whatever its concurrency; more processors
-	// dequeue in parallel. Each polls the queues every TaskCheckInterval
-	// when they are empty.
+	// queues, sharing Concurrency (default DefaultProcessors, at most
+	// Concurrency). asynq's processor dequeues one task at a time (a script
+	// round trip per queue tried), which bounds a server's tasks/s whatever
+	// its concurrency; more processors dequeue in parallel, and their
+	// concurrent starts and completions coalesce into fewer round trips.
+	// Each polls the queues every TaskCheckInterval when they are empty.
 	Processors int
-	// CoalesceWindow is how long, under load, the worker waits to coalesce
-	// the state updates (start, fan-in) of concurrent tasks into one round
-	// trip (default 200 µs; negative: no wait, only the calls that arrive
-	// during a round trip are coalesced into the next). A lone task never
-	// waits.
+	// CoalesceWindow, if positive, is how long, under load, the worker
+	// waits to coalesce the state updates (start, fan-in) of concurrent
+	// tasks into one round trip; by default (0 or negative) it does not
+	// wait: the calls that arrive during a round trip are coalesced into
+	// the next. A lone task never waits. A window costs more than it says:
+	// time.Sleep(200 µs) took ~1.3 ms on the 2-vCPU VM under load, a
+	// millisecond added to every batch (docs/benchmarks-scheduler.md).
 	CoalesceWindow time.Duration
 	// Heartbeat is how often the worker advertises itself; its advertisement
 	// lives 4 heartbeats, after which the scheduler considers it dead.
@@ -60,11 +70,29 @@ type Config struct {
 	Metrics prometheus.Registerer
 }
 
+// Defaults of Config, chosen from measurements (bench/scheduler.sh,
+// docs/benchmarks-scheduler.md, 2 workers on 2 vCPUs): 16 tasks
+// held on 4 asynq servers ran 10,000 no-op tasks with the least CPU per
+// task (scheduler and workers 225-300 µs, Redis 150-165 µs, 2.7 script
+// calls), and the most tasks/s in one round of two (at load 40-50 the rates
+// varied 2x between rounds), against 4 tasks on 1 server, the previous
+// defaults (410-420 µs, 230 µs, 3.9 calls: one serial dequeue per task,
+// state calls coalesced little), 8 on 2 and 16 on 2 in between. CPU-bound
+// tasks are bounded by Parallelism (2 x CPUs, the previous concurrency),
+// so the larger concurrency only adds tasks held in their round trips: at
+// most Concurrency - Parallelism claimed but waiting for a run slot, the
+// cost of this prefetch on the tail of a graph of long tasks.
+const (
+	DefaultConcurrency = 16
+	DefaultProcessors  = 4
+)
+
 // Worker runs graph tasks with the functions of a registry.
 type Worker struct {
 	cfg  Config
 	reg  *Registry
 	rec  *scheduler.TaskRecorder
+	run  chan struct{} // run slots: Parallelism functions at once
 	m    *metrics
 	log  *slog.Logger
 	info scheduler.WorkerInfo
@@ -105,15 +133,19 @@ func New(cfg Config, reg *Registry) (*Worker, error) {
 		return nil, fmt.Errorf("worker metrics: %w", err)
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 2 * runtime.NumCPU()
+		cfg.Concurrency = DefaultConcurrency
 	}
+	if cfg.Parallelism <= 0 {
+		cfg.Parallelism = 2 * runtime.NumCPU()
+	}
+	cfg.Parallelism = min(cfg.Parallelism, cfg.Concurrency)
 	if cfg.Processors <= 0 {
-		cfg.Processors = min((cfg.Concurrency+7)/8, 4)
+		cfg.Processors = DefaultProcessors
 	}
-	if cfg.CoalesceWindow == 0 {
-		cfg.CoalesceWindow = 200 * time.Microsecond
-	}
-	w := &Worker{cfg: cfg, reg: reg, rec: scheduler.NewTaskRecorder(cfg.Redis, cfg.KeyPrefix, cfg.CoalesceWindow), m: m, log: cfg.Log.With("worker", cfg.ID)}
+	cfg.Processors = min(cfg.Processors, cfg.Concurrency)
+	cfg.CoalesceWindow = max(cfg.CoalesceWindow, 0)
+	w := &Worker{cfg: cfg, reg: reg, rec: scheduler.NewTaskRecorder(cfg.Redis, cfg.KeyPrefix, cfg.CoalesceWindow),
+		run: make(chan struct{}, cfg.Parallelism), m: m, log: cfg.Log.With("worker", cfg.ID)}
 	w.info = scheduler.WorkerInfo{ID: cfg.ID, Host: host, PID: os.Getpid(), Functions: reg.Names(), Queues: cfg.Queues.All(), Started: time.Now()}
 	return w, nil
 }
@@ -134,7 +166,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	w.log.Info("worker started", "functions", w.info.Functions, "queues", w.info.Queues,
-		"concurrency", w.cfg.Concurrency, "processors", len(srvs))
+		"concurrency", w.cfg.Concurrency, "parallelism", w.cfg.Parallelism, "processors", len(srvs))
 	hb.run(ctx)
 	shutdown(srvs)
 	hb.stop(ctx)
@@ -229,10 +261,16 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if !ok {
 		return w.fail(ctx, p, Permanent(fmt.Errorf("function %q is not registered in worker %s", p.Func, w.cfg.ID)))
 	}
+	select { // a run slot (Parallelism)
+	case w.run <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	start := time.Now()
 	w.m.running.Inc()
 	res, err := w.call(ctx, fn, p, deps)
 	w.m.running.Dec()
+	<-w.run
 	if err != nil {
 		if ctx.Err() != nil {
 			// Cancelled by asynq (graph cancelled, or shutdown): not a task failure.

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"os/signal"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -38,6 +42,8 @@ type opts struct {
 	window              time.Duration
 	checkEvery          time.Duration
 	redisURL, keyPrefix string
+	procs               int
+	queue               string
 }
 
 func main() {
@@ -51,6 +57,9 @@ func main() {
 	flag.IntVar(&o.processors, "processors", 0, "asynq servers sharing -concurrency (Tributary: 0 is the worker's default; raw: 0 is 1)")
 	flag.DurationVar(&o.window, "coalesce-window", 0, "Tributary worker's CoalesceWindow (0: its default)")
 	flag.DurationVar(&o.checkEvery, "task-check-interval", 20*time.Millisecond, "asynq TaskCheckInterval")
+	flag.IntVar(&o.procs, "procs", 0, "raw: run the asynq servers in this many child processes (one server each unless -processors), as 'tributary worker' processes are; 0: in this process")
+	flag.StringVar(&o.queue, "queue", "", "raw-serve: the queue to serve (set by -procs)")
+	prefix := flag.String("prefix", "", "cleanup: the key prefix whose keys and queues to delete")
 	label := flag.String("label", "", "system name printed (default: -system)")
 	flag.StringVar(&o.redisURL, "redis-url", os.Getenv("TRIBUTARY_REDIS_URL"), "Redis URL")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile")
@@ -84,6 +93,22 @@ func main() {
 	var n int
 	var el time.Duration
 	switch o.system {
+	case "cleanup": // bench/scheduler.sh: delete a run's keys and queues
+		if *prefix == "" {
+			fail(errors.New("cleanup needs -prefix"))
+		}
+		cleanup(rdb, *prefix)
+		return
+	case "redis-snapshot": // bench/scheduler.sh -redis-stats: Redis CPU and commandstats now
+		for k, v := range redisInfo(ctx, rdb) {
+			fmt.Println(k, v)
+		}
+		return
+	case "raw-serve":
+		if err := serveRaw(ctx, rdb, o); err != nil {
+			fail(err)
+		}
+		return
 	case "raw":
 		n, el, err = runRaw(ctx, rdb, o)
 	case "tributary":
@@ -99,18 +124,22 @@ func main() {
 	}
 	fmt.Printf("%s %s %d %.3f %.0f\n", *label, o.shape, n, el.Seconds(), float64(n)/el.Seconds())
 	if *redisStats {
-		fmt.Fprintf(os.Stderr, "bench process cpu per task: %.1f µs\n", (processCPU()-cpu0).Seconds()*1e6/float64(n))
+		fmt.Fprintf(os.Stderr, "bench process (and -procs children) cpu per task: %.1f µs\n", (processCPU()-cpu0).Seconds()*1e6/float64(n))
 		printRedisDelta(before, redisInfo(ctx, rdb), n)
 	}
 }
 
-// processCPU is the CPU time (user and system) used by this process so far.
+// processCPU is the CPU time (user and system) used by this process and
+// its waited-for children (the -procs servers) so far.
 func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+	var t time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(who, &ru); err == nil {
+			t += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return t
 }
 
 // redisInfo reads Redis's CPU seconds and per-command calls and µs (INFO
@@ -193,6 +222,9 @@ func runRaw(ctx context.Context, rdb redis.UniversalClient, o opts) (int, time.D
 		mu.Unlock()
 		return nil
 	})
+	if o.procs > 0 {
+		return runRawProcs(ctx, rdb, o, q)
+	}
 	servers := max(o.processors, 1)
 	for i := range servers {
 		c := max(o.concurrency/servers+min(max(o.concurrency%servers-i, 0), 1), 1)
@@ -238,6 +270,112 @@ func runRaw(ctx context.Context, rdb redis.UniversalClient, o opts) (int, time.D
 		}
 	}
 	return total, time.Since(start), nil
+}
+
+// rawLevels enqueues the levels of the shape on queue q (the tree level by
+// level, since asynq has no dependencies), calling wait(total) after each.
+func rawLevels(ctx context.Context, rdb redis.UniversalClient, o opts, q string, wait func(total int) error) (int, time.Duration, error) {
+	cli := asynq.NewClientFromRedisClient(rdb)
+	levels := []int{o.tasks}
+	if o.shape == "tree" {
+		levels = treeLevels(o.leaves, o.fan)
+	}
+	total := 0
+	start := time.Now()
+	for l, n := range levels {
+		total += n
+		eg, _ := errgroup.WithContext(ctx)
+		const senders = 8
+		for s := range senders {
+			eg.Go(func() error {
+				for i := s; i < n; i += senders {
+					if _, err := cli.EnqueueContext(ctx, asynq.NewTask("noop", nil), asynq.Queue(q),
+						asynq.TaskID(fmt.Sprintf("l%d-%d", l, i))); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		if err := eg.Wait(); err != nil {
+			return 0, 0, err
+		}
+		if err := wait(total); err != nil {
+			return 0, 0, err
+		}
+	}
+	return total, time.Since(start), nil
+}
+
+// runRawProcs is raw asynq in the deployed shape: o.procs child processes
+// (this binary, -system raw-serve) each run the asynq servers, this one
+// enqueues and watches asynq's own processed counter of the queue (which its
+// done script increments), so that nothing is added per task.
+func runRawProcs(ctx context.Context, rdb redis.UniversalClient, o opts, q string) (int, time.Duration, error) {
+	var children []*exec.Cmd
+	defer func() {
+		for _, c := range children {
+			_ = c.Process.Signal(syscall.SIGTERM)
+			_ = c.Wait()
+		}
+	}()
+	for range o.procs {
+		c := exec.CommandContext(ctx, os.Args[0], "-system", "raw-serve", "-queue", q, "-redis-url", o.redisURL,
+			"-concurrency", strconv.Itoa(o.concurrency), "-processors", strconv.Itoa(max(o.processors, 1)),
+			"-task-check-interval", o.checkEvery.String())
+		c.Stderr = os.Stderr
+		out, err := c.StdoutPipe()
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := c.Start(); err != nil {
+			return 0, 0, err
+		}
+		children = append(children, c)
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || strings.TrimSpace(line) != "ready" {
+			return 0, 0, fmt.Errorf("raw-serve child: %q %v", line, err)
+		}
+	}
+	processed := "asynq:{" + q + "}:processed"
+	return rawLevels(ctx, rdb, o, q, func(total int) error {
+		deadline := time.Now().Add(5 * time.Minute)
+		for {
+			n, err := rdb.Get(ctx, processed).Int()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			if n >= total {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("raw: timed out at %d of %d", n, total)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	})
+}
+
+// serveRaw is a child of runRawProcs: asynq servers with a no-op handler on
+// o.queue until SIGTERM.
+func serveRaw(ctx context.Context, rdb redis.UniversalClient, o opts) error {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("noop", func(context.Context, *asynq.Task) error { return nil })
+	servers := max(o.processors, 1)
+	for i := range servers {
+		c := max(o.concurrency/servers+min(max(o.concurrency%servers-i, 0), 1), 1)
+		srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: c, Queues: map[string]int{o.queue: 1},
+			TaskCheckInterval: o.checkEvery, LogLevel: asynq.WarnLevel})
+		if err := srv.Start(mux); err != nil {
+			return err
+		}
+		defer srv.Shutdown()
+	}
+	fmt.Println("ready")
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	return nil
 }
 
 func runTributary(ctx context.Context, rdb redis.UniversalClient, o opts) (int, time.Duration, error) {

@@ -103,15 +103,16 @@ func newGraphCmd(g *globals) *cobra.Command {
 
 func newGraphBenchCmd(g *globals, cli func() *client.Client) *cobra.Command {
 	var (
-		tasks, fanIn int
-		shape, prio  string
+		tasks, fanIn    int
+		shape, prio, fn string
+		args            string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Submit a graph of no-op tasks (fresh keys: nothing memoized) and print tasks/s",
+		Short: "Submit a graph of no-op tasks (or --func) with fresh keys (nothing memoized) and print tasks/s",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			gr, err := benchGraph(shape, tasks, fanIn, graph.Priority(prio))
+			gr, err := benchGraph(shape, tasks, fanIn, graph.Priority(prio), fn, []byte(args))
 			if err != nil {
 				return err
 			}
@@ -140,21 +141,23 @@ func newGraphBenchCmd(g *globals, cli func() *client.Client) *cobra.Command {
 	f.StringVar(&shape, "shape", "independent", "independent or tree")
 	f.IntVar(&fanIn, "fan-in", 8, "fan-in of the tree reduction")
 	f.StringVar(&prio, "priority", "default", "graph priority: interactive, default, batch")
+	f.StringVar(&fn, "func", "noop", `function of every task, e.g. "spin" (CPU-bound: --args rounds, ~1 ns each)`)
+	f.StringVar(&args, "args", "", "arguments of every task")
 	return cmd
 }
 
-// benchGraph returns a graph of no-op tasks whose keys are fresh, so that
-// nothing is memoized.
-func benchGraph(shape string, n, fanIn int, prio graph.Priority) (*graph.Graph, error) {
+// benchGraph returns a graph of tasks of function fn whose keys are fresh,
+// so that nothing is memoized.
+func benchGraph(shape string, n, fanIn int, prio graph.Priority, fn string, args []byte) (*graph.Graph, error) {
 	nonce := make([]byte, 6)
 	_, _ = rand.Read(nonce)
 	run := "bench-" + hex.EncodeToString(nonce)
 	b := graph.New(run).WithPriority(prio)
-	leaves := b.Generate(run+"/t", "noop", n, nil)
+	leaves := b.Generate(run+"/t", fn, n, func(int) any { return args })
 	switch shape {
 	case "independent":
 	case "tree":
-		b.TreeReduce(run+"/r", "noop", nil, fanIn, leaves)
+		b.TreeReduce(run+"/r", fn, args, fanIn, leaves)
 	default:
 		return nil, fmt.Errorf("shape %q: want independent or tree", shape)
 	}

@@ -31,6 +31,7 @@ func newSchedulerCmd(g *globals) *cobra.Command {
 		addr   string
 		cron   string
 		tokens httpx.Tokens
+		prof   string
 	)
 	cmd := &cobra.Command{
 		Use:   "scheduler",
@@ -47,6 +48,11 @@ func newSchedulerCmd(g *globals) *cobra.Command {
 				}
 				g.log.Warn("the scheduler's API and /monitoring/ are open to local processes: set --admin-token to guard them", "addr", addr)
 			}
+			stop, err := startCPUProfile(prof)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			rdb, ropt, err := redisconn.Open(ctx, g.redisURL, 10*runtime.GOMAXPROCS(0))
 			if err != nil {
 				return err
@@ -84,6 +90,8 @@ func newSchedulerCmd(g *globals) *cobra.Command {
 	f.DurationVar(&cfg.Defaults.GraphTTL, "graph-ttl", scheduler.DefaultDefaults.GraphTTL, "lifetime of a finished graph's state")
 	f.StringVar(&cfg.ID, "id", "", "replica ID (default host-pid-random)")
 	f.StringVar(&cron, "batch-cron", "", `cron schedule of the batch recompute, e.g. "*/1 * * * *" or "@every 1m" (empty: none); only the leader enqueues it`)
+	f.StringVar(&prof, "cpuprofile", "", "write a CPU profile of the whole run to this file (a profiling aid, see bench/scheduler.sh)")
+	_ = f.MarkHidden("cpuprofile")
 	qf.add(cmd)
 	return cmd
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -59,8 +62,8 @@ type queueFlags struct {
 }
 
 func (q *queueFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&q.prefix, "queue-prefix", "", "prefix of the asynq queues PREFIX.interactive, .default, .batch (default: the key prefix)")
-	cmd.Flags().BoolVar(&q.weak, "weighted-priority", false, "serve queues by weight 6:3:1 instead of strictly by priority")
+	cmd.Flags().StringVar(&q.prefix, "queue-prefix", "", "prefix of the asynq queues PREFIX.default (interactive graphs at its head) and PREFIX.batch (default: the key prefix)")
+	cmd.Flags().BoolVar(&q.weak, "weighted-priority", false, "serve the default and batch queues by weight 3:1 instead of strictly by priority (interactive tasks stay at the head of default)")
 }
 
 func (q *queueFlags) queues(g *globals) taskq.Queues {
@@ -87,6 +90,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		qf          queueFlags
 		metricsAddr string
 		testFns     bool
+		cpuProfile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -94,6 +98,11 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			rdb, err := schedulerRedis(ctx, g.redisURL, cfg.Concurrency)
 			if err != nil {
 				return err
@@ -118,13 +127,35 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&cfg.Concurrency, "concurrency", 2*runtime.NumCPU(), "tasks run at once")
+	f.IntVar(&cfg.Concurrency, "concurrency", workers.DefaultConcurrency, "tasks held at once: running, or in their state round trips (see workers.Config)")
+	f.IntVar(&cfg.Parallelism, "parallelism", 2*runtime.NumCPU(), "functions run at once, among the tasks held (at most --concurrency)")
+	f.IntVar(&cfg.Processors, "processors", workers.DefaultProcessors, "asynq servers sharing --concurrency: dequeues in parallel")
+	f.DurationVar(&cfg.CoalesceWindow, "coalesce-window", 0, "how long, under load, state updates wait to be coalesced with others (0: no wait, see workers.Config)")
 	f.DurationVar(&cfg.TaskCheckInterval, "task-check-interval", 20*time.Millisecond, "how long asynq sleeps when the queues look empty (a chain pays it at every step)")
 	f.DurationVar(&cfg.DelayedTaskCheckInterval, "retry-check-interval", time.Second, "how often due retries are moved back to their queue")
 	f.DurationVar(&cfg.Heartbeat, "heartbeat", time.Second, "advertisement interval; a worker silent for 4 of them is dead and its running tasks are re-dispatched")
 	f.StringVar(&cfg.ID, "id", "", "worker ID (default host-pid-random)")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9102", "address of /metrics (empty: none)")
 	f.BoolVar(&testFns, "test-functions", false, "also run the built-in test functions fail, flaky and sleepsum (for tests and fault drills)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (a profiling aid, see bench/scheduler.sh)")
+	_ = f.MarkHidden("cpuprofile")
 	qf.add(cmd)
 	return cmd
+}
+
+// startCPUProfile starts a CPU profile written to path (nothing if empty);
+// the returned function stops it.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -168,9 +168,15 @@ func QueueKeyPrefix(q string) string { return "asynq:{" + q + "}:" }
 // AllQueuesKey is asynq's set of known queues (what the Inspector and asynqmon list).
 const AllQueuesKey = "asynq:queues"
 
-// Queues maps graph priorities to asynq queue names and weights.
+// Queues maps graph priorities to asynq queues and their weights. There are
+// two queues, default and batch: interactive tasks go to the default queue
+// too, but at its head (the Lua enqueue pushes them on the end asynq pops,
+// see state's common.lua), so that they pass every default task without a
+// queue of their own. A separate interactive queue, almost always empty,
+// cost a wasted dequeue script call per task: asynq's processor tries its
+// queues one script call at a time, highest priority first.
 type Queues struct {
-	Interactive, Default, Batch string
+	Default, Batch string
 	// Weights of the queues when not strict (asynq's Config.Queues).
 	Weights map[string]int
 	// Strict makes workers always drain higher priorities first.
@@ -179,24 +185,21 @@ type Queues struct {
 
 // DefaultQueues derives queue names from a prefix, so that deployments (and
 // tests) sharing a Redis do not share queues: strict priority, interactive
-// before default before batch.
+// (the head of default) before default before batch.
 func DefaultQueues(prefix string) Queues {
-	q := Queues{Interactive: prefix + ".interactive", Default: prefix + ".default", Batch: prefix + ".batch", Strict: true}
-	q.Weights = map[string]int{q.Interactive: 6, q.Default: 3, q.Batch: 1}
+	q := Queues{Default: prefix + ".default", Batch: prefix + ".batch", Strict: true}
+	q.Weights = map[string]int{q.Default: 3, q.Batch: 1}
 	return q
 }
 
-// For returns the queue of priority p.
+// For returns the queue of priority p (interactive tasks share the default
+// queue, at its head).
 func (q Queues) For(p graph.Priority) string {
-	switch p {
-	case graph.Interactive:
-		return q.Interactive
-	case graph.Batch:
+	if p == graph.Batch {
 		return q.Batch
-	default:
-		return q.Default
 	}
+	return q.Default
 }
 
 // All returns the queue names, highest priority first.
-func (q Queues) All() []string { return []string{q.Interactive, q.Default, q.Batch} }
+func (q Queues) All() []string { return []string{q.Default, q.Batch} }

@@ -22,6 +22,7 @@ func Register(r *workers.Registry) error {
 		"sleepsum": sleepSum,
 		"flaky":    flaky,
 		"fail":     fail,
+		"spin":     spin,
 	} {
 		if err := r.Register(name, fn); err != nil {
 			return err
@@ -52,6 +53,27 @@ func sum(_ context.Context, c workers.Call) ([]byte, error) {
 		total += n
 	}
 	return strconv.AppendInt(nil, total, 10), nil
+}
+
+// spin burns CPU: its argument is a number of xorshift64 rounds (about 1 ns
+// each), its result their final value in decimal. A CPU-bound task of a
+// fixed amount of work, to benchmark workers' defaults with
+// (`tributary graph bench --func spin --args N`).
+func spin(ctx context.Context, c workers.Call) ([]byte, error) {
+	n, err := strconv.ParseInt(string(c.Args), 10, 64)
+	if err != nil || n < 0 {
+		return nil, workers.Permanent(fmt.Errorf("spin: rounds %q: want a count", c.Args))
+	}
+	x := uint64(88172645463325252)
+	for i := int64(0); i < n; i++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		if i&(1<<20-1) == 0 && ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+	}
+	return strconv.AppendUint(nil, x, 10), nil
 }
 
 // sleepSum sleeps for its argument (a Go duration), then sums its

@@ -5,12 +5,12 @@
 -- submitting (already activated, or cancelled meanwhile).
 if redis.call('HGET', META, 'state') ~= GS.submitting then return -1 end
 redis.call('HSET', META, 'state', GS.running, 'started', ARGV[2])
-local q = redis.call('HGET', META, 'queue')
+local q, front = redis.call('HGET', META, 'queue'), is_front(META)
 local n = 0
 for i = 3, #ARGV do
   local k = ARGV[i]
   if transition(STATE, k, 'ready') then
-    enqueue(q, ARGV[1] .. ':' .. k, redis.call('HGET', MSG, k), ARGV[2])
+    enqueue(q, ARGV[1] .. ':' .. k, redis.call('HGET', MSG, k), ARGV[2], front)
     n = n + 1
   end
 end

@@ -1,14 +1,25 @@
 -- common.lua: helpers of every graph script (after transitions.lua).
 
 -- enqueue is asynq v0.26.0's enqueueCmd, inlined so that a state change and
--- the enqueue of the task it made ready are one atomic step.
-local function enqueue(q, tid, msg, now)
+-- the enqueue of the task it made ready are one atomic step. With front (an
+-- interactive graph: meta field 'front'), the task goes to the end of the
+-- pending list that asynq pops (RPOPLPUSH), ahead of every task already
+-- queued: interactive tasks share the default queue, so that workers do not
+-- poll an empty queue of their own before every task (taskq.Queues).
+local function enqueue(q, tid, msg, now, front)
   local pfx = 'asynq:{' .. q .. '}:'
   if redis.call('EXISTS', pfx .. 't:' .. tid) == 0 then
     redis.call('HSET', pfx .. 't:' .. tid, 'msg', msg, 'state', 'pending', 'pending_since', now)
-    redis.call('LPUSH', pfx .. 'pending', tid)
+    if front then
+      redis.call('RPUSH', pfx .. 'pending', tid)
+    else
+      redis.call('LPUSH', pfx .. 'pending', tid)
+    end
   end
 end
+
+-- is_front reports whether graph meta's tasks are enqueued at the head.
+local function is_front(meta) return redis.call('HGET', meta, 'front') == '1' end
 
 -- finish_graph moves a graph (its eight keys, meta first) to final state
 -- gstate: out of the active set, counted, and set to expire.
@@ -30,10 +41,11 @@ local function ready_dependents(meta, state, pending, out, msg, k, now)
   local dsts = redis.call('HGET', out, k)
   if not dsts then return 0 end
   local gid, q = redis.call('HGET', meta, 'id'), redis.call('HGET', meta, 'queue')
+  local front = is_front(meta)
   local ready = 0
   for d in string.gmatch(dsts, '[^\n]+') do
     if redis.call('HINCRBY', pending, d, -1) == 0 and transition(state, d, 'ready') then
-      enqueue(q, gid .. ':' .. d, redis.call('HGET', msg, d), now)
+      enqueue(q, gid .. ':' .. d, redis.call('HGET', msg, d), now, front)
       ready = ready + 1
     end
   end

@@ -9,5 +9,5 @@ if (redis.call('HGET', ATTEMPT, ARGV[1]) or '0') ~= ARGV[3] then return 0 end
 redis.call('HSET', ATTEMPT, ARGV[1], ARGV[4])
 transition(STATE, ARGV[1], 'redispatch')
 redis.call('HDEL', RUNNING, ARGV[1])
-enqueue(redis.call('HGET', META, 'queue'), ARGV[5], ARGV[6], ARGV[7])
+enqueue(redis.call('HGET', META, 'queue'), ARGV[5], ARGV[6], ARGV[7], is_front(META))
 return 1
