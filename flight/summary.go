@@ -30,8 +30,8 @@ type Summary struct {
 	// quantiles (Percentiles()); empty when Count is 0.
 	Quantiles     []Quantile `json:"quantiles"`
 	RelativeError float64    `json:"relative_error"`
-	// Distinct is the HyperLogLog estimate of distinct destinations (standard
-	// error 0.81%), -1 for views that do not count them.
+	// Distinct is the number of distinct destinations (exact in both
+	// layers), -1 for views that do not count them.
 	Distinct int64       `json:"distinct"`
 	Sketch   DelaySketch `json:"-"`
 }

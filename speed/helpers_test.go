@@ -201,14 +201,9 @@ func expected(t *testing.T, path string, n int64) (map[bucketRef]*want, int64) {
 	return out, events
 }
 
-// hllOK is the distinct-count bound: within 2% or 1. Redis's HyperLogLog has a
-// standard error of 0.81%, so 2% is about 2.5 standard errors; at the small
-// cardinalities of one origin-hour (at most a few dozen destinations) Redis's
-// sparse encoding and its bias-corrected estimator are far more precise than
-// that, and ±1 covers a single-register collision.
-func hllOK(got int64, exact int) bool {
-	return math.Abs(float64(got)-float64(exact)) <= math.Max(1, 0.02*float64(exact))
-}
+// distinctOK: the speed layer keeps every bucket's exact set of
+// destinations, so its distinct counts are exact.
+func distinctOK(got int64, exact int) bool { return got == int64(exact) }
 
 // checkViews compares every bucket in Redis with the exact values, and checks
 // that Redis has no bucket the data set does not.
@@ -264,7 +259,7 @@ func (e *env) checkViews(exp map[bucketRef]*want) {
 				}
 			}
 			if r.view == "airport_hour" {
-				if !hllOK(g.Distinct, len(w.dests)) {
+				if !distinctOK(g.Distinct, len(w.dests)) {
 					bad++
 					e.t.Errorf("%v: distinct %d, exact %d", r, g.Distinct, len(w.dests))
 				}

@@ -35,6 +35,7 @@ type partition struct {
 	log    *slog.Logger
 
 	agg    *agg.Partition
+	state  *store.State // absolute content of the buckets this owner touched
 	cons   *stream.Consumer
 	stamps []int64        // publish times of the messages pending a flush
 	events []flight.Event // decode space, reused
@@ -84,6 +85,7 @@ func (pt *partition) open(ctx context.Context) error {
 		return err
 	}
 	pt.agg = agg.New(pt.views, int64(pt.cfg.AllowedLateness/time.Microsecond), progress)
+	pt.state = store.NewState()
 	pt.r.consumed.Store(progress.Offset)
 	pt.cons, err = stream.Open(ctx, pt.cfg.AMQP, pt.cfg.Streams.Queue(p), progress.Offset, pt.cfg.Prefetch, pt.cfg.WorkerID+"."+strconv.Itoa(p))
 	if err != nil {
@@ -142,7 +144,7 @@ func (pt *partition) flush(ctx context.Context) error {
 	m := pt.cfg.Metrics
 	pd := pt.agg.Pending()
 	start := pt.cfg.Clock.Now()
-	err := pt.writer.Flush(ctx, &store.Flush{Partition: pt.r.part, Lease: pt.r.grant.Value(), Token: pt.r.grant.Token, LeaseTTL: pt.cfg.LeaseTTL, Pending: pd})
+	err := pt.writer.Flush(ctx, &store.Flush{Partition: pt.r.part, Lease: pt.r.grant.Value(), Token: pt.r.grant.Token, LeaseTTL: pt.cfg.LeaseTTL, State: pt.state, Pending: pd})
 	m.Flush.Observe(pt.cfg.Clock.Now().Sub(start).Seconds())
 	if errors.Is(err, store.ErrRefused) {
 		m.Refused.Inc()
@@ -155,6 +157,7 @@ func (pt *partition) flush(ctx context.Context) error {
 	}
 	now := pt.cfg.Clock.Now()
 	pt.agg.Committed()
+	pt.state.Evict(pt.agg.Watermark())
 	c := pd.Counters
 	m.Applied.Add(float64(c.Applied))
 	m.Late.Add(float64(c.Late))

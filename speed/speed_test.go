@@ -59,7 +59,7 @@ func TestExactViewsTwoWorkers(t *testing.T) {
 			t.Fatal(err)
 		}
 		exact, _ := h.Quantiles(flight.Percentiles()...)
-		if got.Stats != s || !hllOK(got.Distinct, len(dests)) {
+		if got.Stats != s || !distinctOK(got.Distinct, len(dests)) {
 			t.Errorf("range %s: %+v distinct %d, want %+v distinct %d", origin, got.Stats, got.Distinct, s, len(dests))
 		}
 		for i, q := range got.Quantiles {

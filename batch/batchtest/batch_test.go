@@ -86,7 +86,7 @@ func reconciled(t *testing.T, e *env, v1 *view.View) {
 			t.Errorf("%s relative error %.4f beyond the sketch's bound", q, rel)
 		}
 	}
-	sb := fmt.Sprintf("%s:speed:v:airport_hour:ATL:%d", e.prefix, v1.Boundary-24*3600)
+	sb := fmt.Sprintf("%s:speed:h:airport_hour:%d", e.prefix, v1.Boundary-24*3600)
 	// The grace is 10 minutes (helpers_test.go): long enough that a slow,
 	// loaded machine still sees the TTL running, short enough to tell it
 	// from a key that never expires.

@@ -20,5 +20,5 @@
 //	tributary_batch_reconcile_quantile_relative_error{quantile}  max over the
 //	    buckets of |speed - exact| / max(|exact|, 1): the sketch's bound is 1%
 //	tributary_batch_reconcile_distinct_relative_error  max relative error of
-//	    the speed layer's HyperLogLog distinct destinations
+//	    the speed layer's distinct destinations (exact sets: 0 expected)
 package reconcile

@@ -3,12 +3,12 @@
 // the hour's start (UTC), views are flight.View names, groups are an origin
 // ("ATL") or a route ("ATL-LAX").
 //
-//	P:v:<view>:<group>:<hour>   hash, one bucket of one view:
-//	                            count, sum, delayed, min, max (integers, minutes)
-//	                            and b<bin> = count of the DDSketch bin (flight.SketchBin)
-//	P:d:<view>:<group>:<hour>   HyperLogLog of the bucket's destinations (views
-//	                            with DistinctDestinations only)
-//	P:g:<view>:<hour>           set of the groups that have a bucket in that hour
+//	P:h:<view>:<hour>           hash, one hour of one view: field <group> = the
+//	                            bucket's absolute state, packed (speed/store
+//	                            packed.go: count, sum, delayed, min, max, the
+//	                            DDSketch bins, and the sorted destinations for
+//	                            views with DistinctDestinations); every field is
+//	                            written by the one partition its origin is in
 //	P:part:<p>                  hash, partition p's committed progress: offset
 //	                            (last applied stream offset), token (fencing token
 //	                            of the last writer), maxtime (µs, highest event
@@ -19,8 +19,6 @@
 //	P:lease:<p>                 string "<worker>|<token>" with a PX TTL: the lease
 //	P:fence:<p>                 counter: the last fencing token handed out for p
 //	P:members                   zset of live workers scored by heartbeat expiry (ms)
-//	P:scratch:<id>              HyperLogLog union of one distinct read (deleted at
-//	                            once, 1 min TTL in case the reader dies)
 //	P:quarantine                list of quarantine entries (ingest/quarantine JSON, newest last, capped)
 //
 // All of one partition's writes happen in one Lua script (see package store),

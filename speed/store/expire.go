@@ -32,25 +32,27 @@ func NewExpirer(rdb redis.Cmdable, keyPrefix string) *Expirer {
 	return &Expirer{rdb: rdb, keys: keyspace.New(keyPrefix), views: vs}
 }
 
-// ExpireBuckets expires each bucket's hash and, for views that count them,
-// its HyperLogLog of destinations, after grace. It returns the number of keys
-// given a TTL (present or not).
+// ExpireBuckets expires, after grace, the hour hashes holding the buckets:
+// a bucket is one field of its view's hour hash, so the whole hour goes (the
+// reconciliation expires only hours the batch layer covers, every group of
+// them). It returns the number of keys given a TTL (present or not).
 func (e *Expirer) ExpireBuckets(ctx context.Context, refs []flight.BucketRef, grace time.Duration) (int64, error) {
-	keys := make([]string, 0, len(refs)*2)
+	seen := map[string]bool{}
+	keys := make([]string, 0, len(refs))
 	for _, ref := range refs {
-		v, ok := e.views[ref.View]
-		if !ok {
+		if _, ok := e.views[ref.View]; !ok {
 			return 0, fmt.Errorf("%w %q", ErrUnknownView, ref.View)
 		}
-		keys = append(keys, e.keys.Bucket(ref.View, ref.Group, ref.Hour))
-		if v.DistinctDestinations {
-			keys = append(keys, e.keys.Distinct(ref.View, ref.Group, ref.Hour))
+		k := e.keys.Hour(ref.View, ref.Hour)
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
 		}
 	}
 	return e.expire(ctx, keys, grace)
 }
 
-// ExpireGroups expires the group sets of the given hours of a view after
+// ExpireGroups expires the hour hashes of the given hours of a view after
 // grace. It returns the number of keys given a TTL.
 func (e *Expirer) ExpireGroups(ctx context.Context, view string, hours []int64, grace time.Duration) (int64, error) {
 	if _, ok := e.views[view]; !ok {
@@ -58,7 +60,7 @@ func (e *Expirer) ExpireGroups(ctx context.Context, view string, hours []int64, 
 	}
 	keys := make([]string, len(hours))
 	for i, h := range hours {
-		keys[i] = e.keys.Groups(view, h)
+		keys[i] = e.keys.Hour(view, h)
 	}
 	return e.expire(ctx, keys, grace)
 }

@@ -25,7 +25,7 @@ var flushSource string
 // because the writer lost its lease or is behind a newer writer.
 var ErrRefused = errors.New("flush refused")
 
-// maxMembers bounds the members of one PFADD/SADD/RPUSH in the script (Lua's
+// maxMembers bounds the values of one HSET/RPUSH in the script (Lua's
 // unpack has a stack limit of about 8,000 values).
 const maxMembers = 1000
 
@@ -34,7 +34,7 @@ const QuarantineCap = 100_000
 
 // Writer flushes partitions. It is safe for concurrent use.
 type Writer struct {
-	rdb    redis.Scripter
+	rdb    redis.Cmdable
 	keys   keyspace.Keys
 	views  []flight.View
 	script *redis.Script
@@ -43,7 +43,7 @@ type Writer struct {
 
 // NewWriter returns a writer for the views, giving every bucket key a TTL
 // when bucketTTL > 0.
-func NewWriter(rdb redis.Scripter, keys keyspace.Keys, views []flight.View, bucketTTL time.Duration) *Writer {
+func NewWriter(rdb redis.Cmdable, keys keyspace.Keys, views []flight.View, bucketTTL time.Duration) *Writer {
 	return &Writer{rdb: rdb, keys: keys, views: views, script: redis.NewScript(flushSource), ttl: bucketTTL}
 }
 
@@ -55,17 +55,40 @@ type Flush struct {
 	Token int64
 	// LeaseTTL, when > 0, is the lease's new TTL once the flush committed.
 	LeaseTTL time.Duration
+	// State holds the absolute content of the partition's buckets, kept by
+	// the partition's owner across flushes. nil: a fresh one (every bucket
+	// loaded from Redis).
+	State *State
 	agg.Pending
 }
 
 // QuarantineEntry is one quarantined message, in ingest/quarantine's format.
 type QuarantineEntry = quarantine.Entry
 
-// Flush writes f in one script call. A refusal returns an error wrapping
-// ErrRefused; any other error leaves it unknown whether the flush was applied
-// (the caller must reload the committed progress).
+// Flush writes f in one script call: the pending deltas are merged into the
+// owner's State (buckets it does not hold yet are loaded first, in one
+// pipelined round trip) and the buckets' new absolute states are written. A
+// refusal returns an error wrapping ErrRefused; any other error leaves it
+// unknown whether the flush was applied (the caller must reload the committed
+// progress). After any error the State is emptied: it is reloaded from Redis,
+// the truth, on the next flush.
 func (w *Writer) Flush(ctx context.Context, f *Flush) error {
-	keys, args := w.build(f)
+	st := f.State
+	if st == nil {
+		st = NewState()
+	}
+	if err := w.flush(ctx, f, st); err != nil {
+		st.Reset()
+		return err
+	}
+	return nil
+}
+
+func (w *Writer) flush(ctx context.Context, f *Flush, st *State) error {
+	if err := st.load(ctx, w.rdb, w.keys, w.views, f.Buckets); err != nil {
+		return fmt.Errorf("flush partition %d: %w", f.Partition, err)
+	}
+	keys, args := w.build(f, st)
 	res, err := w.script.Run(ctx, w.rdb, keys, args...).Slice()
 	if err != nil {
 		return fmt.Errorf("flush partition %d: %w", f.Partition, err)
@@ -76,21 +99,27 @@ func (w *Writer) Flush(ctx context.Context, f *Flush) error {
 	if ok, _ := res[0].(int64); ok != 1 {
 		return fmt.Errorf("flush partition %d: %w: %v", f.Partition, ErrRefused, res[1])
 	}
+	if res[1] == "already applied" {
+		// A retry of a flush whose reply was lost: st was loaded after the
+		// first application and merged the deltas again. Redis holds the
+		// truth: reload from it.
+		st.Reset()
+	}
 	return nil
 }
 
-// build lays out the script's arguments:
+// build merges the deltas into st and lays out the script's arguments:
 //
 //	ARGV[1] lease value, [2] token, [3] expected committed offset (-1: none),
 //	[4] new offset, [5] maxtime, [6] bucket TTL ms (0: none), [7] quarantine cap,
 //	[8..11] applied, late, duplicates, quarantined increments,
 //	[12] number of seqs, [13] lease TTL ms (0: leave it), [14] lowest event time
 //	applied (µs, 0: none), then producer/seq pairs, then ops:
-//	B key count sum delayed min max nbins {bin count}...
-//	H|S|Q key n member...   (PFADD, SADD, RPUSH)
+//	V key n {group packed}...   (HSET of n fields of an hour hash)
+//	Q key n entry...            (RPUSH, capped)
 //
 // Every "key" is an index into KEYS.
-func (w *Writer) build(f *Flush) ([]string, []any) {
+func (w *Writer) build(f *Flush, st *State) ([]string, []any) {
 	keys := []string{w.keys.Lease(f.Partition), w.keys.Partition(f.Partition), w.keys.Quarantine()}
 	c := f.Counters
 	args := []any{f.Lease, f.Token, f.PrevOffset, f.Offset, f.MaxTime, w.ttl.Milliseconds(), QuarantineCap,
@@ -102,47 +131,39 @@ func (w *Writer) build(f *Flush) ([]string, []any) {
 		keys = append(keys, k)
 		return len(keys)
 	}
-	members := func(op string, key string, ms []string) {
-		for len(ms) > 0 {
-			n := min(len(ms), maxMembers)
-			args = append(args, op, keyIndex(key), n)
-			for _, m := range ms[:n] {
-				args = append(args, m)
-			}
-			ms = ms[n:]
-		}
-	}
-	// Groups per (view, hour), for the P:g sets.
+	// The buckets' packed states per hour hash.
 	type vh struct {
 		view int
 		hour int64
 	}
-	groups := map[vh][]string{}
+	fields := map[vh][]any{}
 	for id, d := range f.Buckets {
-		v := w.views[id.View]
-		s := d.Stats
-		args = append(args, "B", keyIndex(w.keys.Bucket(v.Name, id.Group, id.Hour)), s.Count, s.Sum, s.Delayed, s.Min, s.Max, d.Sketch.Len())
-		d.Sketch.Each(func(bin int32, n int64) { args = append(args, bin, n) })
-		if v.DistinctDestinations && len(d.Dests) > 0 {
-			dests := make([]string, 0, len(d.Dests))
-			for dst := range d.Dests {
-				dests = append(dests, dst)
-			}
-			members("H", w.keys.Distinct(v.Name, id.Group, id.Hour), dests)
-		}
-		groups[vh{id.View, id.Hour}] = append(groups[vh{id.View, id.Hour}], id.Group)
+		b := st.merge(id, w.views[id.View], d)
+		k := vh{id.View, id.Hour}
+		fields[k] = append(fields[k], id.Group, b.pack(nil))
 	}
-	for k, gs := range groups {
-		members("S", w.keys.Groups(w.views[k.view].Name, k.hour), gs)
+	for k, fv := range fields {
+		key := w.keys.Hour(w.views[k.view].Name, k.hour)
+		for len(fv) > 0 {
+			n := min(len(fv), maxMembers)
+			args = append(args, "V", keyIndex(key), n/2)
+			args = append(args, fv[:n]...)
+			fv = fv[n:]
+		}
 	}
 	if len(f.Quarantine) > 0 {
 		now := time.Now().UTC()
-		entries := make([]string, 0, len(f.Quarantine))
+		entries := make([]any, 0, len(f.Quarantine))
 		for _, q := range f.Quarantine {
 			e := quarantine.Entry{Partition: f.Partition, Offset: q.Offset, Reason: q.Reason, Body: q.Body, At: now}
 			entries = append(entries, e.Encode())
 		}
-		members("Q", w.keys.Quarantine(), entries)
+		for len(entries) > 0 {
+			n := min(len(entries), maxMembers)
+			args = append(args, "Q", keyIndex(w.keys.Quarantine()), n)
+			args = append(args, entries[:n]...)
+			entries = entries[n:]
+		}
 	}
 	return keys, args
 }

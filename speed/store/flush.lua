@@ -1,5 +1,7 @@
 -- Applies one partition's flush atomically (see flush.go for the argument layout).
--- KEYS[1] lease, KEYS[2] partition hash, KEYS[3] quarantine list, KEYS[4..] data keys.
+-- KEYS[1] lease, KEYS[2] partition hash, KEYS[3] quarantine list, KEYS[4..] hour hashes.
+-- The values are absolute (the owner holds the state of its buckets), so the
+-- script only checks the fence and sets fields: no read-modify-write.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return {0, 'lease'}
 end
@@ -31,44 +33,19 @@ local n = #ARGV
 while i <= n do
   local op = ARGV[i]
   local k = KEYS[tonumber(ARGV[i + 1])]
-  if op == 'B' then
-    -- count sum delayed min max nbins {bin count}
-    local nb = tonumber(ARGV[i + 7])
-    local fields = {'count', 'sum', 'delayed', 'min', 'max'}
-    for j = 1, nb do
-      fields[5 + j] = 'b' .. ARGV[i + 6 + 2 * j]
+  local m = tonumber(ARGV[i + 2])
+  if op == 'V' then
+    -- m field/value pairs: the buckets' packed absolute states
+    redis.call('HSET', k, unpack(ARGV, i + 3, i + 2 + 2 * m))
+    if ttl > 0 then
+      redis.call('PEXPIRE', k, ttl)
     end
-    local old = redis.call('HMGET', k, unpack(fields))
-    local c, s, d = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
-    local mn, mx = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
-    if old[1] then
-      c = c + tonumber(old[1]); s = s + tonumber(old[2]); d = d + tonumber(old[3])
-      mn = math.min(mn, tonumber(old[4])); mx = math.max(mx, tonumber(old[5]))
-    end
-    local set = {'count', string.format('%d', c), 'sum', string.format('%d', s), 'delayed', string.format('%d', d),
-      'min', string.format('%d', mn), 'max', string.format('%d', mx)}
-    for j = 1, nb do
-      local bc = tonumber(ARGV[i + 7 + 2 * j]) + tonumber(old[5 + j] or '0')
-      set[#set + 1] = fields[5 + j]
-      set[#set + 1] = string.format('%d', bc)
-    end
-    redis.call('HSET', k, unpack(set))
-    i = i + 8 + 2 * nb
+    i = i + 3 + 2 * m
   else
-    -- H (PFADD), S (SADD), Q (RPUSH, capped): n members
-    local m = tonumber(ARGV[i + 2])
-    if op == 'H' then
-      redis.call('PFADD', k, unpack(ARGV, i + 3, i + 2 + m))
-    elseif op == 'S' then
-      redis.call('SADD', k, unpack(ARGV, i + 3, i + 2 + m))
-    else
-      redis.call('RPUSH', k, unpack(ARGV, i + 3, i + 2 + m))
-      redis.call('LTRIM', k, -qcap, -1)
-    end
+    -- Q: m quarantine entries (RPUSH, capped)
+    redis.call('RPUSH', k, unpack(ARGV, i + 3, i + 2 + m))
+    redis.call('LTRIM', k, -qcap, -1)
     i = i + 3 + m
-  end
-  if ttl > 0 and op ~= 'Q' then
-    redis.call('PEXPIRE', k, ttl)
   end
 end
 redis.call('HSET', part, 'offset', ARGV[4], 'token', ARGV[2], 'maxtime', ARGV[5])

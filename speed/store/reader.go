@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -50,43 +48,64 @@ func (r *Reader) Bucket(ctx context.Context, view, group string, hour int64) (Bu
 	return bs[0], nil
 }
 
-// Buckets reads many buckets in one pipelined round trip, in the order of refs.
+// Buckets reads many buckets in one pipelined round trip (one HMGET per
+// hour hash), in the order of refs.
 func (r *Reader) Buckets(ctx context.Context, refs []Ref) ([]Bucket, error) {
-	pipe := r.rdb.Pipeline()
-	hs := make([]*redis.MapStringStringCmd, len(refs))
-	ds := make([]*redis.IntCmd, len(refs))
+	type vh struct {
+		view string
+		hour int64
+	}
+	idx := map[vh][]int{}
 	for i, ref := range refs {
-		v, ok := r.views[ref.View]
-		if !ok {
+		if _, ok := r.views[ref.View]; !ok {
 			return nil, fmt.Errorf("%w %q", ErrUnknownView, ref.View)
 		}
-		hs[i] = pipe.HGetAll(ctx, r.keys.Bucket(ref.View, ref.Group, ref.Hour))
-		if v.DistinctDestinations {
-			ds[i] = pipe.PFCount(ctx, r.keys.Distinct(ref.View, ref.Group, ref.Hour))
-		}
+		k := vh{ref.View, ref.Hour}
+		idx[k] = append(idx[k], i)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("read buckets: %w", err)
+	pipe := r.rdb.Pipeline()
+	cmds := make(map[vh]*redis.SliceCmd, len(idx))
+	for k, is := range idx {
+		fields := make([]string, len(is))
+		for j, i := range is {
+			fields[j] = refs[i].Group
+		}
+		cmds[k] = pipe.HMGet(ctx, r.keys.Hour(k.view, k.hour), fields...)
+	}
+	if len(cmds) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("read buckets: %w", err)
+		}
 	}
 	out := make([]Bucket, len(refs))
-	for i, ref := range refs {
-		b := Bucket{View: ref.View, Group: ref.Group, From: ref.Hour, To: ref.Hour, Distinct: -1}
-		if err := addHash(&b, hs[i].Val()); err != nil {
-			return nil, fmt.Errorf("bucket %v: %w", ref, err)
+	for k, is := range idx {
+		vals := cmds[k].Val()
+		for j, i := range is {
+			ref := refs[i]
+			b := Bucket{View: ref.View, Group: ref.Group, From: ref.Hour, To: ref.Hour, Distinct: -1}
+			var dests map[string]struct{}
+			if r.views[ref.View].DistinctDestinations {
+				dests = map[string]struct{}{}
+			}
+			if j < len(vals) {
+				if err := addPacked(&b, vals[j], dests); err != nil {
+					return nil, fmt.Errorf("bucket %v: %w", ref, err)
+				}
+			}
+			if dests != nil {
+				b.Distinct = int64(len(dests))
+			}
+			finish(&b)
+			out[i] = b
 		}
-		if ds[i] != nil {
-			b.Distinct = ds[i].Val()
-		}
-		finish(&b)
-		out[i] = b
 	}
 	return out, nil
 }
 
 // Range merges the buckets of one group over the hours [from, to] (Unix
 // seconds of hour starts) in one pipelined round trip: stats and sketch bins
-// are added, and the distinct destinations are one PFCOUNT over every hour's
-// HyperLogLog (the union, not a sum).
+// are added, and the distinct destinations are the size of the union of the
+// hours' exact sets.
 func (r *Reader) Range(ctx context.Context, view, group string, from, to int64) (Bucket, error) {
 	v, ok := r.views[view]
 	if !ok {
@@ -96,44 +115,56 @@ func (r *Reader) Range(ctx context.Context, view, group string, from, to int64) 
 	if to < from {
 		return Bucket{}, fmt.Errorf("range [%d, %d] is empty", from, to)
 	}
-	pipe := r.rdb.Pipeline()
-	var hs []*redis.MapStringStringCmd
-	var hll []string
-	for h := from; h <= to; h += 3600 {
-		hs = append(hs, pipe.HGetAll(ctx, r.keys.Bucket(view, group, h)))
-		hll = append(hll, r.keys.Distinct(view, group, h))
-	}
-	var dc *redis.IntCmd
-	if v.DistinctDestinations {
-		dc = pipe.PFCount(ctx, hll...)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return Bucket{}, fmt.Errorf("read range: %w", err)
-	}
 	b := Bucket{View: view, Group: group, From: from, To: to, Distinct: -1}
-	for _, h := range hs {
-		if err := addHash(&b, h.Val()); err != nil {
-			return Bucket{}, fmt.Errorf("range %s %s: %w", view, group, err)
-		}
+	var dests map[string]struct{}
+	if v.DistinctDestinations {
+		dests = map[string]struct{}{}
 	}
-	if dc != nil {
-		b.Distinct = dc.Val()
+	if err := r.hours(ctx, view, group, from, to+3600, func(val any) error { return addPacked(&b, val, dests) }); err != nil {
+		return Bucket{}, fmt.Errorf("range %s %s: %w", view, group, err)
+	}
+	if dests != nil {
+		b.Distinct = int64(len(dests))
 	}
 	finish(&b)
 	return b, nil
 }
 
+// hoursChunk bounds the commands of one pipeline.
+const hoursChunk = 1000
+
+// hours calls fn with the packed bucket of group in every hour of [from, to)
+// that has one, reading chunks of hoursChunk hours per round trip.
+func (r *Reader) hours(ctx context.Context, view, group string, from, to int64, fn func(any) error) error {
+	for lo := from; lo < to; lo += hoursChunk * 3600 {
+		pipe := r.rdb.Pipeline()
+		var cmds []*redis.StringCmd
+		for h := lo; h < min(to, lo+hoursChunk*3600); h += 3600 {
+			cmds = append(cmds, pipe.HGet(ctx, r.keys.Hour(view, h), group))
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		for _, c := range cmds {
+			if c.Err() != nil {
+				continue // redis.Nil: no bucket that hour
+			}
+			if err := fn(c.Val()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Groups lists the groups that have a bucket in one hour of a view.
 func (r *Reader) Groups(ctx context.Context, view string, hour int64) ([]string, error) {
-	gs, err := r.rdb.SMembers(ctx, r.keys.Groups(view, hour)).Result()
+	gs, err := r.rdb.HKeys(ctx, r.keys.Hour(view, hour)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("groups of %s at %d: %w", view, hour, err)
 	}
 	return gs, nil
 }
-
-// groupsChunk bounds the SMEMBERS of one pipeline.
-const groupsChunk = 1000
 
 // GroupsByHour returns, for every hour of [from, to) (Unix seconds of hour
 // starts) in which the view has buckets, the groups that have one.
@@ -143,12 +174,12 @@ func (r *Reader) GroupsByHour(ctx context.Context, view string, from, to int64) 
 	for h := from; h < to; h += 3600 {
 		hours = append(hours, h)
 	}
-	for lo := 0; lo < len(hours); lo += groupsChunk {
-		chunk := hours[lo:min(lo+groupsChunk, len(hours))]
+	for lo := 0; lo < len(hours); lo += hoursChunk {
+		chunk := hours[lo:min(lo+hoursChunk, len(hours))]
 		pipe := r.rdb.Pipeline()
 		cmds := make([]*redis.StringSliceCmd, len(chunk))
 		for i, h := range chunk {
-			cmds[i] = pipe.SMembers(ctx, r.keys.Groups(view, h))
+			cmds[i] = pipe.HKeys(ctx, r.keys.Hour(view, h))
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return nil, fmt.Errorf("groups of %s: %w", view, err)
@@ -188,46 +219,14 @@ func (r *Reader) Quarantine(ctx context.Context, n int64) ([]QuarantineEntry, er
 	return out, nil
 }
 
-// addHash merges one stored bucket hash into b.
-func addHash(b *Bucket, m map[string]string) error {
-	if len(m) == 0 {
+// addPacked merges one packed bucket (an HMGET/HGET reply value; nil when
+// absent) into b, and its destinations into dests when not nil.
+func addPacked(b *Bucket, val any, dests map[string]struct{}) error {
+	p, ok := val.(string)
+	if !ok {
 		return nil
 	}
-	var s flight.Stats
-	for _, f := range []struct {
-		name string
-		dst  *int64
-	}{{keyspace.FieldCount, &s.Count}, {keyspace.FieldSum, &s.Sum}, {keyspace.FieldDelayed, &s.Delayed}} {
-		n, err := strconv.ParseInt(m[f.name], 10, 64)
-		if err != nil {
-			return fmt.Errorf("field %s: %w", f.name, err)
-		}
-		*f.dst = n
-	}
-	for _, f := range []struct {
-		name string
-		dst  *int32
-	}{{keyspace.FieldMin, &s.Min}, {keyspace.FieldMax, &s.Max}} {
-		n, err := strconv.ParseInt(m[f.name], 10, 32)
-		if err != nil {
-			return fmt.Errorf("field %s: %w", f.name, err)
-		}
-		*f.dst = int32(n)
-	}
-	b.Stats.Merge(s)
-	for k, v := range m {
-		bin, ok := strings.CutPrefix(k, keyspace.BinPrefix)
-		if !ok {
-			continue
-		}
-		bi, err1 := strconv.ParseInt(bin, 10, 32)
-		n, err2 := strconv.ParseInt(v, 10, 64)
-		if err := errors.Join(err1, err2); err != nil {
-			return fmt.Errorf("sketch bin %s=%s: %w", k, v, err)
-		}
-		b.Sketch.AddBin(int32(bi), n)
-	}
-	return nil
+	return unpack([]byte(p), &b.Stats, &b.Sketch, dests)
 }
 
 func finish(b *Bucket) {

@@ -140,3 +140,92 @@ func TestRetriedFlushRecognised(t *testing.T) {
 		t.Fatalf("flush with another token over the same offsets: %v, want ErrRefused", err)
 	}
 }
+
+// TestOwnerStateAcrossFlushes: the owner's State carries absolute bucket
+// contents from flush to flush (loaded from Redis on first touch, evicted
+// past the watermark), a retried flush leaves both Redis and the State
+// exact, and a refused flush empties the State.
+func TestOwnerStateAcrossFlushes(t *testing.T) {
+	rdb := testenv.Redis(t)
+	ctx := context.Background()
+	prefix := testenv.Prefix(t)
+	keys := keyspace.New(prefix)
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, keys.Base()+"*") })
+	w := store.NewWriter(rdb, keys, flight.Views(), 0)
+	r := store.NewReader(rdb, prefix)
+	l, err := lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), "x", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	hour := t0.Unix()
+	a := agg.New(flight.Views(), int64(time.Hour/time.Microsecond), agg.Progress{Offset: -1})
+	st := store.NewState()
+	flush := func(f *store.Flush) {
+		t.Helper()
+		if err := w.Flush(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := func(seq uint64, dest string, delay int32, at time.Duration) flight.Event {
+		return flight.Event{ID: "x", Time: t0.Add(at).UnixMicro(), Origin: "ATL", Destination: dest, Delay: delay, Distance: 1, Producer: "p", Seq: seq}
+	}
+	// A bucket written before this owner (a previous owner's flush, with no State).
+	a.Message(0, []flight.Event{ev(1, "LAX", 10, 0)})
+	flush(&store.Flush{Partition: 0, Lease: l.Value(), Token: l.Token, Pending: a.Pending()})
+	a.Committed()
+	// This owner: loads it, then keeps it across flushes; a retried flush
+	// (the reply lost) must not count twice in Redis nor in the State.
+	a.Message(1, []flight.Event{ev(2, "JFK", 30, time.Minute), ev(3, "LAX", -5, 2*time.Minute)})
+	f := &store.Flush{Partition: 0, Lease: l.Value(), Token: l.Token, State: st, Pending: a.Pending()}
+	flush(f)
+	flush(f)
+	a.Committed()
+	a.Message(2, []flight.Event{ev(4, "SFO", 20, 3*time.Minute)})
+	flush(&store.Flush{Partition: 0, Lease: l.Value(), Token: l.Token, State: st, Pending: a.Pending()})
+	a.Committed()
+	b, err := r.Bucket(ctx, "airport_hour", "ATL", hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Stats != (flight.Stats{Count: 4, Sum: 55, Delayed: 2, Min: -5, Max: 30}) || b.Distinct != 3 || b.Sketch.Count() != 4 {
+		t.Fatalf("bucket %+v, want 4 flights to 3 destinations", b)
+	}
+	rb, err := r.Bucket(ctx, "route_hour", "ATL-LAX", hour)
+	if err != nil || rb.Stats != (flight.Stats{Count: 2, Sum: 5, Min: -5, Max: 10}) || rb.Distinct != -1 {
+		t.Fatalf("route bucket %+v %v", rb, err)
+	}
+	// The retry was recognised and emptied the State; the last flush loaded
+	// what it touched: airport ATL and route ATL-SFO.
+	if st.Len() != 2 {
+		t.Fatalf("state holds %d buckets, want 2", st.Len())
+	}
+	st.Evict(t0.Add(time.Hour).UnixMicro() - 1)
+	if st.Len() != 2 {
+		t.Fatalf("evicted an hour an event can still reach: %d left", st.Len())
+	}
+	st.Evict(t0.Add(time.Hour).UnixMicro())
+	if st.Len() != 0 {
+		t.Fatalf("state holds %d buckets past the watermark", st.Len())
+	}
+	// A refused flush (another owner took over) empties the State.
+	a.Message(3, []flight.Event{ev(5, "LAX", 1, 4*time.Minute)})
+	flush(&store.Flush{Partition: 0, Lease: l.Value(), Token: l.Token, State: st, Pending: a.Pending()})
+	a.Committed()
+	if st.Len() != 2 {
+		t.Fatalf("state holds %d buckets, want 2", st.Len())
+	}
+	if _, err := rdb.Del(ctx, keys.Lease(0)).Result(); err != nil { // the lease lapsed...
+		t.Fatal(err)
+	}
+	if _, err := lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), "y", 10*time.Second); err != nil { // ...and y took it
+		t.Fatal(err)
+	}
+	a.Message(4, []flight.Event{ev(6, "LAX", 1, 5*time.Minute)})
+	if err := w.Flush(ctx, &store.Flush{Partition: 0, Lease: l.Value(), Token: l.Token, State: st, Pending: a.Pending()}); !errors.Is(err, store.ErrRefused) {
+		t.Fatalf("flush with a superseded lease: %v, want ErrRefused", err)
+	}
+	if st.Len() != 0 {
+		t.Fatalf("state holds %d buckets after a refused flush", st.Len())
+	}
+}

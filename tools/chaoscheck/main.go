@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +15,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/speed/store"
 )
 
 type bucket struct {
@@ -185,25 +186,21 @@ func counted(ctx context.Context, rdb redis.UniversalClient, prefix string, want
 		keys = append(keys, b)
 	}
 	out := make(map[bucket]int64, len(want))
+	r := store.NewReader(rdb, prefix)
 	for lo := 0; lo < len(keys); lo += 5000 {
 		hi := min(lo+5000, len(keys))
-		pipe := rdb.Pipeline()
-		cmds := make([]*redis.StringCmd, hi-lo)
+		refs := make([]store.Ref, hi-lo)
 		for i, b := range keys[lo:hi] {
-			cmds[i] = pipe.HGet(ctx, prefix+":speed:v:airport_hour:"+b.origin+":"+strconv.FormatInt(b.hour, 10), "count")
+			refs[i] = store.Ref{View: "airport_hour", Group: b.origin, Hour: b.hour}
 		}
-		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		bs, err := r.Buckets(ctx, refs)
+		if err != nil {
 			return nil, err
 		}
-		for i, c := range cmds {
-			v, err := c.Int64()
-			if err == redis.Nil {
-				continue
+		for i, sb := range bs {
+			if sb.Count > 0 {
+				out[keys[lo+i]] = sb.Count
 			}
-			if err != nil {
-				return nil, err
-			}
-			out[keys[lo+i]] = v
 		}
 	}
 	return out, nil

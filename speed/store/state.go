@@ -1,0 +1,120 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/speed/agg"
+	"github.com/tributary-dev/tributary/speed/keyspace"
+)
+
+// State is the absolute content of the buckets one partition touched
+// recently, kept by the partition's owner between flushes so that a flush
+// writes absolute values instead of having Redis merge deltas. It is exact
+// because every bucket is written by exactly one partition (events are
+// partitioned by origin, and every view's group starts with the origin) and a
+// partition has one fenced owner: nothing else changes the buckets it holds.
+// Buckets are loaded from Redis on first touch; Evict drops the hours that no
+// event can reach any more. Not safe for concurrent use.
+type State struct {
+	buckets map[agg.BucketID]*state
+}
+
+// NewState returns an empty state.
+func NewState() *State { return &State{buckets: map[agg.BucketID]*state{}} }
+
+// Len is the number of buckets held.
+func (s *State) Len() int { return len(s.buckets) }
+
+// Reset forgets every bucket (after a refused or failed flush, or a lost lease).
+func (s *State) Reset() { clear(s.buckets) }
+
+// Evict drops the buckets of the hours that end at or before watermark (µs):
+// events older than the watermark are late and never applied, so those
+// buckets cannot change any more. 0 evicts nothing.
+func (s *State) Evict(watermark int64) {
+	if watermark <= 0 {
+		return
+	}
+	for id := range s.buckets {
+		if (id.Hour+3600)*1e6 <= watermark {
+			delete(s.buckets, id)
+		}
+	}
+}
+
+// load reads from Redis the buckets of pending that s does not hold, in one
+// pipelined round trip (one HMGET per hour hash).
+func (s *State) load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys, views []flight.View, pending map[agg.BucketID]*agg.Delta) error {
+	type vh struct {
+		view int
+		hour int64
+	}
+	missing := map[vh][]string{}
+	for id := range pending {
+		if _, ok := s.buckets[id]; !ok {
+			k := vh{id.View, id.Hour}
+			missing[k] = append(missing[k], id.Group)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	pipe := rdb.Pipeline()
+	type read struct {
+		vh
+		groups []string
+		cmd    *redis.SliceCmd
+	}
+	reads := make([]read, 0, len(missing))
+	for k, gs := range missing {
+		reads = append(reads, read{k, gs, pipe.HMGet(ctx, keys.Hour(views[k.view].Name, k.hour), gs...)})
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("load buckets: %w", err)
+	}
+	for _, r := range reads {
+		vals := r.cmd.Val()
+		for i, g := range r.groups {
+			b := newState(views[r.view])
+			if i < len(vals) {
+				if v, ok := vals[i].(string); ok {
+					if err := unpack([]byte(v), &b.stats, &b.sketch, b.dests); err != nil {
+						return fmt.Errorf("load bucket %s %s %d: %w", views[r.view].Name, g, r.hour, err)
+					}
+				}
+			}
+			s.buckets[agg.BucketID{View: r.view, Group: g, Hour: r.hour}] = b
+		}
+	}
+	return nil
+}
+
+func newState(v flight.View) *state {
+	b := &state{}
+	if v.DistinctDestinations {
+		b.dests = map[string]struct{}{}
+	}
+	return b
+}
+
+// merge adds d into the bucket id (loaded before) and returns it.
+func (s *State) merge(id agg.BucketID, v flight.View, d *agg.Delta) *state {
+	b := s.buckets[id]
+	if b == nil { // not loaded: only when the caller skipped load
+		b = newState(v)
+		s.buckets[id] = b
+	}
+	b.stats.Merge(d.Stats)
+	b.sketch.Merge(&d.Sketch)
+	for dst := range d.Dests {
+		if b.dests != nil {
+			b.dests[dst] = struct{}{}
+		}
+	}
+	return b
+}
