@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/wire"
