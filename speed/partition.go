@@ -39,6 +39,8 @@ type partition struct {
 	cons   *stream.Consumer
 	stamps []int64        // publish times of the messages pending a flush
 	events []flight.Event // decode space, reused
+
+	refusals refusalLog
 }
 
 // run is the partition's loop.
@@ -84,7 +86,8 @@ func (pt *partition) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pt.agg = agg.New(pt.views, int64(pt.cfg.AllowedLateness/time.Microsecond), progress)
+	pt.agg = agg.New(pt.views, int64(pt.cfg.AllowedLateness/time.Microsecond), progress).
+		WithChecks(p, pt.cfg.Streams.Partitions, max(pt.cfg.MaxFuture, 0), pt.cfg.MaxQuarantineBody)
 	pt.state = store.NewState()
 	pt.r.consumed.Store(progress.Offset)
 	pt.cons, err = stream.Open(ctx, pt.cfg.AMQP, pt.cfg.Streams.Queue(p), progress.Offset, pt.cfg.Prefetch, pt.cfg.WorkerID+"."+strconv.Itoa(p))
@@ -163,6 +166,10 @@ func (pt *partition) flush(ctx context.Context) error {
 	m.Late.Add(float64(c.Late))
 	m.Duplicates.Add(float64(c.Duplicates))
 	m.Quarantined.Add(float64(c.Quarantined))
+	for r, n := range pd.Refused.Counts {
+		m.RefusedEvents.WithLabelValues(r.Kind, m.Producer(r.Producer)).Add(float64(n))
+	}
+	pt.refusals.add(pd.Refused, now, pt.log)
 	for _, s := range pt.stamps {
 		m.Latency.Observe(now.Sub(time.UnixMicro(s)).Seconds())
 	}

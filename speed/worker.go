@@ -38,6 +38,12 @@ type Config struct {
 	// AllowedLateness is how far behind a partition's highest event time an
 	// event may be and still count (default 1h).
 	AllowedLateness time.Duration
+	// MaxFuture is how far ahead of a partition's watermark (its newest
+	// accepted event time) an event may be; one further ahead is quarantined
+	// (reason "future: ..."), so that one stray event cannot move the
+	// watermark and make every later real event late (default
+	// DefaultMaxFuture; negative: no bound).
+	MaxFuture time.Duration
 	// Prefetch bounds the unacknowledged deliveries per partition (default 200).
 	Prefetch int
 	// BucketTTL, when > 0, expires view keys that long after their last write.
@@ -57,6 +63,18 @@ type Config struct {
 	// the system clock); tests advance a manual one.
 	Clock clock.Clock
 }
+
+// DefaultMaxFuture is the default of Config.MaxFuture. The replayer
+// publishes each partition in event-time order, so a real event is ahead of
+// the watermark by the gap since the previous event of its partition: with
+// the default 8 partitions each holds some 2,000 flights a day of the 2001
+// data, so the gap is minutes by day and the night's pause at most (a few
+// hours; an estimate, not measured per partition). 6 h
+// keeps clear of that and of producers whose clocks or batches run ahead,
+// while a stray (a typo of a year, a day, a month) is many hours ahead. It is
+// also well above the allowed lateness (1 h): an event accepted at the bound
+// leaves the events within 5 h behind it late, not the whole partition.
+const DefaultMaxFuture = 6 * time.Hour
 
 func (c *Config) setDefaults() error {
 	if c.Redis == nil || c.AMQP == nil {
@@ -80,6 +98,9 @@ func (c *Config) setDefaults() error {
 	def(&c.FlushInterval, 500*time.Millisecond)
 	def(&c.LeaseTTL, 5*time.Second)
 	def(&c.AllowedLateness, time.Hour)
+	if c.MaxFuture == 0 {
+		c.MaxFuture = DefaultMaxFuture
+	}
 	if c.Prefetch <= 0 {
 		c.Prefetch = 200
 	}

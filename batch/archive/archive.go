@@ -289,6 +289,15 @@ func (st *partition) message(off int64, d *amqp.Delivery) {
 	}
 	for i := range evs {
 		e := &evs[i]
+		// The same check as the speed layer's, before the seq is admitted:
+		// both layers leave out the same events.
+		if reason := quarantine.CheckPartition(e, st.p, st.cfg.Streams.Partitions); reason != "" {
+			q := quarantine.Entry{Partition: st.p, Offset: off, Reason: reason, Body: quarantine.Cut(quarantine.EventBody(e), st.cfg.MaxQuarantineBody), At: time.Now().UTC()}
+			st.quarantine = append(st.quarantine, q.Encode())
+			st.cfg.Metrics.quarantined.WithLabelValues(st.label).Inc()
+			st.cfg.Log.Debug("quarantined an event of another partition", "partition", st.p, "offset", off, "reason", reason)
+			continue
+		}
 		if !st.seqs.Admit(e.Producer, e.Seq) {
 			st.duplicates++
 			continue

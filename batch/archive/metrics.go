@@ -22,7 +22,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		events:      cv("archived_events_total", "Events written to committed segments."),
 		duplicates:  cv("duplicate_events_total", "Events dropped because their (producer, seq) was archived already."),
-		quarantined: cv("quarantined_messages_total", "Malformed messages set aside (see the quarantine list)."),
+		quarantined: cv("quarantined_messages_total", "Messages set aside: malformed ones, and events of another partition (see the quarantine list)."),
 		segments:    cv("segments_total", "Segments committed."),
 		bytes:       cv("segment_bytes_total", "Bytes of the segments committed."),
 		refused:     cv("commits_refused_total", "Commits refused because the committed offset moved (another archiver)."),

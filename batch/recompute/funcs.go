@@ -330,5 +330,14 @@ func (f *Funcs) Reconcile(ctx context.Context, c workers.Call) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rep.CountMismatches > 0 || rep.StatsMismatches > 0 {
+		// Error level: the speed layer is exact by design, so a mismatch is
+		// lost or refused data (late events) to look at; also in /v1/status
+		// (batch_layer.reconcile) and alerted (BatchReconciliationMismatch).
+		f.log.Error("reconciliation found mismatches between the speed and batch views", "version", rep.Version,
+			"from", time.Unix(rep.From, 0).UTC(), "to", time.Unix(rep.To, 0).UTC(), "buckets", rep.Buckets,
+			"count_mismatches", rep.CountMismatches, "stats_mismatches", rep.StatsMismatches,
+			"missing_in_speed", rep.MissingInSpeed, "extra_in_speed", rep.ExtraInSpeed, "missing_events", rep.MissingEvents)
+	}
 	return json.Marshal(rep)
 }

@@ -25,9 +25,17 @@ type globals struct {
 	logLevel  string
 	logFormat string
 	log       *slog.Logger
+	// hint, when neither a flag, the environment nor .run/env gave the
+	// connection settings, says how to give them (see connectionHint).
+	hint string
 }
 
-func newRootCmd() *cobra.Command {
+// runEnvPath is read from the current directory, not the binary's.
+const runEnvPath = ".run/env"
+
+// newRootCmd builds the command tree; extra commands are added beside the
+// roles (tests use it).
+func newRootCmd(extra ...*cobra.Command) *cobra.Command {
 	g := &globals{}
 	root := &cobra.Command{
 		Use:           "tributary",
@@ -35,18 +43,24 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := loadRunEnv(".run/env"); err != nil {
+			found, err := loadRunEnv(runEnvPath)
+			if err != nil {
 				return err
 			}
 			if err := bindEnv(cmd.Flags()); err != nil {
 				return err
 			}
+			cwd, _ := os.Getwd()
+			g.hint = connectionHint(cmd.Flags(), found, cwd)
 			log, err := obs.NewLogger(os.Stderr, g.logLevel, g.logFormat)
 			if err != nil {
 				return err
 			}
 			g.log = log.With("role", cmd.Name())
 			slog.SetDefault(g.log)
+			if g.hint != "" {
+				g.log.Warn(g.hint)
+			}
 			if g.streams.Replicas == 0 {
 				g.streams.Replicas = min(len(amqpconn.Split(g.amqpURL)), 3)
 			}
@@ -76,9 +90,48 @@ func newRootCmd() *cobra.Command {
 		newBatchCmd(g),
 		newServeCmd(g),
 		newAutoscaleCmd(g),
+		newQuarantineCmd(g),
 	)
+	root.AddCommand(extra...)
+	withHint(root, g)
 	envHelp(root)
 	return root
+}
+
+// connectionHint returns, when none of the connection flags was set (on the
+// command line or by its environment variable) and no run env file was found,
+// what to set: run elsewhere than the repository root, every role would
+// otherwise try the defaults (guest@127.0.0.1:5672) and fail with no clue.
+func connectionHint(fs *pflag.FlagSet, runEnvFound bool, cwd string) string {
+	if runEnvFound {
+		return ""
+	}
+	for _, name := range []string{"redis-url", "amqp-url"} {
+		if f := fs.Lookup(name); f != nil && f.Changed {
+			return ""
+		}
+	}
+	return fmt.Sprintf("no connection settings: set --redis-url (or $%s) and --amqp-url (or $%s), or run from the directory "+
+		"holding %s (written by `make services`; it is read from the current directory, here %s, which has none); "+
+		"using the defaults %s and %s", envName("redis-url"), envName("amqp-url"), runEnvPath, cwd,
+		fs.Lookup("redis-url").DefValue, fs.Lookup("amqp-url").DefValue)
+}
+
+// withHint makes every command's error end with g.hint, when there is one:
+// the error is then most likely a connection refused by the defaults.
+func withHint(cmd *cobra.Command, g *globals) {
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			err := run(c, args)
+			if err != nil && g.hint != "" {
+				return fmt.Errorf("%w\n(%s)", err, g.hint)
+			}
+			return err
+		}
+	}
+	for _, c := range cmd.Commands() {
+		withHint(c, g)
+	}
 }
 
 // envName is the environment variable that sets a flag.
@@ -121,14 +174,15 @@ func envHelp(cmd *cobra.Command) {
 
 // loadRunEnv reads the `export NAME='value'` lines that `make services` writes
 // into .run/env, for the variables not set already: run from a checkout, the
-// binary finds the project's services without any setting.
-func loadRunEnv(path string) error {
+// binary finds the project's services without any setting. It reports
+// whether the file exists.
+func loadRunEnv(path string) (bool, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		return false, fmt.Errorf("read %s: %w", path, err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "export "), "=")
@@ -139,5 +193,5 @@ func loadRunEnv(path string) error {
 			os.Setenv(k, strings.Trim(v, `'"`))
 		}
 	}
-	return nil
+	return true, nil
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
@@ -65,8 +67,8 @@ func TestLoadRunEnvDoesNotOverride(t *testing.T) {
 	t.Setenv("TRIBUTARY_KEY_PREFIX", "set")
 	t.Setenv("TRIBUTARY_AMQP_URL", "")
 	os.Unsetenv("TRIBUTARY_AMQP_URL")
-	if err := loadRunEnv(path); err != nil {
-		t.Fatal(err)
+	if found, err := loadRunEnv(path); err != nil || !found {
+		t.Fatal(found, err)
 	}
 	if got := os.Getenv("TRIBUTARY_AMQP_URL"); got != "amqp://file" {
 		t.Fatalf("TRIBUTARY_AMQP_URL = %q", got)
@@ -74,8 +76,57 @@ func TestLoadRunEnvDoesNotOverride(t *testing.T) {
 	if got := os.Getenv("TRIBUTARY_KEY_PREFIX"); got != "set" {
 		t.Fatalf("an environment variable was overridden by the file: %q", got)
 	}
-	if err := loadRunEnv(filepath.Join(dir, "missing")); err != nil {
-		t.Fatalf("a missing file is not an error: %v", err)
+	if found, err := loadRunEnv(filepath.Join(dir, "missing")); err != nil || found {
+		t.Fatalf("a missing file is not an error, and not found: %v %v", found, err)
+	}
+}
+
+// TestNoSettingsHint runs a command from a directory without .run/env and
+// with no connection setting: its error says what to set and where .run/env
+// is read from; with a setting given, no hint.
+func TestNoSettingsHint(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		env      map[string]string
+		runEnv   bool
+		wantHint bool
+	}{
+		{"nothing", nil, false, true},
+		{"environment", map[string]string{"TRIBUTARY_AMQP_URL": "amqp://x:y@127.0.0.1:1/%2F"}, false, false},
+		{"run env file", nil, true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"TRIBUTARY_REDIS_URL", "TRIBUTARY_AMQP_URL"} {
+				t.Setenv(k, "")
+				os.Unsetenv(k)
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			dir := t.TempDir()
+			if tt.runEnv {
+				if err := os.MkdirAll(filepath.Join(dir, ".run"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, ".run", "env"), []byte("export TRIBUTARY_REDIS_URL='redis://127.0.0.1:1/0'\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Chdir(dir)
+			failing := &cobra.Command{Use: "fail", RunE: func(*cobra.Command, []string) error { return errors.New("dial tcp: connection refused") }}
+			root := newRootCmd(failing)
+			root.SetArgs([]string{"fail", "--log-level", "error"})
+			err := root.Execute()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			hasHint := strings.Contains(msg, "--amqp-url (or $TRIBUTARY_AMQP_URL)") && strings.Contains(msg, "--redis-url (or $TRIBUTARY_REDIS_URL)") &&
+				strings.Contains(msg, ".run/env") && strings.Contains(msg, "read from the current directory, here "+dir)
+			if hasHint != tt.wantHint || !strings.Contains(msg, "connection refused") {
+				t.Fatalf("error %q: hint %v, want %v", msg, hasHint, tt.wantHint)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,8 @@
 package agg
 
 import (
+	"time"
+
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dedup"
 	"github.com/tributary-dev/tributary/ingest/quarantine"
@@ -42,6 +44,33 @@ type Quarantined struct {
 // Counters count what happened to events since the last flush.
 type Counters struct {
 	Applied, Late, Duplicates, Quarantined int64
+	// Future and Misplaced count the events quarantined (and counted in
+	// Quarantined) for being too far ahead of the watermark or in the wrong
+	// partition.
+	Future, Misplaced int64
+}
+
+// Kinds of refused events, counted per producer.
+const (
+	KindLate      = "late"
+	KindFuture    = "future"
+	KindPartition = "partition"
+)
+
+// Refusal names a kind of refused event and its producer.
+type Refusal struct{ Kind, Producer string }
+
+// Refused is what was refused since the last flush: counts per kind and
+// producer, and one sample event (with its reason) per kind, for the log.
+type Refused struct {
+	Counts  map[Refusal]int64
+	Samples map[string]Sample
+}
+
+// Sample is one refused event and why.
+type Sample struct {
+	Event  flight.Event
+	Reason string
 }
 
 // Partition aggregates one partition between two flushes. Not safe for concurrent use.
@@ -58,7 +87,13 @@ type Partition struct {
 	buckets    map[BucketID]*Delta
 	quarantine []Quarantined
 	counters   Counters
+	refused    Refused
 	messages   int64
+
+	// Checks (see WithChecks); partitions 0: no partition check.
+	part, partitions int
+	maxFuture        time.Duration
+	maxBody          int
 }
 
 // New starts aggregating from committed progress, with the views to compute
@@ -68,7 +103,17 @@ func New(views []flight.View, lateness int64, from Progress) *Partition {
 		views: views, lateness: lateness,
 		committedOffset: from.Offset, offset: from.Offset, maxTime: from.MaxTime,
 		seqs: dedup.New(from.Seqs), buckets: map[BucketID]*Delta{},
+		refused: Refused{Counts: map[Refusal]int64{}, Samples: map[string]Sample{}},
 	}
+	return p
+}
+
+// WithChecks makes p quarantine the events whose origin is not in partition
+// part of partitions, and those more than maxFuture (0: no bound) ahead of
+// the partition's newest accepted event time, keeping at most maxBody bytes
+// of each. It returns p.
+func (p *Partition) WithChecks(part, partitions int, maxFuture time.Duration, maxBody int) *Partition {
+	p.part, p.partitions, p.maxFuture, p.maxBody = part, partitions, maxFuture, maxBody
 	return p
 }
 
@@ -87,13 +132,28 @@ func (p *Partition) Watermark() int64 {
 }
 
 // Message takes in the events of the message at offset. Events are decided
-// one by one: duplicate (seq already applied), late (older than the
-// watermark) or applied.
+// one by one: quarantined (wrong partition, or too far in the future),
+// duplicate (seq already applied), late (older than the watermark) or
+// applied.
 func (p *Partition) Message(offset int64, events []flight.Event) {
 	p.offset = offset
 	p.messages++
 	for i := range events {
 		e := &events[i]
+		// Checked before the seq is admitted: a quarantined event does not
+		// consume its seq, so that its producer may send it again, fixed.
+		if p.partitions > 0 {
+			if r := quarantine.CheckPartition(e, p.part, p.partitions); r != "" {
+				p.counters.Misplaced++
+				p.quarantineEvent(offset, e, KindPartition, r)
+				continue
+			}
+		}
+		if r := quarantine.CheckFuture(e, p.maxTime, p.maxFuture); r != "" {
+			p.counters.Future++
+			p.quarantineEvent(offset, e, KindFuture, r)
+			continue
+		}
 		// A late event is admitted too: its retry is a duplicate.
 		if !p.seqs.Admit(e.Producer, e.Seq) {
 			p.counters.Duplicates++
@@ -101,6 +161,7 @@ func (p *Partition) Message(offset int64, events []flight.Event) {
 		}
 		if p.maxTime != 0 && e.Time < p.maxTime-p.lateness {
 			p.counters.Late++
+			p.refuse(e, KindLate, "late: older than the partition's watermark minus the allowed lateness")
 			continue
 		}
 		if e.Time > p.maxTime {
@@ -134,6 +195,22 @@ func (p *Partition) apply(e *flight.Event) {
 	}
 }
 
+// quarantineEvent keeps one event aside, alone, in its JSON form.
+func (p *Partition) quarantineEvent(offset int64, e *flight.Event, kind, reason string) {
+	p.quarantine = append(p.quarantine, Quarantined{Offset: offset, Reason: reason, Body: quarantine.Cut(quarantine.EventBody(e), p.maxBody)})
+	p.counters.Quarantined++
+	p.refuse(e, kind, reason)
+}
+
+// refuse counts a refused event per producer and keeps the first of its kind.
+func (p *Partition) refuse(e *flight.Event, kind, reason string) {
+	p.refused.Counts[Refusal{Kind: kind, Producer: e.Producer}]++
+	if _, ok := p.refused.Samples[kind]; !ok {
+		ev := *e
+		p.refused.Samples[kind] = Sample{Event: ev, Reason: reason}
+	}
+}
+
 // Malformed takes in a message that cannot be decoded: it is quarantined and
 // its offset consumed. body is copied, up to maxBody bytes.
 func (p *Partition) Malformed(offset int64, reason string, body []byte, maxBody int) {
@@ -163,6 +240,7 @@ type Pending struct {
 	Buckets    map[BucketID]*Delta
 	Quarantine []Quarantined
 	Counters   Counters
+	Refused    Refused
 	Messages   int64
 }
 
@@ -170,7 +248,7 @@ type Pending struct {
 func (p *Partition) Pending() Pending {
 	return Pending{
 		PrevOffset: p.committedOffset, Offset: p.offset, MaxTime: p.maxTime, MinTime: p.minApplied, Seqs: p.seqs.Changed(),
-		Buckets: p.buckets, Quarantine: p.quarantine, Counters: p.counters, Messages: p.messages,
+		Buckets: p.buckets, Quarantine: p.quarantine, Counters: p.counters, Refused: p.refused, Messages: p.messages,
 	}
 }
 
@@ -180,6 +258,7 @@ func (p *Partition) Committed() {
 	p.buckets = make(map[BucketID]*Delta, len(p.buckets))
 	p.quarantine = nil
 	p.counters = Counters{}
+	p.refused = Refused{Counts: map[Refusal]int64{}, Samples: map[string]Sample{}}
 	p.messages = 0
 	p.minApplied = 0
 	p.seqs.Committed()
