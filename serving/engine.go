@@ -15,9 +15,33 @@ import (
 // BatchRange is a batch view's exact aggregate of one group over some hours.
 type BatchRange struct {
 	Stats flight.Stats
-	Hist  flight.Histogram
+	// Hist is the exact histogram of delays, nil without flights.
+	Hist Histogram
 	// Destinations is the exact set, nil for views that do not keep it.
-	Destinations map[string]struct{}
+	Destinations DestinationSet
+	// release, when set, gives the aggregate's memory back once merged.
+	release func()
+}
+
+// Histogram is an exact histogram of delays (flight.Histogram, or the
+// serving index's dense one).
+type Histogram interface {
+	Quantiles(qs ...float64) ([]int32, bool)
+	Each(fn func(delay int32, count int64))
+}
+
+// DestinationSet is an exact set of destinations.
+type DestinationSet interface {
+	Len() int
+	EachDestination(fn func(string))
+}
+
+// Release gives the range's memory back; it must not be used afterwards.
+func (b *BatchRange) Release() {
+	if b.release != nil {
+		b.release()
+		b.release = nil
+	}
 }
 
 // BatchView is one published, immutable version of the batch view.
@@ -216,6 +240,7 @@ func (e *engine) compute(ctx context.Context, pl plan, v flight.View, group stri
 	if pl.bv != nil && !pl.batch.empty() {
 		br = pl.bv.Range(v.Name, group, pl.batch.From, pl.batch.To)
 	}
+	defer br.Release()
 	var sb store.Bucket
 	if !pl.speed.empty() {
 		var err error
@@ -228,9 +253,12 @@ func (e *engine) compute(ctx context.Context, pl plan, v flight.View, group stri
 	r.Distinct = -1
 	if distinct && v.DistinctDestinations {
 		if sb.Count == 0 {
-			r.Distinct = int64(len(br.Destinations))
+			r.Distinct = 0
+			if br.Destinations != nil {
+				r.Distinct = int64(br.Destinations.Len())
+			}
 		} else {
-			n, err := e.speed.Distinct(ctx, v.Name, group, pl.speed.From, pl.speed.To, br.Destinations)
+			n, err := e.speed.Distinct(ctx, v.Name, group, pl.speed.From, pl.speed.To, setOf(br.Destinations))
 			if err != nil {
 				return result{}, fmt.Errorf("distinct destinations: %w", err)
 			}
@@ -251,6 +279,9 @@ func merge(br BatchRange, sb store.Bucket, covered bool) result {
 	r.Stats.Merge(sb.Stats)
 	qs := flight.Percentiles()
 	if sb.Count == 0 {
+		if br.Hist == nil {
+			return r
+		}
 		if vals, ok := br.Hist.Quantiles(qs...); ok {
 			for _, v := range vals {
 				r.Quantiles = append(r.Quantiles, float64(v))
@@ -259,7 +290,9 @@ func merge(br BatchRange, sb store.Bucket, covered bool) result {
 		return r
 	}
 	sk := sb.Sketch
-	br.Hist.Each(func(d int32, c int64) { sk.AddBin(flight.SketchBin(d), c) })
+	if br.Hist != nil {
+		br.Hist.Each(func(d int32, c int64) { sk.AddBin(flight.SketchBin(d), c) })
+	}
 	if vals, ok := sk.Quantiles(qs...); ok {
 		lo, hi := float64(r.Stats.Min), float64(r.Stats.Max)
 		for _, v := range vals {
@@ -267,6 +300,17 @@ func merge(br BatchRange, sb store.Bucket, covered bool) result {
 		}
 	}
 	return r
+}
+
+// setOf copies an exact set of destinations for the speed reader (a few
+// hundred airports at most), nil for none.
+func setOf(d DestinationSet) map[string]struct{} {
+	if d == nil {
+		return nil
+	}
+	m := make(map[string]struct{}, d.Len())
+	d.EachDestination(func(s string) { m[s] = struct{}{} })
+	return m
 }
 
 // groupsOf lists the groups of a view with data in the plan's span.
@@ -344,6 +388,7 @@ func (e *engine) many(ctx context.Context, pl plan, v flight.View, groups []stri
 		}
 		out[i] = merge(br, sbs[i], pl.covered())
 		out[i].Distinct = -1
+		br.Release()
 	}
 	return out, nil
 }
@@ -374,6 +419,7 @@ func (e *engine) series(ctx context.Context, pl plan, code string) ([]Hour, erro
 			sb = buckets[(h-pl.speed.From)/3600]
 		}
 		r := merge(br, sb, pl.bv != nil && h+3600 <= pl.boundary)
+		br.Release()
 		hr := Hour{Hour: rfc3339(h), Flights: r.Stats.Count, Exact: r.Exact}
 		if r.Stats.Count > 0 {
 			hr.Mean = round(r.Stats.Mean(), 3)

@@ -31,9 +31,13 @@ func TestPercentilesWithinMinMax(t *testing.T) {
 				sb.Sketch.Add(d)
 			}
 			var br BatchRange
+			var h flight.Histogram
 			for _, d := range tt.batch {
 				br.Stats.Add(d)
-				br.Hist.Add(d)
+				h.Add(d)
+			}
+			if len(tt.batch) > 0 {
+				br.Hist = &h
 			}
 			r := merge(br, sb, false)
 			if r.Stats.Min != tt.lo || r.Stats.Max != tt.hi {

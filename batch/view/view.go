@@ -250,3 +250,18 @@ func (v *View) Each(view string, from, to int64, fn func(group string, hour int6
 	}
 	return nil
 }
+
+// Rows calls fn for every row of one group's buckets before the boundary, in
+// increasing hour (a bucket split over nodes gives several rows of one hour):
+// the serving layer builds its own index from them without the maps of
+// Range.
+func (v *View) Rows(view, group string, fn func(hour int64, t *partial.Table, row int)) error {
+	ix, ok := v.views[view]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownView, view)
+	}
+	for _, e := range ix.groups[group] {
+		fn(e.hour, ix.tables[e.table], int(e.row))
+	}
+	return nil
+}
