@@ -251,11 +251,16 @@ func (v *View) Each(view string, from, to int64, fn func(group string, hour int6
 	return nil
 }
 
+// Table is one node's columnar table, as Rows hands it out: readers of the
+// batch view (serving) name it through this package, which is their one door
+// into the batch layer (internal/layering checks it).
+type Table = partial.Table
+
 // Rows calls fn for every row of one group's buckets before the boundary, in
 // increasing hour (a bucket split over nodes gives several rows of one hour):
 // the serving layer builds its own index from them without the maps of
 // Range.
-func (v *View) Rows(view, group string, fn func(hour int64, t *partial.Table, row int)) error {
+func (v *View) Rows(view, group string, fn func(hour int64, t *Table, row int)) error {
 	ix, ok := v.views[view]
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownView, view)

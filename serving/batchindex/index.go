@@ -7,7 +7,6 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/tributary-dev/tributary/batch/partial"
 	"github.com/tributary-dev/tributary/batch/view"
 	"github.com/tributary-dev/tributary/flight"
 )
@@ -61,7 +60,7 @@ func Build(v *view.View) (*Index, error) {
 			return nil, err
 		}
 		for _, g := range gs {
-			err := v.Rows(d.Name, g, func(_ int64, t *partial.Table, r int) {
+			err := v.Rows(d.Name, g, func(_ int64, t *view.Table, r int) {
 				t.Hist(r, func(delay int32, _ int64) { delaySet[delay] = struct{}{} })
 				if d.DistinctDestinations {
 					for j := 0; j < t.NumDests(r); j++ {
@@ -102,7 +101,7 @@ func Build(v *view.View) (*Index, error) {
 		for _, name := range gs {
 			g := &group{}
 			b.reset(vx.distinct)
-			_ = v.Rows(d.Name, name, func(h int64, t *partial.Table, r int) {
+			_ = v.Rows(d.Name, name, func(h int64, t *view.Table, r int) {
 				b.hour(h)
 				t.Hist(r, func(delay int32, n int64) { b.counts[delayIdx[delay]] += n })
 				if vx.distinct {
