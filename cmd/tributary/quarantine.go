@@ -37,7 +37,7 @@ func newQuarantineCmd(g *globals) *cobra.Command {
 			"watermark (\"future: ...\", speed layer only). Entries are numbered from 0, the oldest.",
 	}
 	cmd.PersistentFlags().StringVar(&layer, "layer", "speed", "which quarantine list: speed or archive")
-	withList := func(cmd *cobra.Command, fn func(ctx context.Context, rdb *redis.Client, key string) error) error {
+	var withList quarantineRunner = func(cmd *cobra.Command, fn func(ctx context.Context, rdb *redis.Client, key string) error) error {
 		key, ok := quarantineLists(g.keyPrefix)[layer]
 		if !ok {
 			return fmt.Errorf("--layer %q: want speed or archive", layer)
@@ -59,7 +59,17 @@ func newQuarantineCmd(g *globals) *cobra.Command {
 		},
 	}
 	list.Flags().Int64Var(&limit, "limit", 100, "list the newest N entries (0: all)")
-	show := &cobra.Command{
+	show := newQuarantineShowCmd(withList)
+	requeue := newQuarantineRequeueCmd(g, withList)
+	cmd.AddCommand(list, show, requeue)
+	return cmd
+}
+
+// quarantineRunner runs fn on the quarantine list that --layer names.
+type quarantineRunner func(cmd *cobra.Command, fn func(ctx context.Context, rdb *redis.Client, key string) error) error
+
+func newQuarantineShowCmd(withList quarantineRunner) *cobra.Command {
+	return &cobra.Command{
 		Use: "show INDEX", Short: "Show one entry whole, its body decoded (JSON indented, Arrow as rows)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withList(cmd, func(ctx context.Context, rdb *redis.Client, key string) error {
@@ -74,6 +84,9 @@ func newQuarantineCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+func newQuarantineRequeueCmd(g *globals, withList quarantineRunner) *cobra.Command {
 	var bodyFile string
 	var keepSeq bool
 	requeue := &cobra.Command{
@@ -119,8 +132,7 @@ func newQuarantineCmd(g *globals) *cobra.Command {
 	}
 	requeue.Flags().StringVar(&bodyFile, "body", "", "publish this file's content instead of the entry's body (- : stdin)")
 	requeue.Flags().BoolVar(&keepSeq, "keep-seq", false, "keep the events' seq (they may then be dropped as duplicates)")
-	cmd.AddCommand(list, show, requeue)
-	return cmd
+	return requeue
 }
 
 // listQuarantine prints the newest limit entries (0: all), oldest first,
