@@ -55,7 +55,14 @@ func newGraphCmd(g *globals) *cobra.Command {
 	}
 	wait.Flags().DurationVar(&every, "poll", 100*time.Millisecond, "poll interval")
 	cmd.AddCommand(wait)
-	cmd.AddCommand(&cobra.Command{
+	cmd.AddCommand(newGraphCancelCmd(cli))
+	cmd.AddCommand(newGraphSubmitCmd(cli))
+	cmd.AddCommand(newGraphBenchCmd(g, cli))
+	return cmd
+}
+
+func newGraphCancelCmd(cli func() *client.Client) *cobra.Command {
+	return &cobra.Command{
 		Use:   "cancel ID",
 		Short: "Cancel a graph: pending tasks are dropped, running ones interrupted",
 		Args:  cobra.ExactArgs(1),
@@ -71,8 +78,11 @@ func newGraphCmd(g *globals) *cobra.Command {
 			fmt.Println("graph", args[0], "cancelled")
 			return nil
 		},
-	})
-	submit := &cobra.Command{
+	}
+}
+
+func newGraphSubmitCmd(cli func() *client.Client) *cobra.Command {
+	return &cobra.Command{
 		Use:   "submit FILE",
 		Short: "Submit a graph written as JSON (graph.Graph; - for stdin) and print its ID",
 		Args:  cobra.ExactArgs(1),
@@ -96,9 +106,6 @@ func newGraphCmd(g *globals) *cobra.Command {
 			return printJSON(res)
 		},
 	}
-	cmd.AddCommand(submit)
-	cmd.AddCommand(newGraphBenchCmd(g, cli))
-	return cmd
 }
 
 func newGraphBenchCmd(g *globals, cli func() *client.Client) *cobra.Command {
