@@ -73,17 +73,14 @@ keeps it in a cookie.`,
 				cfg.TriggerBatch = triggerBatch(client.New(schedulerURL).WithToken(adminToken), rdb, g.keyPrefix)
 			}
 			if monitoring {
-				if adminToken == "" {
-					return errors.New("--monitoring needs --admin-token: the asynq web UI can cancel and delete tasks")
+				mon, err := newMonitoring(adminToken, ropt)
+				if err != nil {
+					return err
 				}
-				mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: ropt.Asynq()})
 				defer mon.Close()
 				cfg.Monitoring = mon
 			}
-			cfg.Status = func(ctx context.Context) (map[string]any, error) {
-				b, err := batchStatus(ctx, rdb, g.keyPrefix)
-				return map[string]any{"batch_layer": b}, err
-			}
+			cfg.Status = statusOf(rdb, g.keyPrefix)
 			ends := &streamEnds{url: g.amqpURL, streams: g.streams}
 			defer ends.close()
 			cfg.StreamEnds = ends.get
@@ -112,6 +109,23 @@ keeps it in a cookie.`,
 	f.IntVar(&maxBuckets, "max-speed-buckets", serving.DefaultMaxSpeedBuckets, "speed buckets one request reads over all its airports (past them: a 400)")
 	f.DurationVar(&freshFor, "fresh-for", 500*time.Millisecond, "how long an answer with a speed part is reused (the speed layer's flush interval is a good value)")
 	return cmd
+}
+
+// newMonitoring is the asynq web UI, which can cancel and delete tasks: it is
+// mounted only behind the admin token.
+func newMonitoring(adminToken string, ropt *redisconn.Options) (*asynqmon.HTTPHandler, error) {
+	if adminToken == "" {
+		return nil, errors.New("--monitoring needs --admin-token: the asynq web UI can cancel and delete tasks")
+	}
+	return asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: ropt.Asynq()}), nil
+}
+
+// statusOf is /v1/status's batch-layer part.
+func statusOf(rdb redis.Cmdable, keyPrefix string) func(context.Context) (map[string]any, error) {
+	return func(ctx context.Context) (map[string]any, error) {
+		b, err := batchStatus(ctx, rdb, keyPrefix)
+		return map[string]any{"batch_layer": b}, err
+	}
 }
 
 // triggerBatch returns the admin endpoint's action: submit a recompute to
