@@ -37,6 +37,10 @@ type Pipeline struct {
 	Data     string
 	Sched    *scheduler.Scheduler
 	Log      *slog.Logger
+	// MaxFuture is the speed workers' bound on events ahead of their
+	// partition's watermark (0: speed's default; negative: no bound, so that
+	// a test can put a stray future event into the speed views).
+	MaxFuture time.Duration
 }
 
 // quiet returns a logger quiet unless TRIBUTARY_TEST_LOG is set.
@@ -102,7 +106,8 @@ func (p *Pipeline) StartSpeed(n int) {
 		conn := testenv.AMQP(p.t)
 		p.background("speed", func(ctx context.Context) error {
 			return speed.Run(ctx, speed.Config{Redis: p.Redis, AMQP: conn, Streams: p.Streams, KeyPrefix: p.Prefix,
-				WorkerID: fmt.Sprintf("%s-speed-%d", p.Prefix, i), FlushInterval: 200 * time.Millisecond, LeaseTTL: 3 * time.Second, Log: p.Log})
+				WorkerID: fmt.Sprintf("%s-speed-%d", p.Prefix, i), FlushInterval: 200 * time.Millisecond, LeaseTTL: 3 * time.Second, Log: p.Log,
+				MaxFuture: p.MaxFuture})
 		})
 	}
 }
