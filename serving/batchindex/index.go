@@ -51,38 +51,11 @@ type level struct {
 func Build(v *view.View) (*Index, error) {
 	ix := &Index{boundary: v.Boundary, views: map[string]*viewIndex{}}
 	ix.scratch.New = func() any { return ix.newAgg() }
-	delaySet := map[int32]struct{}{}
-	destSet := map[string]struct{}{}
 	defs := flight.Views()
-	for _, d := range defs {
-		gs, err := v.Groups(d.Name)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range gs {
-			err := v.Rows(d.Name, g, func(_ int64, t *view.Table, r int) {
-				t.Hist(r, func(delay int32, _ int64) { delaySet[delay] = struct{}{} })
-				if d.DistinctDestinations {
-					for j := 0; j < t.NumDests(r); j++ {
-						if s := t.Dest(r, j); !has(destSet, s) {
-							destSet[string([]byte(s))] = struct{}{} // own copy: s points into an Arrow buffer
-						}
-					}
-				}
-			})
-			if err != nil {
-				return nil, err
-			}
-		}
+	var err error
+	if ix.delays, ix.dests, err = dictionaries(v, defs); err != nil {
+		return nil, err
 	}
-	for d := range delaySet {
-		ix.delays = append(ix.delays, d)
-	}
-	slices.Sort(ix.delays)
-	for s := range destSet {
-		ix.dests = append(ix.dests, s)
-	}
-	slices.Sort(ix.dests)
 	ix.words = (len(ix.dests) + 63) / 64
 	delayIdx := make(map[int32]uint32, len(ix.delays))
 	for i, d := range ix.delays {
@@ -132,6 +105,44 @@ func Build(v *view.View) (*Index, error) {
 		return nil, fmt.Errorf("batchindex: no views")
 	}
 	return ix, nil
+}
+
+// dictionaries are the sorted distinct delays and destinations of every
+// group of v: the index stores histograms against the first and destination
+// sets as bitsets over the second.
+func dictionaries(v *view.View, defs []flight.View) (delays []int32, dests []string, err error) {
+	delaySet := map[int32]struct{}{}
+	destSet := map[string]struct{}{}
+	for _, d := range defs {
+		gs, err := v.Groups(d.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, g := range gs {
+			err := v.Rows(d.Name, g, func(_ int64, t *view.Table, r int) {
+				t.Hist(r, func(delay int32, _ int64) { delaySet[delay] = struct{}{} })
+				if d.DistinctDestinations {
+					for j := 0; j < t.NumDests(r); j++ {
+						if s := t.Dest(r, j); !has(destSet, s) {
+							destSet[string([]byte(s))] = struct{}{} // own copy: s points into an Arrow buffer
+						}
+					}
+				}
+			})
+			if err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	for d := range delaySet {
+		delays = append(delays, d)
+	}
+	slices.Sort(delays)
+	for s := range destSet {
+		dests = append(dests, s)
+	}
+	slices.Sort(dests)
+	return delays, dests, nil
 }
 
 func has(m map[string]struct{}, s string) bool { _, ok := m[s]; return ok }
