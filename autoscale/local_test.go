@@ -17,7 +17,9 @@ import (
 // actuator, as scripts/cluster.sh does, and is counted and kept.
 func TestLocalStartsAndStops(t *testing.T) {
 	dir := t.TempDir()
-	script := `trap 'echo drained > "` + dir + `/$0.term"; exit 0' TERM; while :; do sleep 0.05; done`
+	// The ready file says the trap is set: a SIGTERM that arrives before it
+	// would kill the shell without a trace, which is not what is tested.
+	script := `trap 'echo drained > "` + dir + `/$0.term"; exit 0' TERM; touch "` + dir + `/$0.ready"; while :; do sleep 0.05; done`
 	args := func(k Kind, i int) []string { return []string{"-c", script, PoolName(k) + strconv.Itoa(i)} }
 	l := &Local{Dir: dir, Bin: "/bin/sh", Env: os.Environ(), Args: args, StopTimeout: 10 * time.Second}
 	ctx := context.Background()
@@ -53,6 +55,10 @@ func TestLocalStartsAndStops(t *testing.T) {
 		t.Fatalf("batch pool = %d, want 0: pools are apart", n)
 	}
 
+	for _, name := range []string{"speed1", "speed2", "speed3"} {
+		waitFile(t, filepath.Join(dir, name+".ready"))
+	}
+
 	// Down to 1: the highest numbers go, each drained by SIGTERM.
 	if err := l.Resize(ctx, Speed, 1); err != nil {
 		t.Fatal(err)
@@ -77,6 +83,19 @@ func TestLocalStartsAndStops(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "speed1.term")); err != nil {
 		t.Fatalf("speed1 was not stopped by SIGTERM: %v", err)
+	}
+}
+
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared: %v", path, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
