@@ -1,6 +1,9 @@
 package flight
 
-import "sort"
+import (
+	"maps"
+	"slices"
+)
 
 // Histogram counts flights per whole-minute delay. Delays are integers, so it
 // gives exact nearest-rank quantiles and merges exactly; the batch layer keeps
@@ -36,16 +39,7 @@ func (h *Histogram) Merge(o *Histogram) {
 func (h *Histogram) Count() int64 { return h.n }
 
 // Each calls fn for every delay with a non-zero count, in increasing delay order.
-func (h *Histogram) Each(fn func(delay int32, count int64)) {
-	keys := make([]int32, 0, len(h.counts))
-	for d := range h.counts {
-		keys = append(keys, d)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	for _, d := range keys {
-		fn(d, h.counts[d])
-	}
-}
+func (h *Histogram) Each(fn func(delay int32, count int64)) { eachSorted(h.counts, fn) }
 
 // Quantiles returns the nearest-rank quantile of every q (each in [0,1]), in
 // one pass: the smallest delay d such that at least ceil(q*n) flights have a
@@ -54,20 +48,34 @@ func (h *Histogram) Quantiles(qs ...float64) (out []int32, ok bool) {
 	if h.n == 0 {
 		return nil, false
 	}
-	out = make([]int32, len(qs))
+	return rankKeys(h.counts, h.n, qs), true
+}
+
+// eachSorted calls fn for every key of counts in increasing order: the walk
+// both the exact histogram and the sketch's bins need.
+func eachSorted(counts map[int32]int64, fn func(k int32, c int64)) {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		fn(k, counts[k])
+	}
+}
+
+// rankKeys returns, for every q, the smallest key whose cumulative count
+// reaches the nearest rank Rank(q, n): one sorted walk for all quantiles.
+func rankKeys(counts map[int32]int64, n int64, qs []float64) []int32 {
+	out := make([]int32, len(qs))
 	ranks := make([]int64, len(qs))
 	for i, q := range qs {
-		ranks[i] = Rank(q, h.n)
+		ranks[i] = Rank(q, n)
 	}
 	var seen int64
-	h.Each(func(d int32, c int64) {
+	eachSorted(counts, func(k int32, c int64) {
 		before := seen
 		seen += c
 		for i, r := range ranks {
 			if r > before && r <= seen {
-				out[i] = d
+				out[i] = k
 			}
 		}
 	})
-	return out, true
+	return out
 }

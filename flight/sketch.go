@@ -3,7 +3,6 @@ package flight
 import (
 	"fmt"
 	"math"
-	"sort"
 
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
 )
@@ -112,16 +111,7 @@ func (s *DelaySketch) Count() int64 { return s.n }
 func (s *DelaySketch) Len() int { return len(s.bins) }
 
 // Each calls fn for every non-empty bin in increasing order of value.
-func (s *DelaySketch) Each(fn func(bin int32, count int64)) {
-	keys := make([]int32, 0, len(s.bins))
-	for b := range s.bins {
-		keys = append(keys, b)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	for _, b := range keys {
-		fn(b, s.bins[b])
-	}
-}
+func (s *DelaySketch) Each(fn func(bin int32, count int64)) { eachSorted(s.bins, fn) }
 
 // Quantiles returns the value of the bin holding the nearest-rank quantile of
 // every q (the same rank as Histogram.Quantiles), so each result is within
@@ -130,21 +120,11 @@ func (s *DelaySketch) Quantiles(qs ...float64) (out []float64, ok bool) {
 	if s.n == 0 {
 		return nil, false
 	}
-	out = make([]float64, len(qs))
-	ranks := make([]int64, len(qs))
-	for i, q := range qs {
-		ranks[i] = Rank(q, s.n)
+	bins := rankKeys(s.bins, s.n, qs)
+	out = make([]float64, len(bins))
+	for i, b := range bins {
+		out[i] = SketchBinValue(b)
 	}
-	var seen int64
-	s.Each(func(b int32, c int64) {
-		before := seen
-		seen += c
-		for i, r := range ranks {
-			if r > before && r <= seen {
-				out[i] = SketchBinValue(b)
-			}
-		}
-	})
 	return out, true
 }
 
