@@ -209,22 +209,29 @@ func treeLevels(leaves, fan int) []int {
 
 func runRaw(ctx context.Context, rdb redis.UniversalClient, o opts) (int, time.Duration, error) {
 	q := o.keyPrefix + ".raw"
-	var done atomic.Int64
-	var mu sync.Mutex
-	target, signal := int64(0), make(chan struct{}, 1)
+	if o.procs > 0 {
+		return runRawProcs(ctx, rdb, o, q)
+	}
+	// waiting says a level waits for target: the handler signals once, and
+	// never for a level that had already finished when its wait began.
+	var (
+		done    atomic.Int64
+		mu      sync.Mutex
+		target  int64
+		waiting bool
+		signal  = make(chan struct{}, 1)
+	)
 	mux := asynq.NewServeMux()
 	mux.HandleFunc("noop", func(context.Context, *asynq.Task) error {
 		n := done.Add(1)
 		mu.Lock()
-		if n == target {
+		if waiting && n >= target {
+			waiting = false
 			signal <- struct{}{}
 		}
 		mu.Unlock()
 		return nil
 	})
-	if o.procs > 0 {
-		return runRawProcs(ctx, rdb, o, q)
-	}
 	servers := max(o.processors, 1)
 	for i := range servers {
 		c := max(o.concurrency/servers+min(max(o.concurrency%servers-i, 0), 1), 1)
@@ -235,41 +242,22 @@ func runRaw(ctx context.Context, rdb redis.UniversalClient, o opts) (int, time.D
 		}
 		defer srv.Shutdown()
 	}
-	cli := asynq.NewClientFromRedisClient(rdb)
-	levels := []int{o.tasks}
-	if o.shape == "tree" {
-		levels = treeLevels(o.leaves, o.fan)
-	}
-	total := 0
-	start := time.Now()
-	for l, n := range levels {
+	return rawLevels(ctx, rdb, o, q, func(total int) error {
 		mu.Lock()
-		total += n
 		target = int64(total)
+		if done.Load() >= target {
+			mu.Unlock()
+			return nil
+		}
+		waiting = true
 		mu.Unlock()
-		eg, _ := errgroup.WithContext(ctx)
-		const senders = 8
-		for s := range senders {
-			eg.Go(func() error {
-				for i := s; i < n; i += senders {
-					if _, err := cli.EnqueueContext(ctx, asynq.NewTask("noop", nil), asynq.Queue(q),
-						asynq.TaskID(fmt.Sprintf("l%d-%d", l, i))); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		}
-		if err := eg.Wait(); err != nil {
-			return 0, 0, err
-		}
 		select {
 		case <-signal:
+			return nil
 		case <-time.After(5 * time.Minute):
-			return 0, 0, fmt.Errorf("raw: timed out at %d of %d", done.Load(), total)
+			return fmt.Errorf("raw: timed out at %d of %d", done.Load(), total)
 		}
-	}
-	return total, time.Since(start), nil
+	})
 }
 
 // rawLevels enqueues the levels of the shape on queue q (the tree level by
