@@ -189,10 +189,26 @@ func TestReplaySIGKILLedAndRestartedLosesNothing(t *testing.T) {
 		}
 		return cmd, &out
 	}
-	// 200,000 flights span about 12 days: at 250,000x the replay takes about 4 s.
+	// 200,000 flights span about 12 days: at 250,000x the replay takes about
+	// 4 s. Each kill comes at a random moment after the replayer's first
+	// checkpoint (on a loaded machine its start alone can take seconds; a kill
+	// before any checkpoint would test nothing of resuming).
+	checkpoint := fmt.Sprintf("%s:replay:replay:%s", s.Prefix, s.Prefix)
+	rdb := testenv.Redis(t)
 	for kill := 0; kill < 2; kill++ {
+		before, _ := rdb.Get(context.Background(), checkpoint).Result()
 		cmd, out := run("250000")
-		time.Sleep(time.Duration(800+rand.IntN(1200)) * time.Millisecond)
+		deadline := time.Now().Add(time.Minute)
+		for {
+			if now, _ := rdb.Get(context.Background(), checkpoint).Result(); now != "" && now != before {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the replayer saved no checkpoint within a minute:\n%s", out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
