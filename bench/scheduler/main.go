@@ -65,14 +65,7 @@ func main() {
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile")
 	redisStats := flag.Bool("redis-stats", false, "print Redis CPU and command calls per task (deltas of INFO, to stderr)")
 	flag.Parse()
-	if *cpuprof != "" {
-		f, err := os.Create(*cpuprof)
-		if err != nil {
-			fail(err)
-		}
-		_ = pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
+	defer startProfile(*cpuprof)()
 	nonce := make([]byte, 4)
 	_, _ = rand.Read(nonce)
 	o.keyPrefix = "bench-" + hex.EncodeToString(nonce)
@@ -127,6 +120,22 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench process (and -procs children) cpu per task: %.1f µs\n", (processCPU()-cpu0).Seconds()*1e6/float64(n))
 		printRedisDelta(before, redisInfo(ctx, rdb), n)
 	}
+}
+
+// startProfile starts a CPU profile into path (none when empty) and returns
+// what stops it.
+func startProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fail(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fail(err)
+	}
+	return pprof.StopCPUProfile
 }
 
 // processCPU is the CPU time (user and system) used by this process and
