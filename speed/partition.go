@@ -164,6 +164,7 @@ func (pt *partition) flush(ctx context.Context) error {
 	c := pd.Counters
 	m.Applied.Add(float64(c.Applied))
 	m.Late.Add(float64(c.Late))
+	m.Refilled.Add(float64(c.Refilled))
 	m.Duplicates.Add(float64(c.Duplicates))
 	m.Quarantined.Add(float64(c.Quarantined))
 	for r, n := range pd.Refused.Counts {

@@ -96,19 +96,41 @@ func New(committed map[string]Mark) *Seqs {
 	return s
 }
 
+// Admission is what Classify decided about one seq.
+type Admission int
+
+const (
+	// Duplicate: the seq was admitted before (or given up, see Evicted).
+	Duplicate Admission = iota
+	// InOrder: the seq is above its producer's highest, or 0 (no seq).
+	InOrder
+	// Refill: the seq was in a gap below its producer's highest seq: the
+	// producer sent it before seqs already admitted, and it arrives after
+	// them only because it was delayed or sent again (a publisher
+	// re-publishing what a failed broker never confirmed).
+	Refill
+)
+
 // Admit reports whether an event of producer with seq is new, and records its
 // seq if so. Seq 0 means "no seq": always admitted, never recorded. A seq
 // above the highest opens a gap for the seqs it skips; a seq in a gap is
 // admitted once and leaves it.
 func (s *Seqs) Admit(producer string, seq uint64) bool {
+	return s.Classify(producer, seq) != Duplicate
+}
+
+// Classify is Admit, also saying whether an admitted seq came in its
+// producer's order (InOrder) or filled a gap (Refill).
+func (s *Seqs) Classify(producer string, seq uint64) Admission {
 	if seq == 0 {
-		return true
+		return InOrder
 	}
 	m := s.marks[producer]
 	if m == nil {
 		m = &Mark{}
 		s.marks[producer] = m
 	}
+	verdict := InOrder
 	switch {
 	case seq > m.High:
 		if seq > m.High+1 {
@@ -119,8 +141,9 @@ func (s *Seqs) Admit(producer string, seq uint64) bool {
 	default:
 		i := sort.Search(len(m.Gaps), func(i int) bool { return m.Gaps[i].Hi >= seq })
 		if i == len(m.Gaps) || m.Gaps[i].Lo > seq {
-			return false
+			return Duplicate
 		}
+		verdict = Refill
 		g := m.Gaps[i]
 		switch {
 		case g.Lo == g.Hi:
@@ -137,7 +160,7 @@ func (s *Seqs) Admit(producer string, seq uint64) bool {
 		}
 	}
 	s.changed[producer] = struct{}{}
-	return true
+	return verdict
 }
 
 // bound drops the seqs of m's gaps older than Window below its highest seq

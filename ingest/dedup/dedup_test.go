@@ -78,6 +78,43 @@ func TestSeqs(t *testing.T) {
 	}
 }
 
+// TestClassify: an admitted seq is a refill when it fills a gap below its
+// producer's highest seq (the speed layer never calls those late), also
+// across a restart from the committed marks.
+func TestClassify(t *testing.T) {
+	const (
+		dup    = dedup.Duplicate
+		order  = dedup.InOrder
+		refill = dedup.Refill
+	)
+	type ev struct {
+		producer string
+		seq      uint64
+		want     dedup.Admission
+	}
+	for _, tc := range []struct {
+		name      string
+		committed map[string]dedup.Mark
+		events    []ev
+	}{
+		{"in order", nil, []ev{{"a", 1, order}, {"a", 2, order}, {"a", 5, order}, {"a", 2, dup}}},
+		{"skipped seqs come back as refills, once", nil,
+			[]ev{{"a", 1, order}, {"a", 4, order}, {"a", 3, refill}, {"a", 2, refill}, {"a", 3, dup}, {"a", 5, order}}},
+		{"a committed gap is refilled after a restart", map[string]dedup.Mark{"a": {High: 9, Gaps: []dedup.Range{{Lo: 4, Hi: 6}}}},
+			[]ev{{"a", 5, refill}, {"a", 3, dup}, {"a", 5, dup}, {"a", 10, order}, {"b", 1, order}}},
+		{"seq 0 is always in order", nil, []ev{{"a", 0, order}, {"a", 0, order}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := dedup.New(tc.committed)
+			for i, e := range tc.events {
+				if got := s.Classify(e.producer, e.seq); got != e.want {
+					t.Fatalf("event %d %+v: got %v", i, e, got)
+				}
+			}
+		})
+	}
+}
+
 // TestReorderedDeliveryExact: a partition's seqs 1..n delivered in an order
 // where some runs come late (after later seqs, as events republished after a
 // broker failover do) and some come twice; each seq is admitted exactly once,

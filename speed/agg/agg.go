@@ -48,6 +48,10 @@ type Counters struct {
 	// Quarantined) for being too far ahead of the watermark or in the wrong
 	// partition.
 	Future, Misplaced int64
+	// Refilled counts the events applied (and counted in Applied) although
+	// older than the watermark, because they filled a gap in their
+	// producer's seqs: sent again after a broker failure, not late.
+	Refilled int64
 }
 
 // Kinds of refused events, counted per producer.
@@ -155,14 +159,30 @@ func (p *Partition) Message(offset int64, events []flight.Event) {
 			continue
 		}
 		// A late event is admitted too: its retry is a duplicate.
-		if !p.seqs.Admit(e.Producer, e.Seq) {
+		adm := p.seqs.Classify(e.Producer, e.Seq)
+		if adm == dedup.Duplicate {
 			p.counters.Duplicates++
 			continue
 		}
 		if p.maxTime != 0 && e.Time < p.maxTime-p.lateness {
-			p.counters.Late++
-			p.refuse(e, KindLate, "late: older than the partition's watermark minus the allowed lateness")
-			continue
+			// Lateness is judged in the producer's own order, which no
+			// republication can change. An event that fills a gap in its
+			// producer's seqs was sent before events already applied: it
+			// lands behind them only because the broker lost it and the
+			// publisher sent it again (a stream leader killed: the
+			// messages published during the election are neither
+			// confirmed nor refused, the later ones go through, and the
+			// lost ones come back after the confirm timeout, hours of event
+			// time behind at a fast replay). It is applied, and counted as
+			// Refilled: leaving it out would lose it from the views. Its
+			// bucket, evicted from the owner's state, is loaded again from
+			// Redis by the flush.
+			if adm == dedup.InOrder {
+				p.counters.Late++
+				p.refuse(e, KindLate, "late: older than the partition's watermark minus the allowed lateness")
+				continue
+			}
+			p.counters.Refilled++
 		}
 		if e.Time > p.maxTime {
 			p.maxTime = e.Time

@@ -66,3 +66,36 @@ func TestRepublishedAfterLaterSeqs(t *testing.T) {
 		t.Fatalf("bucket %+v, want 5 events", b)
 	}
 }
+
+// TestRefillBehindWatermarkIsApplied: a message lost in a stream leader's
+// failover comes back, republished, after later messages of the partition
+// went through (chaos scenario rabbit-leader-kill). At a fast replay it is
+// hours of event time behind the watermark; it fills a gap of its
+// producer's seqs, so it is applied (and counted Refilled), not late. An
+// event that comes in its producer's order that far behind still is late.
+func TestRefillBehindWatermarkIsApplied(t *testing.T) {
+	p := New(flight.Views(), int64(time.Hour/time.Microsecond), Progress{Offset: 9, Seqs: map[string]dedup.Mark{"r": {High: 2}}})
+	p.Message(10, []flight.Event{ev(3, 60, "ATL", "LAX", 1)})
+	// Seqs 4 and 5 (minutes 61, 62) were lost; seqs 6 to 8, 10 hours later, got through.
+	p.Message(11, []flight.Event{ev(6, 660, "ATL", "LAX", 1), ev(7, 661, "ATL", "LAX", 1), ev(8, 662, "ATL", "ORD", 1)})
+	// The republication: 5 and 4 fill the gap; 6 is a retry; 9 comes in
+	// order but 10 hours behind the watermark: late.
+	p.Message(12, []flight.Event{ev(4, 61, "ATL", "LAX", 2), ev(5, 62, "ATL", "LAX", 3), ev(6, 660, "ATL", "LAX", 1), ev(9, 63, "ATL", "LAX", 9)})
+	pd := p.Pending()
+	if want := (Counters{Applied: 6, Late: 1, Duplicates: 1, Refilled: 2}); pd.Counters != want {
+		t.Fatalf("counters %+v, want %+v", pd.Counters, want)
+	}
+	early := pd.Buckets[BucketID{0, "ATL", flight.Hour(ev(0, 60, "", "", 0).Time)}]
+	if early == nil || early.Stats != (flight.Stats{Count: 3, Sum: 6, Min: 1, Max: 3}) {
+		t.Fatalf("bucket of the refilled hour %+v, want seqs 3 to 5", early)
+	}
+	if pd.MinTime != ev(0, 60, "", "", 0).Time || pd.MaxTime != ev(0, 662, "", "", 0).Time {
+		t.Fatalf("min/max time %d/%d", pd.MinTime, pd.MaxTime)
+	}
+	if got := pd.Seqs["r"].String(); got != "9" {
+		t.Fatalf("mark %q, want 9 with no gap", got)
+	}
+	if pd.Refused.Counts[Refusal{KindLate, "r"}] != 1 || pd.Refused.Samples[KindLate].Event.Seq != 9 {
+		t.Fatalf("refused %+v, want seq 9 late", pd.Refused)
+	}
+}

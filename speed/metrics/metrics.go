@@ -10,6 +10,7 @@ import (
 type Metrics struct {
 	Applied     prometheus.Counter
 	Late        prometheus.Counter
+	Refilled    prometheus.Counter
 	Duplicates  prometheus.Counter
 	Quarantined prometheus.Counter
 	Lag         *prometheus.GaugeVec
@@ -68,8 +69,10 @@ func New(reg prometheus.Registerer) *Metrics {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
 	}
 	m := &Metrics{
-		Applied:     c("events_applied_total", "Events applied to the views (committed by a flush)."),
-		Late:        c("late_events_total", "Events older than the partition's watermark, left out of the views."),
+		Applied: c("events_applied_total", "Events applied to the views (committed by a flush)."),
+		Late:    c("late_events_total", "Events older than the partition's watermark, left out of the views."),
+		Refilled: c("refilled_events_total", "Events older than the partition's watermark applied anyway (and counted in events_applied_total): "+
+			"they filled a gap in their producer's seqs, i.e. were sent again after a broker failure, not late."),
 		Duplicates:  c("duplicate_events_total", "Events dropped because their producer seq was already applied."),
 		Quarantined: c("quarantined_messages_total", "Messages (malformed) and events (future, wrong partition) moved to the quarantine list."),
 		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "consumer_lag_messages",
@@ -90,7 +93,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		producers: &producerLabels{seen: map[string]struct{}{}},
 	}
 	if reg != nil {
-		reg.MustRegister(m.Applied, m.Late, m.Duplicates, m.Quarantined, m.Lag, m.Flush, m.Latency, m.Owned, m.Rebalances, m.Refused, m.LeasesLost, m.FlushErrors, m.RefusedEvents)
+		reg.MustRegister(m.Applied, m.Late, m.Refilled, m.Duplicates, m.Quarantined, m.Lag, m.Flush, m.Latency, m.Owned, m.Rebalances, m.Refused, m.LeasesLost, m.FlushErrors, m.RefusedEvents)
 	}
 	return m
 }
