@@ -5,6 +5,7 @@
 #   scripts/chaos.sh short            the CI subset: redis-primary-kill speed-kill
 #   scripts/chaos.sh all              every scenario below
 #   scripts/chaos.sh SCENARIO...      the named ones
+#   CHAOS_KEEP=1 scripts/chaos.sh ... keep each scenario's streams and keys (post-mortem)
 #
 # Scenarios: redis-primary-kill redis-lagging-failover redis-full-restart rabbit-leader-kill rabbit-first-kill
 #            rabbit-disk-alarm speed-kill speed-freeze speed-broker-cut archive-kill serve-kill scheduler-leader-kill
@@ -87,6 +88,23 @@ applied_sum() { # events applied to the speed views, summed over the partitions,
   local p t=0 v; for p in 0 1 2 3 4 5 6 7; do
     v=$(rcli "$1" hget "$TRIBUTARY_KEY_PREFIX:speed:part:$p" applied 2>/dev/null); t=$((t + ${v:-0}))
   done; echo "$t"
+}
+speed_counters() { # the speed partitions' committed totals (applied, late, duplicates, quarantined), summed, as JSON
+  local p f t v; local -A sum=([applied]=0 [late]=0 [duplicates]=0 [quarantined]=0)
+  for p in 0 1 2 3 4 5 6 7; do
+    for f in applied late duplicates quarantined; do
+      v=$(rcli "$1" hget "$TRIBUTARY_KEY_PREFIX:speed:part:$p" "$f" 2>/dev/null); sum[$f]=$((sum[$f] + ${v:-0}))
+    done
+  done
+  # Refills (events behind the watermark applied because they filled a seq
+  # gap: republished after a broker failure) are only in the workers' metrics.
+  local refilled=0 i
+  for i in 0 1; do
+    v=$(curl -fsS -m 2 "http://127.0.0.1:$((base + 100 + i))/metrics" 2>/dev/null | awk '$1 == "tributary_speed_refilled_events_total" { printf "%d", $2 }')
+    refilled=$((refilled + ${v:-0}))
+  done
+  printf '{"applied": %d, "late": %d, "duplicates": %d, "quarantined": %d, "refilled_seen_by_live_workers": %d}' \
+    "${sum[applied]}" "${sum[late]}" "${sum[duplicates]}" "${sum[quarantined]}" "$refilled"
 }
 redis_writable() { # the primary Sentinel names answers writes
   local p; p=$(primary_port); [ -n "$p" ] && rcli "$p" set chaos:probe 1 | grep -q OK
@@ -249,6 +267,9 @@ print(next((p["name"] for p in json.load(sys.stdin) if p["kind"] == "scheduler" 
   fi
   local check="$results/$name.check.json" crc=0
   bin/chaoscheck -rows "$rows" -prefix "$TRIBUTARY_KEY_PREFIX" -wait 4m -settle 45s > "$check" || crc=$?
+  # The speed partitions' own counters, the evidence when the check fails.
+  local counters; counters=$(speed_counters "$(primary_port)") || counters='{}'
+  if [ "$extra" = '{}' ]; then extra="{\"speed_counters\": $counters}"; else extra="${extra%\}}, \"speed_counters\": $counters}"; fi
   /usr/bin/python3 - "$results/$name.json" "$check" <<PY
 import json, sys
 check = json.load(open(sys.argv[2])) if open(sys.argv[2]).read().strip() else {}
@@ -266,12 +287,14 @@ print(json.dumps(res))
 PY
   # Drop the scenario's streams and keys (results are in the JSON): a Redis
   # that grows with every scenario makes each full resync, and so each
-  # failover, slower.
-  "$bin" streams delete >/dev/null 2>&1 || true
-  local port; port=$(primary_port)
-  rcli "$port" --scan --pattern "$TRIBUTARY_KEY_PREFIX:*" |
-    awk '{ printf "*2\r\n$6\r\nUNLINK\r\n$%d\r\n%s\r\n", length($0), $0 }' | rcli "$port" --pipe >/dev/null 2>&1 || true
-  rm -rf "$run/segments"
+  # failover, slower. CHAOS_KEEP=1 keeps them, for a post-mortem.
+  if [ -z "${CHAOS_KEEP:-}" ]; then
+    "$bin" streams delete >/dev/null 2>&1 || true
+    local port; port=$(primary_port)
+    rcli "$port" --scan --pattern "$TRIBUTARY_KEY_PREFIX:*" |
+      awk '{ printf "*2\r\n$6\r\nUNLINK\r\n$%d\r\n%s\r\n", length($0), $0 }' | rcli "$port" --pipe >/dev/null 2>&1 || true
+    rm -rf "$run/segments"
+  fi
   [ "$crc" = 0 ] && [ "$replay_rc" = 0 ] && [ "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pass"])' "$results/$name.json")" = True ]
 }
 
