@@ -41,9 +41,15 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvOn(t, testenv.Redis(t))
+}
+
+// newEnvOn is newEnv with the views in rdb.
+func newEnvOn(t *testing.T, rdb *redis.Client) *env {
+	t.Helper()
 	prefix := testenv.Prefix(t)
 	e := &env{
-		t: t, rdb: testenv.Redis(t), conn: testenv.AMQP(t),
+		t: t, rdb: rdb, conn: testenv.AMQP(t),
 		streams:   topology.Streams{Prefix: prefix, Partitions: topology.DefaultPartitions},
 		keyPrefix: prefix, data: testenv.DataFile(t, "flights-3m.parquet"),
 	}

@@ -34,8 +34,10 @@ func (s *State) Len() int { return len(s.buckets) }
 func (s *State) Reset() { clear(s.buckets) }
 
 // Evict drops the buckets of the hours that end at or before watermark (µs):
-// events older than the watermark are late and never applied, so those
-// buckets cannot change any more. 0 evicts nothing.
+// events older than the watermark are late and not applied, so those
+// buckets rarely change any more. The exception, an event that fills a gap
+// in its producer's seqs (package agg), stays exact: a flush loads from
+// Redis every bucket it touches that s does not hold. 0 evicts nothing.
 func (s *State) Evict(watermark int64) {
 	if watermark <= 0 {
 		return
