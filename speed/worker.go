@@ -36,7 +36,9 @@ type Config struct {
 	// partitions move after about that long. Heartbeats run every TTL/5.
 	LeaseTTL time.Duration
 	// AllowedLateness is how far behind a partition's highest event time an
-	// event may be and still count (default 1h).
+	// event may be and still count (default 1h). An event that fills a gap
+	// in its producer's seqs (republished after a broker failure) counts
+	// however far behind it is (package agg).
 	AllowedLateness time.Duration
 	// MaxFuture is how far ahead of a partition's watermark (its newest
 	// accepted event time) an event may be; one further ahead is quarantined

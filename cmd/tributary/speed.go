@@ -62,7 +62,7 @@ each event counts exactly once in the views.`,
 	f := cmd.Flags()
 	f.DurationVar(&cfg.FlushInterval, "flush-interval", 500*time.Millisecond, "how often each partition's deltas and offset are written to Redis")
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 5*time.Second, "partition lease and membership TTL: a dead worker's partitions move after about that long")
-	f.DurationVar(&cfg.AllowedLateness, "allowed-lateness", time.Hour, "events older than a partition's highest event time minus this are left out of the views (and counted)")
+	f.DurationVar(&cfg.AllowedLateness, "allowed-lateness", time.Hour, "events older than a partition's highest event time minus this are left out of the views (and counted), unless they fill a gap in their producer's seqs (republished after a broker failure: applied)")
 	f.DurationVar(&cfg.MaxFuture, "max-future", speed.DefaultMaxFuture, "events more than this ahead of a partition's highest event time are quarantined (reason \"future\") instead of moving it; negative: no bound")
 	f.IntVar(&cfg.Prefetch, "prefetch", 200, "unacknowledged messages per partition (AMQP basic.qos)")
 	f.StringVar(&cfg.WorkerID, "worker-id", "", "unique worker name (default hostname-pid)")
