@@ -31,7 +31,7 @@ func (c *fakeClock) Add(d time.Duration) { c.now.Add(int64(d)) }
 
 // dutyEnv is a scheduler (not running) on its own prefix, with a fake clock.
 type dutyEnv struct {
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	sch   *Scheduler
 	store *state.Store
 	clock *fakeClock
@@ -72,7 +72,7 @@ func twoRoots(t *testing.T, name string) *graph.Graph {
 }
 
 // pending returns the asynq task IDs waiting in q.
-func pending(t *testing.T, rdb *redis.Client, q string) []string {
+func pending(t *testing.T, rdb redis.UniversalClient, q string) []string {
 	t.Helper()
 	ids, err := rdb.LRange(context.Background(), taskq.QueueKeyPrefix(q)+"pending", 0, -1).Result()
 	if err != nil {

@@ -32,7 +32,7 @@ import (
 // env is a worker and a scheduler (with its HTTP API) under a prefix of
 // their own, in this process.
 type env struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	sch    *scheduler.Scheduler
 	cli    *client.Client
@@ -54,7 +54,7 @@ func (w *testWriter) Write(b []byte) (int, error) {
 }
 
 // cleanup removes every key under prefix and the prefix's asynq queues.
-func cleanup(rdb *redis.Client, prefix string) { pipelinetest.Cleanup(rdb, prefix) }
+func cleanup(rdb redis.UniversalClient, prefix string) { pipelinetest.Cleanup(rdb, prefix) }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()

@@ -121,7 +121,7 @@ func submitWhenWorkersUp(t *testing.T, c *client.Client, g *graph.Graph) string 
 // recorded as running on worker, and returns their keys: killing the worker
 // then leaves tasks that the sweeper must re-dispatch (none of them is in
 // the gap between asynq's dequeue and the recorded start, see doc.go).
-func waitAllMidsRunning(t *testing.T, rdb *redis.Client, prefix, id, worker string) []string {
+func waitAllMidsRunning(t *testing.T, rdb redis.UniversalClient, prefix, id, worker string) []string {
 	t.Helper()
 	var keys []string
 	waitFor(t, 30*time.Second, func() bool {
@@ -182,7 +182,7 @@ func TestWorkerSIGKILL(t *testing.T) {
 // checkRedispatched asserts that the sweeper re-dispatched exactly the lost
 // tasks, once each (attempt 1): the recovery came from the re-dispatch, not
 // from asynq's own lease expiry, and nothing else was dispatched again.
-func checkRedispatched(t *testing.T, rdb *redis.Client, prefix, id string, lost []string) {
+func checkRedispatched(t *testing.T, rdb redis.UniversalClient, prefix, id string, lost []string) {
 	t.Helper()
 	att, err := rdb.HGetAll(context.Background(), prefix+":graph:"+id+":attempt").Result()
 	if err != nil {

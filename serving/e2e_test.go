@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/tributary-dev/tributary/ingest/stream"
@@ -26,6 +25,7 @@ import (
 	"github.com/tributary-dev/tributary/ingest/dataset"
 	"github.com/tributary-dev/tributary/ingest/wire"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/internal/redisconn"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/serving"
 	"github.com/tributary-dev/tributary/speed/store"
@@ -184,7 +184,7 @@ func TestAnswersMergeBatchAndSpeedExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, err := serving.New(serving.Config{
-		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis,
+		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix, p.Streams.Partitions), Redis: p.Redis,
 		KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Airports: airports, Log: p.Log,
 		StreamEnds: func(context.Context) ([]int64, error) {
 			ends := make([]int64, p.Streams.Partitions)
@@ -274,7 +274,7 @@ func TestAnswersMergeBatchAndSpeedExactly(t *testing.T) {
 
 	// With the answer cache, the same answers, asked twice.
 	cachedSrv, err := serving.New(serving.Config{
-		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis,
+		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix, p.Streams.Partitions), Redis: p.Redis,
 		KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Airports: airports, Log: p.Log, AnswerCache: 100, FreshFor: time.Minute,
 	})
 	if err != nil {
@@ -390,7 +390,7 @@ func TestAnswersMergeBatchAndSpeedExactly(t *testing.T) {
 	// The page with a read token: the API refuses without it, the page asks
 	// for it, and opened once as /?token=... it works (the cookie).
 	guarded, err := serving.New(serving.Config{
-		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis,
+		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix, p.Streams.Partitions), Redis: p.Redis,
 		KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Airports: airports, Log: p.Log, ReadToken: "r3ad-t0ken",
 	})
 	if err != nil {
@@ -497,10 +497,13 @@ func checkPage(t *testing.T, url string) {
 func TestBadRequests(t *testing.T) {
 	p := pipelinetest.New(t)
 	airports := map[string]serving.Airport{"ATL": {IATA: "ATL"}, "LAX": {IATA: "LAX"}}
-	o := p.Redis.Options()
-	mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: asynq.RedisClientOpt{Addr: o.Addr, Password: o.Password, DB: o.DB}})
+	ropt, err := redisconn.Parse(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: ropt.Asynq()})
 	defer mon.Close()
-	srv, err := serving.New(serving.Config{Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix),
+	srv, err := serving.New(serving.Config{Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix, p.Streams.Partitions),
 		Redis: p.Redis, KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Airports: airports, Log: p.Log, AdminToken: "s3cret",
 		Monitoring: mon})
 	if err != nil {
@@ -616,7 +619,7 @@ func TestWorstQueriesAreBounded(t *testing.T) {
 	p.WaitSpeed(n)
 	x := load(t, n)
 	srv, err := serving.New(serving.Config{
-		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis,
+		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix, p.Streams.Partitions), Redis: p.Redis,
 		KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Log: p.Log, AnswerCache: 1000, FreshFor: time.Second,
 	})
 	if err != nil {
@@ -664,7 +667,7 @@ func TestWorstQueriesAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.WaitSpeed(n + 1)
-	st, err := store.NewReader(p.Redis, p.Prefix).Partition(context.Background(), p.Streams.PartitionOf("ATL"))
+	st, err := store.NewReader(p.Redis, p.Prefix, p.Streams.Partitions).Partition(context.Background(), p.Streams.PartitionOf("ATL"))
 	if err != nil || st.MaxTime != stray.Time {
 		t.Fatalf("the speed layer did not apply the stray event (max time %d, want %d): %v", st.MaxTime, stray.Time, err)
 	}
@@ -746,7 +749,7 @@ func TestWorstQueriesAreBounded(t *testing.T) {
 
 	// A deadline past before any work: a JSON 503, not a hang or a 500.
 	hurried, err := serving.New(serving.Config{
-		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis,
+		Batch: serving.NewBatchCache(p.Redis, p.Prefix, 0), Speed: store.NewReader(p.Redis, p.Prefix, p.Streams.Partitions), Redis: p.Redis,
 		KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions, Log: p.Log, RequestTimeout: time.Nanosecond,
 	})
 	if err != nil {

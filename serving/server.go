@@ -28,7 +28,7 @@ import (
 type Config struct {
 	Batch      BatchSource
 	Speed      SpeedSource
-	Redis      *redis.Client
+	Redis      redis.UniversalClient
 	KeyPrefix  string
 	Partitions int
 	// Airports lists the known IATA codes: any other is a 404. Empty: an

@@ -31,7 +31,7 @@ const rows = 200_000
 // env is one test's private streams and keys on the shared services.
 type env struct {
 	t         *testing.T
-	rdb       *redis.Client
+	rdb       redis.UniversalClient
 	conn      *amqp.Connection
 	streams   topology.Streams
 	keyPrefix string
@@ -53,7 +53,7 @@ func newEnvOn(t *testing.T, rdb *redis.Client) *env {
 		streams:   topology.Streams{Prefix: prefix, Partitions: topology.DefaultPartitions},
 		keyPrefix: prefix, data: testenv.DataFile(t, "flights-3m.parquet"),
 	}
-	e.reader = store.NewReader(e.rdb, prefix)
+	e.reader = store.NewReader(e.rdb, prefix, e.streams.Partitions)
 	ch, err := e.conn.Channel()
 	if err != nil {
 		t.Fatal(err)

@@ -64,7 +64,7 @@ func TestPartitionFlushesOnItsClock(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { defer close(r.done); errc <- pt.run(ctx) }()
 
-	reader := store.NewReader(rdb, prefix)
+	reader := store.NewReader(rdb, prefix, streams.Partitions)
 	committed := func() store.PartitionState {
 		st, err := reader.Partition(ctx, 0)
 		if err != nil {

@@ -23,7 +23,7 @@ import (
 
 // Config configures one worker.
 type Config struct {
-	Redis *redis.Client
+	Redis redis.UniversalClient
 	// AMQP is the worker's connection; Run does not close it.
 	AMQP      *amqp.Connection
 	Streams   topology.Streams

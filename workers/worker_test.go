@@ -24,7 +24,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // setup returns a scheduler (not running: Submit and the reads need no
 // leader) and a worker on a prefix of their own; run starts the worker and
 // returns a func that stops it and waits for Run to return.
-func setup(t *testing.T) (*redis.Client, *scheduler.Scheduler, *workers.Worker) {
+func setup(t *testing.T) (redis.UniversalClient, *scheduler.Scheduler, *workers.Worker) {
 	t.Helper()
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)

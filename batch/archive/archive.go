@@ -335,7 +335,7 @@ func (st *partition) cut(ctx context.Context) error {
 	for _, q := range st.quarantine {
 		args = append(args, q)
 	}
-	keys := []string{st.keys.ArchivePartition(st.p), st.keys.Segments(st.p), st.keys.Quarantine(), st.grant.Key}
+	keys := []string{st.keys.ArchivePartition(st.p), st.keys.Segments(st.p), st.keys.Quarantine(st.p), st.grant.Key}
 	ok, err := commitScript.Run(ctx, st.cfg.Redis, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("archive partition %d: commit: %w", st.p, err)

@@ -22,7 +22,7 @@ func TestCommitRetryRecognised(t *testing.T) {
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix+":*") })
 	ctx := t.Context()
 	k := keyspace.New(prefix)
-	keys := []string{k.ArchivePartition(0), k.Segments(0), k.Quarantine(), k.ArchiveLease(0)}
+	keys := []string{k.ArchivePartition(0), k.Segments(0), k.Quarantine(0), k.ArchiveLease(0)}
 	old, err := lease.Acquire(ctx, rdb, k.ArchiveLease(0), k.ArchiveFence(0), "a", 50*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)

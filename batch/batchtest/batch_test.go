@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/speed"
+	"github.com/tributary-dev/tributary/speed/keyspace"
 	"github.com/tributary-dev/tributary/speed/store"
 )
 
@@ -86,7 +87,7 @@ func reconciled(t *testing.T, e *env, v1 *view.View) {
 			t.Errorf("%s relative error %.4f beyond the sketch's bound", q, rel)
 		}
 	}
-	sb := fmt.Sprintf("%s:speed:h:airport_hour:%d", e.prefix, v1.Boundary-24*3600)
+	sb := keyspace.New(e.prefix).Hour(keyspace.GroupPartition("ATL", e.streams.Partitions), "airport_hour", v1.Boundary-24*3600)
 	// The grace is 10 minutes (helpers_test.go): long enough that a slow,
 	// loaded machine still sees the TTL running, short enough to tell it
 	// from a key that never expires.
@@ -110,7 +111,7 @@ func lateAndMore(t *testing.T, e *env, late []flight.Event, x expectation) {
 	e.waitSpeed()
 	var refused int64
 	for p := range e.streams.Partitions {
-		ps, err := store.NewReader(e.rdb, e.prefix).Partition(context.Background(), p)
+		ps, err := store.NewReader(e.rdb, e.prefix, e.streams.Partitions).Partition(context.Background(), p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +152,7 @@ func incremental(t *testing.T, e *env, plan *recompute.Plan, late []flight.Event
 func fullEqualsIncremental(t *testing.T, e *env, v2 *view.View) *view.View {
 	ctx := context.Background()
 	e.rdb.Incr(ctx, batchkeys.New(e.prefix).Epoch())
-	for _, k := range e.rdb.Keys(ctx, e.prefix+":result:partial:*").Val() {
+	for _, k := range testenv.Keys(t, e.rdb, e.prefix+":result:partial:*") {
 		e.rdb.Del(ctx, k)
 	}
 	plan3, status3, err := e.recompute()
@@ -262,7 +263,7 @@ func (e *env) startSpeed() func() {
 // waitSpeed waits until the speed layer committed every message published.
 func (e *env) waitSpeed() {
 	e.t.Helper()
-	r := store.NewReader(e.rdb, e.prefix)
+	r := store.NewReader(e.rdb, e.prefix, e.streams.Partitions)
 	var lag string
 	deadline := time.Now().Add(3 * time.Minute)
 	for {

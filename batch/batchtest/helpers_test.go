@@ -44,7 +44,7 @@ func quietLog() *slog.Logger {
 // env is one test's streams, keys, segment directory, scheduler and workers.
 type env struct {
 	t        *testing.T
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	conn     *amqp.Connection
 	streams  topology.Streams
 	prefix   string
@@ -91,7 +91,7 @@ func (e *env) startScheduler() {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	funcs := recompute.NewFuncs(e.rdb, quietLog(), func(prefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer) {
-		return store.NewReader(e.rdb, prefix), store.NewExpirer(e.rdb, prefix)
+		return store.NewReader(e.rdb, prefix, e.streams.Partitions), store.NewExpirer(e.rdb, prefix, e.streams.Partitions)
 	})
 	for i := range 2 {
 		reg, err := workers.NewRegistry(func(r *workers.Registry) error {

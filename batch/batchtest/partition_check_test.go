@@ -26,7 +26,7 @@ func TestArchiverQuarantinesMisplacedEvents(t *testing.T) {
 	stray := flight.Event{ID: "misplaced-1", Time: time.Date(2001, 1, 1, 6, 0, 0, 0, time.UTC).UnixMicro(), Origin: "ATL",
 		Destination: "LAX", Delay: 3, Distance: 1946, Producer: "pika", Seq: 1}
 	publishRaw(t, e, wrong, wire.ContentTypeJSON, quarantine.EventBody(&stray))
-	key := batchkeys.New(e.prefix).Quarantine()
+	key := batchkeys.New(e.prefix).Quarantine(wrong)
 	waitFor(t, 2*time.Minute, "the misplaced event quarantined", func() bool {
 		n, _ := e.rdb.LLen(context.Background(), key).Result()
 		return n >= 1

@@ -39,22 +39,45 @@ var switchSource string
 
 var switchScript = redis.NewScript(switchSource)
 
+// switchAttempts bounds the reads of the current version when other
+// switches keep changing it.
+const switchAttempts = 5
+
 // Switched is what Switch did.
 type Switched struct {
 	PrevVersion, PrevBoundary int64
 }
 
 // Switch makes m the current version in one script (see the package doc).
-func Switch(ctx context.Context, rdb redis.Scripter, keyPrefix string, m Manifest, grace time.Duration) (Switched, error) {
+// The script's keys are all declared (the current version's nodes too, read
+// just before): if another switch runs in between, the script refuses and
+// Switch reads again.
+func Switch(ctx context.Context, rdb redis.Cmdable, keyPrefix string, m Manifest, grace time.Duration) (Switched, error) {
 	k := batchkeys.New(keyPrefix)
-	args := []any{m.Version, m.Boundary, m.PublishedAt.UTC().Format(time.RFC3339Nano), m.Segments, m.Events,
-		max(grace.Milliseconds(), 1), k.Base() + "v"}
-	for _, n := range m.Nodes {
-		args = append(args, n)
-	}
-	res, err := switchScript.Run(ctx, rdb, []string{k.Current(), k.Manifest(m.Version)}, args...).Slice()
-	if err != nil {
-		return Switched{}, fmt.Errorf("switch to version %d: %w", m.Version, err)
+	var res []any
+	for attempt := 0; ; attempt++ {
+		cur, err := rdb.HMGet(ctx, k.Current(), batchkeys.FieldVersion, batchkeys.FieldNodes).Result()
+		if err != nil {
+			return Switched{}, fmt.Errorf("switch to version %d: read the current version: %w", m.Version, err)
+		}
+		expected, _ := cur[0].(string)
+		keys := []string{k.Current(), k.Manifest(m.Version), k.Manifest(m.Version)}
+		if expected != "" {
+			keys[2] = k.ManifestBase() + expected
+		}
+		keys = append(keys, m.Nodes...)
+		if old, _ := cur[1].(string); old != "" {
+			keys = append(keys, strings.Split(old, "\n")...)
+		}
+		args := []any{m.Version, m.Boundary, m.PublishedAt.UTC().Format(time.RFC3339Nano), m.Segments, m.Events,
+			max(grace.Milliseconds(), 1), len(m.Nodes), expected}
+		res, err = switchScript.Run(ctx, rdb, keys, args...).Slice()
+		if err != nil {
+			return Switched{}, fmt.Errorf("switch to version %d: %w", m.Version, err)
+		}
+		if code, _ := res[0].(int64); code != -2 || attempt == switchAttempts-1 {
+			break
+		}
 	}
 	code, _ := res[0].(int64)
 	switch code {
@@ -62,6 +85,8 @@ func Switch(ctx context.Context, rdb redis.Scripter, keyPrefix string, m Manifes
 		return Switched{}, fmt.Errorf("switch to version %d: %w (version %v)", m.Version, ErrStale, res[1])
 	case -1:
 		return Switched{}, fmt.Errorf("switch to version %d: %w: %v", m.Version, ErrMissingNode, res[1])
+	case -2:
+		return Switched{}, fmt.Errorf("switch to version %d: the current version kept changing (%v)", m.Version, res[1])
 	}
 	pv, _ := strconv.ParseInt(fmt.Sprint(res[1]), 10, 64)
 	pb, _ := strconv.ParseInt(fmt.Sprint(res[2]), 10, 64)

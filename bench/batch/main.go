@@ -195,7 +195,7 @@ func (e *bench) startWorkers(ctx context.Context) (stop func(), err error) {
 		id := fmt.Sprintf("%s-w%d", e.prefix, i)
 		if e.o.inProc {
 			reg, err := tworkers.NewRegistry(recompute.Register(e.rdb, e.log, func(prefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer) {
-				return store.NewReader(e.rdb, prefix), store.NewExpirer(e.rdb, prefix)
+				return store.NewReader(e.rdb, prefix, e.streams.Partitions), store.NewExpirer(e.rdb, prefix, e.streams.Partitions)
 			}))
 			if err != nil {
 				return stop, err

@@ -83,7 +83,7 @@ func BenchmarkServe(b *testing.B) {
 // an answer cache of cache entries, and returns its base URL.
 func startServer(b *testing.B, p *pipelinetest.Pipeline, airports map[string]serving.Airport, cache int) string {
 	srv, err := serving.New(serving.Config{Batch: serving.NewBatchCache(p.Redis, p.Prefix, 500*time.Millisecond),
-		Speed: store.NewReader(p.Redis, p.Prefix), Redis: p.Redis, KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions,
+		Speed: store.NewReader(p.Redis, p.Prefix, p.Streams.Partitions), Redis: p.Redis, KeyPrefix: p.Prefix, Partitions: p.Streams.Partitions,
 		Airports: airports, Log: p.Log, AnswerCache: cache, FreshFor: 500 * time.Millisecond})
 	if err != nil {
 		b.Fatal(err)

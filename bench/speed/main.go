@@ -253,7 +253,7 @@ func startWorkers(ctx context.Context, ropt *redis.Options, url string, streams 
 func speedRun(ctx context.Context, ropt *redis.Options, rdb redis.UniversalClient, url string, streams topology.Streams, messages []int64, k int, o options) (time.Duration, error) {
 	prefix := unique(fmt.Sprintf("w%d", k))
 	defer deleteKeys(rdb, keyspace.New(prefix).Base())
-	r := store.NewReader(rdb, prefix)
+	r := store.NewReader(rdb, prefix, streams.Partitions)
 	start := time.Now()
 	stop, err := startWorkers(ctx, ropt, url, streams, prefix, k, o, nil)
 	if err != nil {

@@ -57,7 +57,7 @@ func (o *autoscaleOpts) run(ctx context.Context, g *globals) error {
 		host, _ := os.Hostname()
 		o.id = host + "-" + strconv.Itoa(os.Getpid())
 	}
-	rdb, _, err := redisconn.OpenClient(ctx, g.redisURL, 0)
+	rdb, _, err := redisconn.Open(ctx, g.redisURL, 0)
 	if err != nil {
 		return err
 	}
@@ -135,8 +135,8 @@ func (o *autoscaleOpts) newActuator() (autoscale.Actuator, error) {
 
 // signals read the speed layer's lag (stream ends minus committed offsets)
 // and the batch queues' depth.
-func (o *autoscaleOpts) signals(g *globals, rdb *redis.Client, ends *streamEnds) autoscale.Signals {
-	reader := store.NewReader(rdb, g.keyPrefix)
+func (o *autoscaleOpts) signals(g *globals, rdb redis.UniversalClient, ends *streamEnds) autoscale.Signals {
+	reader := store.NewReader(rdb, g.keyPrefix, g.streams.Partitions)
 	return autoscale.Signals{
 		Ends: ends.get,
 		Offsets: func(ctx context.Context) ([]int64, error) {

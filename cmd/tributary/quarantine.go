@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,12 +21,22 @@ import (
 	"github.com/tributary-dev/tributary/ingest/quarantine"
 	"github.com/tributary-dev/tributary/ingest/wire"
 	"github.com/tributary-dev/tributary/internal/amqpconn"
+	"github.com/tributary-dev/tributary/internal/redisconn"
 	"github.com/tributary-dev/tributary/speed/keyspace"
 )
 
-// quarantineLists are the two quarantine lists, by the name of --layer.
-func quarantineLists(keyPrefix string) map[string]string {
-	return map[string]string{"speed": keyspace.New(keyPrefix).Quarantine(), "archive": batchkeys.New(keyPrefix).Quarantine()}
+// quarantineLists are the two layers' quarantine lists, by the name of
+// --layer: one list per partition (its key carries the partition's hash tag,
+// so that the script committing the partition also writes its list).
+func quarantineLists(keyPrefix string) map[string]func(p int) string {
+	return map[string]func(int) string{"speed": keyspace.New(keyPrefix).Quarantine, "archive": batchkeys.New(keyPrefix).Quarantine}
+}
+
+// quarantineList names the lists of one layer: the key of partition p's.
+type quarantineList struct {
+	layer      string
+	key        func(p int) string
+	partitions int
 }
 
 func newQuarantineCmd(g *globals) *cobra.Command {
@@ -34,27 +46,29 @@ func newQuarantineCmd(g *globals) *cobra.Command {
 		Short: "List, show or requeue the quarantined messages and events",
 		Long: "Both the speed layer and the archiver keep a list of what they set aside, with the reason: a message that\n" +
 			"does not decode, an event of another partition (\"partition: ...\"), an event too far ahead of its partition's\n" +
-			"watermark (\"future: ...\", speed layer only). Entries are numbered from 0, the oldest.",
+			"watermark (\"future: ...\", speed layer only). Each partition has its list; an entry is named P/I, its partition P\n" +
+			"and its index I in the partition's list, from 0, the oldest.",
 	}
 	cmd.PersistentFlags().StringVar(&layer, "layer", "speed", "which quarantine list: speed or archive")
-	var withList quarantineRunner = func(cmd *cobra.Command, fn func(ctx context.Context, rdb *redis.Client, key string) error) error {
+	var withList quarantineRunner = func(cmd *cobra.Command, fn func(ctx context.Context, rdb redis.UniversalClient, l quarantineList) error) error {
 		key, ok := quarantineLists(g.keyPrefix)[layer]
+		l := quarantineList{layer: layer, key: key, partitions: g.streams.Partitions}
 		if !ok {
 			return fmt.Errorf("--layer %q: want speed or archive", layer)
 		}
-		rdb, err := newRedis(cmd.Context(), g.redisURL)
+		rdb, _, err := redisconn.Open(cmd.Context(), g.redisURL, 0)
 		if err != nil {
 			return err
 		}
 		defer rdb.Close()
-		return fn(cmd.Context(), rdb, key)
+		return fn(cmd.Context(), rdb, l)
 	}
 	var limit int64
 	list := &cobra.Command{
 		Use: "list", Short: "List the entries: index, partition, offset, time, reason, body preview", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withList(cmd, func(ctx context.Context, rdb *redis.Client, key string) error {
-				return listQuarantine(ctx, rdb, key, limit, cmd.OutOrStdout())
+			return withList(cmd, func(ctx context.Context, rdb redis.UniversalClient, l quarantineList) error {
+				return listQuarantine(ctx, rdb, l, limit, cmd.OutOrStdout())
 			})
 		},
 	}
@@ -66,14 +80,14 @@ func newQuarantineCmd(g *globals) *cobra.Command {
 }
 
 // quarantineRunner runs fn on the quarantine list that --layer names.
-type quarantineRunner func(cmd *cobra.Command, fn func(ctx context.Context, rdb *redis.Client, key string) error) error
+type quarantineRunner func(cmd *cobra.Command, fn func(ctx context.Context, rdb redis.UniversalClient, l quarantineList) error) error
 
 func newQuarantineShowCmd(withList quarantineRunner) *cobra.Command {
 	return &cobra.Command{
-		Use: "show INDEX", Short: "Show one entry whole, its body decoded (JSON indented, Arrow as rows)", Args: cobra.ExactArgs(1),
+		Use: "show P/I", Short: "Show one entry whole, its body decoded (JSON indented, Arrow as rows)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withList(cmd, func(ctx context.Context, rdb *redis.Client, key string) error {
-				_, e, err := quarantineEntry(ctx, rdb, key, args[0])
+			return withList(cmd, func(ctx context.Context, rdb redis.UniversalClient, l quarantineList) error {
+				_, _, e, err := quarantineEntry(ctx, rdb, l, args[0])
 				if err != nil {
 					return err
 				}
@@ -90,7 +104,7 @@ func newQuarantineRequeueCmd(g *globals, withList quarantineRunner) *cobra.Comma
 	var bodyFile string
 	var keepSeq bool
 	requeue := &cobra.Command{
-		Use:   "requeue INDEX",
+		Use:   "requeue P/I",
 		Short: "Publish an entry's body (or a corrected one) again into its events' partitions, then remove the entry",
 		Long: "The body (the original, or --body FILE, - for stdin) must decode; its events are published, with publisher\n" +
 			"confirms and mandatory routing, into the partition of their origin (one message per partition, in the\n" +
@@ -100,8 +114,8 @@ func newQuarantineRequeueCmd(g *globals, withList quarantineRunner) *cobra.Comma
 			"seqs of their producer since, and would drop them as duplicates.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withList(cmd, func(ctx context.Context, rdb *redis.Client, key string) error {
-				raw, e, err := quarantineEntry(ctx, rdb, key, args[0])
+			return withList(cmd, func(ctx context.Context, rdb redis.UniversalClient, l quarantineList) error {
+				key, raw, e, err := quarantineEntry(ctx, rdb, l, args[0])
 				if err != nil {
 					return err
 				}
@@ -116,9 +130,9 @@ func newQuarantineRequeueCmd(g *globals, withList quarantineRunner) *cobra.Comma
 					return err
 				}
 				var others []string
-				for _, k := range quarantineLists(g.keyPrefix) {
-					if k != key {
-						others = append(others, k)
+				for name, k := range quarantineLists(g.keyPrefix) {
+					if name != l.layer {
+						others = append(others, k(e.Partition))
 					}
 				}
 				n, err := requeueEntry(ctx, rdb, g, key, raw, &e, msgs, others)
@@ -135,36 +149,56 @@ func newQuarantineRequeueCmd(g *globals, withList quarantineRunner) *cobra.Comma
 	return requeue
 }
 
-// listQuarantine prints the newest limit entries (0: all), oldest first,
-// numbered by their index in the list.
-func listQuarantine(ctx context.Context, rdb redis.Cmdable, key string, limit int64, w io.Writer) error {
-	n, err := rdb.LLen(ctx, key).Result()
-	if err != nil {
-		return fmt.Errorf("quarantine list %s: %w", key, err)
+// listQuarantine prints the newest limit entries (0: all) of every
+// partition's list, oldest first, named P/I by partition and index.
+func listQuarantine(ctx context.Context, rdb redis.Cmdable, l quarantineList, limit int64, w io.Writer) error {
+	type item struct {
+		name string
+		raw  string
+		e    quarantine.Entry
+		err  error
 	}
-	first := int64(0)
-	if limit > 0 && n > limit {
-		first = n - limit
+	var items []item
+	var total int64
+	for p := range l.partitions {
+		key := l.key(p)
+		n, err := rdb.LLen(ctx, key).Result()
+		if err != nil {
+			return fmt.Errorf("quarantine list %s: %w", key, err)
+		}
+		total += n
+		first := int64(0)
+		if limit > 0 && n > limit {
+			first = n - limit
+		}
+		raws, err := rdb.LRange(ctx, key, first, -1).Result()
+		if err != nil {
+			return fmt.Errorf("quarantine list %s: %w", key, err)
+		}
+		for i, raw := range raws {
+			e, err := quarantine.Decode(raw)
+			items = append(items, item{fmt.Sprintf("%d/%d", p, first+int64(i)), raw, e, err})
+		}
 	}
-	raws, err := rdb.LRange(ctx, key, first, -1).Result()
-	if err != nil {
-		return fmt.Errorf("quarantine list %s: %w", key, err)
+	sort.SliceStable(items, func(i, j int) bool { return items[i].e.At.Before(items[j].e.At) })
+	if limit > 0 && int64(len(items)) > limit {
+		items = items[int64(len(items))-limit:]
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INDEX\tPARTITION\tOFFSET\tAT\tREASON\tBODY")
-	for i, raw := range raws {
-		e, err := quarantine.Decode(raw)
-		if err != nil {
-			fmt.Fprintf(tw, "%d\t?\t?\t?\t%v\t\n", first+int64(i), err)
+	fmt.Fprintln(tw, "ENTRY\tPARTITION\tOFFSET\tAT\tREASON\tBODY")
+	for _, it := range items {
+		if it.err != nil {
+			fmt.Fprintf(tw, "%s\t?\t?\t?\t%v\t\n", it.name, it.err)
 			continue
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\n", first+int64(i), e.Partition, e.Offset, e.At.Format(time.RFC3339),
+		e := it.e
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", it.name, e.Partition, e.Offset, e.At.Format(time.RFC3339),
 			shorten(e.Reason, 120), quarantine.Preview(e.Body, 80))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%d entries in %s\n", n, key)
+	fmt.Fprintf(w, "%d entries in the %s layer's %d partition lists (%s)\n", total, l.layer, l.partitions, l.key(0))
 	return nil
 }
 
@@ -175,21 +209,25 @@ func shorten(s string, n int) string {
 	return s
 }
 
-// quarantineEntry reads entry index of the list, raw and decoded.
-func quarantineEntry(ctx context.Context, rdb redis.Cmdable, key, index string) (string, quarantine.Entry, error) {
-	i, err := strconv.ParseInt(index, 10, 64)
-	if err != nil || i < 0 {
-		return "", quarantine.Entry{}, fmt.Errorf("index %q: want the INDEX that `quarantine list` prints (0, 1, ...)", index)
+// quarantineEntry reads entry name ("P/I": index I of partition P's list),
+// raw and decoded, and the key of its list.
+func quarantineEntry(ctx context.Context, rdb redis.Cmdable, l quarantineList, name string) (string, string, quarantine.Entry, error) {
+	ps, is, ok := strings.Cut(name, "/")
+	p, perr := strconv.Atoi(ps)
+	i, ierr := strconv.ParseInt(is, 10, 64)
+	if !ok || perr != nil || ierr != nil || p < 0 || p >= l.partitions || i < 0 {
+		return "", "", quarantine.Entry{}, fmt.Errorf("entry %q: want the ENTRY that `quarantine list` prints (P/I: partition P < %d, index I)", name, l.partitions)
 	}
+	key := l.key(p)
 	raw, err := rdb.LIndex(ctx, key, i).Result()
 	if errors.Is(err, redis.Nil) {
-		return "", quarantine.Entry{}, fmt.Errorf("no entry %d in %s", i, key)
+		return "", "", quarantine.Entry{}, fmt.Errorf("no entry %s in %s", name, key)
 	}
 	if err != nil {
-		return "", quarantine.Entry{}, fmt.Errorf("quarantine list %s: %w", key, err)
+		return "", "", quarantine.Entry{}, fmt.Errorf("quarantine list %s: %w", key, err)
 	}
 	e, err := quarantine.Decode(raw)
-	return raw, e, err
+	return key, raw, e, err
 }
 
 func readBody(path string, stdin io.Reader) ([]byte, error) {

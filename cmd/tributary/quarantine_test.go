@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,19 +57,21 @@ func TestQuarantineCommands(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	entries := []quarantine.Entry{
 		{Partition: wrong, Offset: 7, Reason: quarantine.CheckPartition(&atl, wrong, streams.Partitions), Body: quarantine.EventBody(&atl), At: at},
-		{Partition: 2, Offset: 9, Reason: "malformed JSON: unexpected end", Body: []byte(`{"id": "x", "time": "yesterday"`), At: at},
-		{Partition: 3, Offset: 11, Reason: "row 0: delay out of range", Body: arrowBody, At: at},
+		{Partition: (wrong + 1) % 8, Offset: 9, Reason: "malformed JSON: unexpected end", Body: []byte(`{"id": "x", "time": "yesterday"`), At: at.Add(time.Second)},
+		{Partition: (wrong + 2) % 8, Offset: 11, Reason: "row 0: delay out of range", Body: arrowBody, At: at.Add(2 * time.Second)},
 	}
-	speedKey, archiveKey := keyspace.New(prefix).Quarantine(), batchkeys.New(prefix).Quarantine()
+	// Each partition has its list; an entry is named P/I.
+	name := func(i int) string { return fmt.Sprintf("%d/0", entries[i].Partition) }
+	speedKey, archiveKey := keyspace.New(prefix).Quarantine, batchkeys.New(prefix).Quarantine
 	for _, e := range entries {
-		if err := rdb.RPush(ctx, speedKey, e.Encode()).Err(); err != nil {
+		if err := rdb.RPush(ctx, speedKey(e.Partition), e.Encode()).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The archiver quarantined the misplaced event too (its own time).
 	archived := entries[0]
 	archived.At = at.Add(time.Second)
-	if err := rdb.RPush(ctx, archiveKey, archived.Encode()).Err(); err != nil {
+	if err := rdb.RPush(ctx, archiveKey(wrong), archived.Encode()).Err(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -93,23 +96,31 @@ func TestQuarantineCommands(t *testing.T) {
 
 	out := mustRun("quarantine", "list")
 	for _, want := range []string{"partition: origin \"ATL\" belongs to partition", `{"id":"f-1","time":"2001-01-02T03:04:00Z"`,
-		"malformed JSON", `"{\"id\": \"x\", \"time\": \"yesterday\""`, "(arrow stream, ", "3 entries in " + speedKey} {
+		"malformed JSON", `"{\"id\": \"x\", \"time\": \"yesterday\""`, "(arrow stream, ", "3 entries in the speed layer's 8 partition lists"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("list lacks %q:\n%s", want, out)
 		}
 	}
-	if out := mustRun("quarantine", "show", "0"); !strings.Contains(out, "\"origin\": \"ATL\",\n") || !strings.Contains(out, "offset:    7") {
-		t.Errorf("show 0:\n%s", out)
+	for i := range entries { // listed oldest first, by name
+		if !strings.Contains(out, name(i)+" ") {
+			t.Errorf("list lacks entry %s:\n%s", name(i), out)
+		}
 	}
-	if out := mustRun("quarantine", "show", "2"); !strings.Contains(out, "0\t{\"id\":\"f-1\"") || !strings.Contains(out, "1\t{\"id\":\"f-2\"") {
-		t.Errorf("show 2 (arrow rows):\n%s", out)
+	if out := mustRun("quarantine", "show", name(0)); !strings.Contains(out, "\"origin\": \"ATL\",\n") || !strings.Contains(out, "offset:    7") {
+		t.Errorf("show %s:\n%s", name(0), out)
 	}
-	if _, err := run("", "quarantine", "show", "9"); err == nil || !strings.Contains(err.Error(), "no entry 9") {
-		t.Errorf("show 9: %v", err)
+	if out := mustRun("quarantine", "show", name(2)); !strings.Contains(out, "0\t{\"id\":\"f-1\"") || !strings.Contains(out, "1\t{\"id\":\"f-2\"") {
+		t.Errorf("show %s (arrow rows):\n%s", name(2), out)
+	}
+	if _, err := run("", "quarantine", "show", name(0)[:2]+"9"); err == nil || !strings.Contains(err.Error(), "no entry "+name(0)[:2]+"9") {
+		t.Errorf("show %s9: %v", name(0)[:2], err)
+	}
+	if _, err := run("", "quarantine", "show", "9"); err == nil || !strings.Contains(err.Error(), "want the ENTRY") {
+		t.Errorf("show 9 (no partition): %v", err)
 	}
 
 	// The malformed body cannot go back as it is; a corrected one can.
-	if _, err := run("", "quarantine", "requeue", "1"); err == nil || !strings.Contains(err.Error(), "does not decode") {
+	if _, err := run("", "quarantine", "requeue", name(1)); err == nil || !strings.Contains(err.Error(), "does not decode") {
 		t.Fatalf("requeue of a malformed body: %v", err)
 	}
 	fixed := lax
@@ -118,21 +129,25 @@ func TestQuarantineCommands(t *testing.T) {
 	if err := os.WriteFile(path, quarantine.EventBody(&fixed), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mustRun("quarantine", "requeue", "1", "--body", path)
+	mustRun("quarantine", "requeue", name(1), "--body", path)
 	// Entry 0, from stdin this time: the misplaced event, unchanged.
-	if _, err := run(string(quarantine.EventBody(&atl)), "quarantine", "requeue", "0", "--body", "-"); err != nil {
+	if _, err := run(string(quarantine.EventBody(&atl)), "quarantine", "requeue", name(0), "--body", "-"); err != nil {
 		t.Fatal(err)
 	}
 
 	// What is left: the Arrow entry only, in the speed list; nothing in the archiver's.
-	left, err := rdb.LRange(ctx, speedKey, 0, -1).Result()
-	if err != nil {
-		t.Fatal(err)
+	var left []string
+	for p := range streams.Partitions {
+		l, err := rdb.LRange(ctx, speedKey(p), 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, l...)
 	}
 	if len(left) != 1 || !strings.Contains(left[0], `"offset":11`) {
-		t.Errorf("speed list after requeues: %v", left)
+		t.Errorf("speed lists after requeues: %v", left)
 	}
-	if n, _ := rdb.LLen(ctx, archiveKey).Result(); n != 0 {
+	if n, _ := rdb.LLen(ctx, archiveKey(wrong)).Result(); n != 0 {
 		t.Errorf("archive list holds %d entries, want 0 (the requeued message's twin removed)", n)
 	}
 	// The streams: the corrected event in LAX's partition, ATL's in ATL's, seq removed.

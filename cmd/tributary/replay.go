@@ -107,9 +107,9 @@ are sent again with their original sequence numbers, which consumers drop.`,
 	return cmd
 }
 
-// newRedis connects to Redis (one server or a Sentinel-managed primary) and
-// checks that it answers, for the roles whose packages take a *redis.Client.
-func newRedis(ctx context.Context, url string) (*redis.Client, error) {
-	c, _, err := redisconn.OpenClient(ctx, url, 0)
+// newRedis connects to Redis (one server, a Sentinel-managed primary or a
+// Redis Cluster) and checks that it answers.
+func newRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
+	c, _, err := redisconn.Open(ctx, url, 0)
 	return c, err
 }

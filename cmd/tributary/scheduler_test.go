@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
 
 	"github.com/tributary-dev/tributary/internal/httpx"
 	"github.com/tributary-dev/tributary/internal/pipelinetest"
+	"github.com/tributary-dev/tributary/internal/redisconn"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/client"
@@ -31,8 +31,11 @@ func TestSchedulerAPIBehindTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := rdb.Options()
-	mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: asynq.RedisClientOpt{Addr: o.Addr, Password: o.Password, DB: o.DB}})
+	ropt, err := redisconn.Parse(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: ropt.Asynq()})
 	defer mon.Close()
 	hs := httptest.NewServer(httpx.JSONNotFound(func() *http.ServeMux {
 		mux := http.NewServeMux()

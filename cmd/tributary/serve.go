@@ -51,14 +51,14 @@ keeps it in a cookie.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			rdb, ropt, err := redisconn.OpenClient(ctx, g.redisURL, 0)
+			rdb, ropt, err := redisconn.Open(ctx, g.redisURL, 0)
 			if err != nil {
 				return err
 			}
 			defer rdb.Close()
 			reg := obs.NewRegistry()
 			cfg := serving.Config{
-				Batch: serving.NewBatchCache(rdb, g.keyPrefix, recheck), Speed: store.NewReader(rdb, g.keyPrefix),
+				Batch: serving.NewBatchCache(rdb, g.keyPrefix, recheck), Speed: store.NewReader(rdb, g.keyPrefix, g.streams.Partitions),
 				Redis: rdb, KeyPrefix: g.keyPrefix, Partitions: g.streams.Partitions,
 				AdminToken: adminToken, ReadToken: readToken, Log: g.log, Reg: reg, AnswerCache: cacheSize, FreshFor: freshFor,
 				RequestTimeout: timeout, MaxSpeedHours: maxHours, MaxSpeedBuckets: maxBuckets,

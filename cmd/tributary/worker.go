@@ -109,7 +109,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			}
 			defer rdb.Close()
 			reg, err := workers.NewRegistry(append(workerRegistrations(testFns), recompute.Register(rdb, g.log, func(prefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer) {
-				return store.NewReader(rdb, prefix), store.NewExpirer(rdb, prefix)
+				return store.NewReader(rdb, prefix, g.streams.Partitions), store.NewExpirer(rdb, prefix, g.streams.Partitions)
 			}))...)
 			if err != nil {
 				return err

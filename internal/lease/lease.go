@@ -46,7 +46,8 @@ func (g Grant) Value() string {
 }
 
 // Acquire takes the lease at key for owner for ttl. With a fence key (a
-// counter) the grant carries a new fencing token; owner must then not contain
+// counter, in the key's Redis Cluster slot: one hash tag) the grant carries
+// a new fencing token; owner must then not contain
 // '|'. It returns an error wrapping ErrHeld when another owner holds it.
 func Acquire(ctx context.Context, rdb redis.Scripter, key, fence, owner string, ttl time.Duration) (Grant, error) {
 	if owner == "" || (fence != "" && strings.Contains(owner, "|")) {

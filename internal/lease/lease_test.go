@@ -16,7 +16,8 @@ func TestFencedLease(t *testing.T) {
 	ctx := context.Background()
 	rdb := testenv.Redis(t)
 	p := testenv.Prefix(t)
-	key, fence := p+":lease", p+":fence"
+	// A lease and its fence are one script's keys: one hash tag (Redis Cluster).
+	key, fence := "{"+p+"}:lease", "{"+p+"}:fence"
 	t.Cleanup(func() { rdb.Del(ctx, key, fence) })
 
 	a, err := lease.Acquire(ctx, rdb, key, fence, "a", time.Minute)

@@ -30,7 +30,7 @@ import (
 // Pipeline is one test's streams, keys, segment store and running roles.
 type Pipeline struct {
 	t        testing.TB
-	Redis    *redis.Client
+	Redis    redis.UniversalClient
 	Streams  topology.Streams
 	Prefix   string
 	StoreDir string
@@ -79,7 +79,7 @@ func New(t testing.TB) *Pipeline {
 }
 
 // Cleanup deletes a prefix's keys and asynq queues: the services are shared.
-func Cleanup(rdb *redis.Client, prefix string, extraQueues ...string) {
+func Cleanup(rdb redis.UniversalClient, prefix string, extraQueues ...string) {
 	queues := append(taskq.DefaultQueues(prefix).All(), prefix+".control")
 	taskq.DeleteQueues(context.Background(), rdb, append(queues, extraQueues...))
 	testenv.DeleteKeys(rdb, prefix+":*")
@@ -129,7 +129,7 @@ func (p *Pipeline) StartArchiver(segmentEvents int) (stop func()) {
 func (p *Pipeline) StartBatch() {
 	for i := range 2 {
 		reg, err := workers.NewRegistry(recompute.Register(p.Redis, p.Log, func(prefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer) {
-			return store.NewReader(p.Redis, prefix), store.NewExpirer(p.Redis, prefix)
+			return store.NewReader(p.Redis, prefix, p.Streams.Partitions), store.NewExpirer(p.Redis, prefix, p.Streams.Partitions)
 		}))
 		if err != nil {
 			p.t.Fatal(err)
@@ -164,7 +164,7 @@ func (p *Pipeline) Replay(limit int64) replay.Result {
 
 // WaitSpeed waits until the speed layer accounted for n events.
 func (p *Pipeline) WaitSpeed(n int64) {
-	r := store.NewReader(p.Redis, p.Prefix)
+	r := store.NewReader(p.Redis, p.Prefix, p.Streams.Partitions)
 	WaitFor(p.t, 3*time.Minute, fmt.Sprintf("the speed layer applied %d events", n), func() bool {
 		var seen int64
 		for part := range p.Streams.Partitions {

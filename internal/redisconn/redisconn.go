@@ -22,10 +22,6 @@ const (
 	Cluster  Kind = "cluster"
 )
 
-// ErrCluster is returned by Client for a Redis Cluster URL: the caller needs
-// a *redis.Client (one server or Sentinel) and cannot take a cluster.
-var ErrCluster = errors.New("redis cluster URL where one server or a Sentinel-managed primary is required")
-
 // Options is a parsed --redis-url.
 type Options struct {
 	Kind     Kind
@@ -100,26 +96,18 @@ func (o *Options) String() string {
 }
 
 // NewUniversal returns a client of the deployment: a *redis.Client for one
-// server or for Sentinel (which follows failovers), a *redis.ClusterClient
-// for a cluster.
+// server, a failover *redis.Client for Sentinel (which follows failovers), a
+// *redis.ClusterClient for a cluster. Every role takes it as a
+// redis.UniversalClient; their scripts' keys share one hash slot (see
+// docs/operations.md, "Redis Cluster").
 func (o *Options) NewUniversal() redis.UniversalClient {
-	if o.Kind == Cluster {
-		return redis.NewClusterClient(o.cluster)
-	}
-	c, _ := o.NewClient()
-	return c
-}
-
-// NewClient returns a *redis.Client, for the callers that cannot work with a
-// cluster; it fails with ErrCluster on a cluster URL.
-func (o *Options) NewClient() (*redis.Client, error) {
 	switch o.Kind {
-	case Single:
-		return redis.NewClient(o.single), nil
+	case Cluster:
+		return redis.NewClusterClient(o.cluster)
 	case Failover:
-		return redis.NewFailoverClient(o.failover), nil
+		return redis.NewFailoverClient(o.failover)
 	default:
-		return nil, fmt.Errorf("%s: %w", o, ErrCluster)
+		return redis.NewClient(o.single)
 	}
 }
 
@@ -161,25 +149,6 @@ func Open(ctx context.Context, rawURL string, poolSize int) (redis.UniversalClie
 	}
 	o.SetPoolSize(poolSize)
 	c := o.NewUniversal()
-	if err := Ping(ctx, c, 5*time.Second); err != nil {
-		c.Close()
-		return nil, nil, fmt.Errorf("redis (%s) does not answer: %w", o, err)
-	}
-	return c, o, nil
-}
-
-// OpenClient is Open for callers that need a *redis.Client (one server or
-// Sentinel); a cluster URL fails with ErrCluster.
-func OpenClient(ctx context.Context, rawURL string, poolSize int) (*redis.Client, *Options, error) {
-	o, err := Parse(rawURL)
-	if err != nil {
-		return nil, nil, err
-	}
-	o.SetPoolSize(poolSize)
-	c, err := o.NewClient()
-	if err != nil {
-		return nil, nil, err
-	}
 	if err := Ping(ctx, c, 5*time.Second); err != nil {
 		c.Close()
 		return nil, nil, fmt.Errorf("redis (%s) does not answer: %w", o, err)

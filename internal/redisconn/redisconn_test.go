@@ -2,13 +2,13 @@ package redisconn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary/internal/testenv"
 )
@@ -47,9 +47,11 @@ func TestParse(t *testing.T) {
 			if got, want := fmt.Sprintf("%T", o.Asynq()), fmt.Sprintf("%T", tt.asynq); got != want {
 				t.Fatalf("asynq options %s, want %s", got, want)
 			}
-			_, cerr := o.NewClient()
-			if (o.Kind == Cluster) != errors.Is(cerr, ErrCluster) {
-				t.Fatalf("NewClient on %s: %v", o.Kind, cerr)
+			c := o.NewUniversal()
+			_, isCluster := c.(*redis.ClusterClient)
+			c.Close()
+			if (o.Kind == Cluster) != isCluster {
+				t.Fatalf("NewUniversal on %s: %T", o.Kind, c)
 			}
 		})
 	}

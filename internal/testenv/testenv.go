@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,21 +67,64 @@ func RedisURL(t testing.TB) string { return setting(t, "TRIBUTARY_REDIS_URL") }
 // AMQPURL is the URL of the project's RabbitMQ.
 func AMQPURL(t testing.TB) string { return setting(t, "TRIBUTARY_AMQP_URL") }
 
-// Redis returns a client of the project's Redis, closed at the end of the test.
-func Redis(t testing.TB) *redis.Client {
+// Redis returns a client of the project's Redis, closed at the end of the
+// test: one server, or a Redis Cluster when TRIBUTARY_REDIS_URL is a cluster
+// URL (redis+cluster://, or ?addr=; `make test-rediscluster`).
+func Redis(t testing.TB) redis.UniversalClient {
 	t.Helper()
-	opt, err := redis.ParseURL(RedisURL(t))
+	c, err := OpenRedis(RedisURL(t))
 	if err != nil {
-		t.Fatalf("testenv: redis URL: %v", err)
-	}
-	c := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("testenv: Redis does not answer (run `make services`): %v", err)
+		t.Fatalf("testenv: %v (run `make services`)", err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// OpenRedis opens a client of the Redis at url (one server, or a cluster:
+// redis+cluster:// or ?addr=, as internal/redisconn, which cannot be imported
+// here: its tests use this package) and checks that it answers; the caller
+// closes it.
+func OpenRedis(url string) (redis.UniversalClient, error) {
+	var c redis.UniversalClient
+	if rest, ok := strings.CutPrefix(url, "redis+cluster://"); ok || strings.Contains(url, "addr=") {
+		if ok {
+			url = "redis://" + rest
+		}
+		o, err := redis.ParseClusterURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("redis cluster URL: %w", err)
+		}
+		c = redis.NewClusterClient(o)
+	} else {
+		o, err := redis.ParseURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("redis URL: %w", err)
+		}
+		c = redis.NewClient(o)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redis does not answer: %w", err)
+	}
+	return c, nil
+}
+
+// IsCluster reports whether rdb is a Redis Cluster client.
+func IsCluster(rdb redis.UniversalClient) bool {
+	_, ok := rdb.(*redis.ClusterClient)
+	return ok
+}
+
+// ForEachMaster runs fn on every primary: the cluster's masters, or rdb
+// itself when it is one server. Commands without a key (SCAN, KEYS, DBSIZE,
+// FLUSHDB) reach one node only on a cluster.
+func ForEachMaster(ctx context.Context, rdb redis.UniversalClient, fn func(ctx context.Context, node redis.Cmdable) error) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) })
+	}
+	return fn(ctx, rdb)
 }
 
 // AMQP returns a connection to the project's RabbitMQ, closed at the end of the test.
@@ -144,20 +188,38 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
-// DeleteKeys unlinks every key matching pattern: tests clean up their own
-// prefix, never the whole database, which other test packages share.
-func DeleteKeys(rdb *redis.Client, pattern string) {
+// DeleteKeys unlinks every key matching pattern (on every primary of a
+// cluster): tests clean up their own prefix, never the whole database, which
+// other test packages share.
+func DeleteKeys(rdb redis.UniversalClient, pattern string) {
 	ctx := context.Background()
-	it := rdb.Scan(ctx, 0, pattern, 5000).Iterator()
-	var batch []string
-	for it.Next(ctx) {
-		batch = append(batch, it.Val())
-		if len(batch) == 5000 {
-			rdb.Unlink(ctx, batch...)
-			batch = batch[:0]
+	_ = ForEachMaster(ctx, rdb, func(ctx context.Context, node redis.Cmdable) error {
+		it := node.Scan(ctx, 0, pattern, 5000).Iterator()
+		for it.Next(ctx) {
+			// One key per UNLINK: keys of different slots cannot share one
+			// command on a cluster.
+			node.Unlink(ctx, it.Val())
 		}
+		return it.Err()
+	})
+}
+
+// Keys lists the keys matching pattern, on every primary of a cluster.
+func Keys(t testing.TB, rdb redis.UniversalClient, pattern string) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var out []string
+	err := ForEachMaster(context.Background(), rdb, func(ctx context.Context, node redis.Cmdable) error {
+		it := node.Scan(ctx, 0, pattern, 5000).Iterator()
+		for it.Next(ctx) {
+			mu.Lock()
+			out = append(out, it.Val())
+			mu.Unlock()
+		}
+		return it.Err()
+	})
+	if err != nil {
+		t.Fatalf("testenv: scan %s: %v", pattern, err)
 	}
-	if len(batch) > 0 {
-		rdb.Unlink(ctx, batch...)
-	}
+	return out
 }

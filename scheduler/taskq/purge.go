@@ -9,7 +9,7 @@ import (
 
 // DeleteQueues deletes asynq queues with every task in them and forgets them
 // (tests and benchmarks clean up their own queues this way).
-func DeleteQueues(ctx context.Context, rdb *redis.Client, queues []string) {
+func DeleteQueues(ctx context.Context, rdb redis.UniversalClient, queues []string) {
 	ins := asynq.NewInspectorFromRedisClient(rdb)
 	for _, q := range queues {
 		_ = ins.DeleteQueue(q, true)

@@ -3,24 +3,29 @@
 // the hour's start (UTC), views are flight.View names, groups are an origin
 // ("ATL") or a route ("ATL-LAX").
 //
-//	P:h:<view>:<hour>           hash, one hour of one view: field <group> = the
-//	                            bucket's absolute state, packed (speed/store
-//	                            packed.go: count, sum, delayed, min, max, the
-//	                            DDSketch bins, and the sorted destinations for
-//	                            views with DistinctDestinations); every field is
-//	                            written by the one partition its origin is in
-//	P:part:<p>                  hash, partition p's committed progress: offset
+//	P:{<p>}:h:<view>:<hour>    hash, partition p's part of one hour of one view:
+//	                            field <group> = the bucket's absolute state,
+//	                            packed (speed/store packed.go: count, sum,
+//	                            delayed, min, max, the DDSketch bins, and the
+//	                            sorted destinations for views with
+//	                            DistinctDestinations); a group lives in the
+//	                            partition of its origin (GroupPartition), so a
+//	                            reader of one group reads one partition's
+//	                            hashes, and a reader of every group of an hour
+//	                            reads the P hashes of that hour
+//	P:{<p>}:part                hash, partition p's committed progress: offset
 //	                            (last applied stream offset), token (fencing token
 //	                            of the last writer), maxtime (µs, highest event
 //	                            time applied; watermark = maxtime - allowed
 //	                            lateness), mintime (µs, lowest event time
 //	                            applied), s:<producer> (dedup mark: highest applied seq and gaps, ingest/dedup.Mark),
 //	                            applied, late, duplicates, quarantined (totals)
-//	P:lease:<p>                 string "<worker>|<token>" with a PX TTL: the lease
-//	P:fence:<p>                 counter: the last fencing token handed out for p
+//	P:{<p>}:lease               string "<worker>|<token>" with a PX TTL: the lease
+//	P:{<p>}:fence               counter: the last fencing token handed out for p
+//	P:{<p>}:quarantine          list of partition p's quarantine entries (ingest/quarantine JSON, newest last, capped)
 //	P:members                   zset of live workers scored by heartbeat expiry (ms)
-//	P:quarantine                list of quarantine entries (ingest/quarantine JSON, newest last, capped)
 //
-// All of one partition's writes happen in one Lua script (see package store),
-// on one Redis: the layout is not meant for Redis Cluster.
+// All of one partition's writes happen in one Lua script (see package store)
+// whose keys all carry the partition's hash tag {<p>}: they share one slot of
+// a Redis Cluster, and the same layout serves one server and Sentinel.
 package keyspace

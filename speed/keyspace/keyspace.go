@@ -1,6 +1,11 @@
 package keyspace
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+
+	"github.com/tributary-dev/tributary/flight"
+)
 
 // Keys builds the speed layer's key names under one prefix.
 type Keys struct {
@@ -13,27 +18,40 @@ func New(keyPrefix string) Keys { return Keys{base: keyPrefix + ":speed:"} }
 // Base is the common prefix of every key, ending in ':' (for SCAN MATCH base*).
 func (k Keys) Base() string { return k.base }
 
-// Hour is the hash of one hour of a view: one field per group, whose value
-// is the bucket's absolute state, packed (speed/store's encoding). Every
-// group is written by the one partition its origin falls in.
-func (k Keys) Hour(view string, hour int64) string {
-	return k.base + "h:" + view + ":" + strconv.FormatInt(hour, 10)
+// tagged is the start of partition p's keys: "P:{p}:". Every key one flush
+// script touches carries this hash tag, so that they share one Redis Cluster
+// slot (and the layout is the same on one server, Sentinel or a cluster).
+func (k Keys) tagged(p int) string { return k.base + "{" + strconv.Itoa(p) + "}:" }
+
+// Hour is partition p's hash of one hour of a view: one field per group of
+// the partition (the groups whose origin falls in p, GroupPartition), whose
+// value is the bucket's absolute state, packed (speed/store's encoding).
+func (k Keys) Hour(p int, view string, hour int64) string {
+	return k.tagged(p) + "h:" + view + ":" + strconv.FormatInt(hour, 10)
 }
 
 // Partition is the hash of partition p's committed progress.
-func (k Keys) Partition(p int) string { return k.base + "part:" + strconv.Itoa(p) }
+func (k Keys) Partition(p int) string { return k.tagged(p) + "part" }
 
 // Lease is partition p's lease.
-func (k Keys) Lease(p int) string { return k.base + "lease:" + strconv.Itoa(p) }
+func (k Keys) Lease(p int) string { return k.tagged(p) + "lease" }
 
 // Fence is partition p's fencing-token counter.
-func (k Keys) Fence(p int) string { return k.base + "fence:" + strconv.Itoa(p) }
+func (k Keys) Fence(p int) string { return k.tagged(p) + "fence" }
+
+// Quarantine is partition p's list of quarantined messages.
+func (k Keys) Quarantine(p int) string { return k.tagged(p) + "quarantine" }
 
 // Members is the zset of live workers.
 func (k Keys) Members() string { return k.base + "members" }
 
-// Quarantine is the list of quarantined messages.
-func (k Keys) Quarantine() string { return k.base + "quarantine" }
+// GroupPartition is the partition, of n, whose hour hashes hold group: the
+// partition of its origin (a group is an origin, "ATL", or a route whose
+// origin comes first, "ATL-LAX"; airport codes have no '-').
+func GroupPartition(group string, n int) int {
+	origin, _, _ := strings.Cut(group, "-")
+	return flight.Partition(origin, n)
+}
 
 // Field names of a partition hash.
 const (

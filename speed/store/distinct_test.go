@@ -58,7 +58,7 @@ func TestDistinctOverThousandsOfHours(t *testing.T) {
 		0: {"LAX", "JFK"}, 1: {"LAX"}, 999: {"SFO"}, 1000: {"ORD"}, 50_000: {"DEN"}, span - 1: {"SEA"},
 		span: {"BOS"}, // just outside [from, to)
 	})
-	r := store.NewReader(testenv.Redis(t), prefix)
+	r := store.NewReader(testenv.Redis(t), prefix, 1)
 	view := airportView(t)
 	for _, tc := range []struct {
 		name     string
@@ -127,7 +127,7 @@ func TestGroupsByHourAndExpire(t *testing.T) {
 	rdb := testenv.Redis(t)
 	h0 := spreadEvents(t, prefix, map[int64][]string{0: {"LAX"}, 1500: {"JFK"}, 3000: {"SFO"}})
 	view := airportView(t)
-	r := store.NewReader(rdb, prefix)
+	r := store.NewReader(rdb, prefix, 1)
 	byHour, err := r.GroupsByHour(ctx, view, h0, h0+3000*3600)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestGroupsByHourAndExpire(t *testing.T) {
 	if len(byHour) != len(want) || !slices.Equal(byHour[h0], want[h0]) || !slices.Equal(byHour[h0+1500*3600], want[h0+1500*3600]) {
 		t.Fatalf("groups by hour %v, want %v", byHour, want)
 	}
-	e := store.NewExpirer(rdb, prefix)
+	e := store.NewExpirer(rdb, prefix, 1)
 	refs := []flight.BucketRef{{View: view, Group: "ATL", Hour: h0}, {View: view, Group: "ATL", Hour: h0 + 1500*3600}}
 	n, err := e.ExpireBuckets(ctx, refs, time.Hour)
 	if err != nil || n != 2 { // one hour hash per bucket's hour
@@ -150,8 +150,8 @@ func TestGroupsByHourAndExpire(t *testing.T) {
 		key     string
 		expires bool
 	}{
-		{k.Hour(view, h0), true}, {k.Hour(view, h0+1500*3600), true},
-		{k.Hour(view, h0+3000*3600), false}, {k.Hour("route_hour", h0), false},
+		{k.Hour(0, view, h0), true}, {k.Hour(0, view, h0+1500*3600), true},
+		{k.Hour(0, view, h0+3000*3600), false}, {k.Hour(0, "route_hour", h0), false},
 	} {
 		ttl, err := rdb.PTTL(ctx, tc.key).Result()
 		if err != nil {

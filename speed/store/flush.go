@@ -85,7 +85,7 @@ func (w *Writer) Flush(ctx context.Context, f *Flush) error {
 }
 
 func (w *Writer) flush(ctx context.Context, f *Flush, st *State) error {
-	if err := st.load(ctx, w.rdb, w.keys, w.views, f.Buckets); err != nil {
+	if err := st.load(ctx, w.rdb, w.keys, f.Partition, w.views, f.Buckets); err != nil {
 		return fmt.Errorf("flush partition %d: %w", f.Partition, err)
 	}
 	keys, args := w.build(f, st)
@@ -120,7 +120,7 @@ func (w *Writer) flush(ctx context.Context, f *Flush, st *State) error {
 //
 // Every "key" is an index into KEYS.
 func (w *Writer) build(f *Flush, st *State) ([]string, []any) {
-	keys := []string{w.keys.Lease(f.Partition), w.keys.Partition(f.Partition), w.keys.Quarantine()}
+	keys := []string{w.keys.Lease(f.Partition), w.keys.Partition(f.Partition), w.keys.Quarantine(f.Partition)}
 	c := f.Counters
 	args := []any{f.Lease, f.Token, f.PrevOffset, f.Offset, f.MaxTime, w.ttl.Milliseconds(), QuarantineCap,
 		c.Applied, c.Late, c.Duplicates, c.Quarantined, len(f.Seqs), f.LeaseTTL.Milliseconds(), f.MinTime}
@@ -143,7 +143,7 @@ func (w *Writer) build(f *Flush, st *State) ([]string, []any) {
 		fields[k] = append(fields[k], id.Group, b.pack(nil))
 	}
 	for k, fv := range fields {
-		key := w.keys.Hour(w.views[k.view].Name, k.hour)
+		key := w.keys.Hour(f.Partition, w.views[k.view].Name, k.hour)
 		for len(fv) > 0 {
 			n := min(len(fv), maxMembers)
 			args = append(args, "V", keyIndex(key), n/2)
@@ -160,7 +160,7 @@ func (w *Writer) build(f *Flush, st *State) ([]string, []any) {
 		}
 		for len(entries) > 0 {
 			n := min(len(entries), maxMembers)
-			args = append(args, "Q", keyIndex(w.keys.Quarantine()), n)
+			args = append(args, "Q", keyIndex(w.keys.Quarantine(f.Partition)), n)
 			args = append(args, entries[:n]...)
 			entries = entries[n:]
 		}

@@ -1,5 +1,6 @@
 -- Applies one partition's flush atomically (see flush.go for the argument layout).
--- KEYS[1] lease, KEYS[2] partition hash, KEYS[3] quarantine list, KEYS[4..] hour hashes.
+-- KEYS[1] lease, KEYS[2] partition hash, KEYS[3] quarantine list, KEYS[4..] hour hashes:
+-- all the partition's, under its hash tag (one Redis Cluster slot).
 -- The values are absolute (the owner holds the state of its buckets), so the
 -- script only checks the fence and sets fields: no read-modify-write.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then

@@ -35,7 +35,7 @@ func BenchmarkFlushDataset(b *testing.B) {
 	}
 }
 
-func flushDataset(b *testing.B, ctx context.Context, rdb *redis.Client, evs []flight.Event, maxPending int) {
+func flushDataset(b *testing.B, ctx context.Context, rdb redis.UniversalClient, evs []flight.Event, maxPending int) {
 	for i := 0; i < b.N; i++ {
 		keys := keyspace.New(testenv.Prefix(b))
 		w := store.NewWriter(rdb, keys, flight.Views(), 0)
@@ -58,13 +58,6 @@ func flushDataset(b *testing.B, ctx context.Context, rdb *redis.Client, evs []fl
 		b.ReportMetric(float64(inScript.Microseconds())/float64(len(evs)), "µs-flush/event")
 		b.ReportMetric(float64(len(evs))/inScript.Seconds(), "events/s")
 		b.ReportMetric(float64(flushes), "flushes")
-		it := rdb.Scan(ctx, 0, keys.Base()+"*", 5000).Iterator()
-		var batch []string
-		for it.Next(ctx) {
-			batch = append(batch, it.Val())
-		}
-		for k := 0; k < len(batch); k += 5000 {
-			rdb.Unlink(ctx, batch[k:min(k+5000, len(batch))]...)
-		}
+		testenv.DeleteKeys(rdb, keys.Base()+"*")
 	}
 }

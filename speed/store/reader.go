@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/redis/go-redis/v9"
 
@@ -12,19 +13,36 @@ import (
 )
 
 // Reader reads the speed layer's views. It is safe for concurrent use.
+//
+// Every partition keeps its own hash per hour and view (keyspace.Hour), so
+// that a flush touches one Redis Cluster slot: a reader of one group reads
+// the one partition holding it (keyspace.GroupPartition), a reader of every
+// group of an hour reads the hour's hash of each partition, in one pipeline
+// (which a cluster client splits per node).
 type Reader struct {
-	rdb   redis.Cmdable
-	keys  keyspace.Keys
-	views map[string]flight.View
+	rdb        redis.Cmdable
+	keys       keyspace.Keys
+	partitions int
+	views      map[string]flight.View
 }
 
-// NewReader returns a reader of the views under keyPrefix.
-func NewReader(rdb redis.Cmdable, keyPrefix string) *Reader {
+// NewReader returns a reader of the views under keyPrefix written by
+// partitions stream partitions (the --partitions setting).
+func NewReader(rdb redis.Cmdable, keyPrefix string, partitions int) *Reader {
+	return &Reader{rdb: rdb, keys: keyspace.New(keyPrefix), partitions: max(partitions, 1), views: viewsByName()}
+}
+
+func viewsByName() map[string]flight.View {
 	vs := map[string]flight.View{}
 	for _, v := range flight.Views() {
 		vs[v.Name] = v
 	}
-	return &Reader{rdb: rdb, keys: keyspace.New(keyPrefix), views: vs}
+	return vs
+}
+
+// hourKey is the hash holding group's bucket of one hour of a view.
+func (r *Reader) hourKey(view, group string, hour int64) string {
+	return r.keys.Hour(keyspace.GroupPartition(group, r.partitions), view, hour)
 }
 
 // Quantile is one served percentile.
@@ -51,26 +69,22 @@ func (r *Reader) Bucket(ctx context.Context, view, group string, hour int64) (Bu
 // Buckets reads many buckets in one pipelined round trip (one HMGET per
 // hour hash), in the order of refs.
 func (r *Reader) Buckets(ctx context.Context, refs []Ref) ([]Bucket, error) {
-	type vh struct {
-		view string
-		hour int64
-	}
-	idx := map[vh][]int{}
+	idx := map[string][]int{} // hour hash -> refs
 	for i, ref := range refs {
 		if _, ok := r.views[ref.View]; !ok {
 			return nil, fmt.Errorf("%w %q", ErrUnknownView, ref.View)
 		}
-		k := vh{ref.View, ref.Hour}
+		k := r.hourKey(ref.View, ref.Group, ref.Hour)
 		idx[k] = append(idx[k], i)
 	}
 	pipe := r.rdb.Pipeline()
-	cmds := make(map[vh]*redis.SliceCmd, len(idx))
+	cmds := make(map[string]*redis.SliceCmd, len(idx))
 	for k, is := range idx {
 		fields := make([]string, len(is))
 		for j, i := range is {
 			fields[j] = refs[i].Group
 		}
-		cmds[k] = pipe.HMGet(ctx, r.keys.Hour(k.view, k.hour), fields...)
+		cmds[k] = pipe.HMGet(ctx, k, fields...)
 	}
 	if len(cmds) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
@@ -140,7 +154,7 @@ func (r *Reader) hours(ctx context.Context, view, group string, from, to int64, 
 		pipe := r.rdb.Pipeline()
 		var cmds []*redis.StringCmd
 		for h := lo; h < min(to, lo+hoursChunk*3600); h += 3600 {
-			cmds = append(cmds, pipe.HGet(ctx, r.keys.Hour(view, h), group))
+			cmds = append(cmds, pipe.HGet(ctx, r.hourKey(view, group, h), group))
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return err
@@ -159,36 +173,55 @@ func (r *Reader) hours(ctx context.Context, view, group string, from, to int64, 
 
 // Groups lists the groups that have a bucket in one hour of a view.
 func (r *Reader) Groups(ctx context.Context, view string, hour int64) ([]string, error) {
-	gs, err := r.rdb.HKeys(ctx, r.keys.Hour(view, hour)).Result()
+	byHour, err := r.GroupsByHour(ctx, view, hour, hour+3600)
 	if err != nil {
-		return nil, fmt.Errorf("groups of %s at %d: %w", view, hour, err)
+		return nil, err
 	}
-	return gs, nil
+	return byHour[hour], nil
 }
 
 // GroupsByHour returns, for every hour of [from, to) (Unix seconds of hour
-// starts) in which the view has buckets, the groups that have one.
+// starts) in which the view has buckets, the groups that have one: the
+// union of the partitions' hour hashes (disjoint: a group is in one
+// partition), hoursChunk hashes per pipelined round trip.
 func (r *Reader) GroupsByHour(ctx context.Context, view string, from, to int64) (map[int64][]string, error) {
-	out := map[int64][]string{}
-	var hours []int64
-	for h := from; h < to; h += 3600 {
-		hours = append(hours, h)
+	type hk struct {
+		hour int64
+		cmd  *redis.StringSliceCmd
 	}
-	for lo := 0; lo < len(hours); lo += hoursChunk {
-		chunk := hours[lo:min(lo+hoursChunk, len(hours))]
-		pipe := r.rdb.Pipeline()
-		cmds := make([]*redis.StringSliceCmd, len(chunk))
-		for i, h := range chunk {
-			cmds[i] = pipe.HKeys(ctx, r.keys.Hour(view, h))
+	out := map[int64][]string{}
+	var pending []hk
+	var pipe redis.Pipeliner
+	exec := func() error {
+		if len(pending) == 0 {
+			return nil
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("groups of %s: %w", view, err)
+			return fmt.Errorf("groups of %s: %w", view, err)
 		}
-		for i, c := range cmds {
-			if gs := c.Val(); len(gs) > 0 {
-				out[chunk[i]] = gs
+		for _, c := range pending {
+			if gs := c.cmd.Val(); len(gs) > 0 {
+				out[c.hour] = append(out[c.hour], gs...)
 			}
 		}
+		pending = pending[:0]
+		return nil
+	}
+	for h := from; h < to; h += 3600 {
+		for p := range r.partitions {
+			if len(pending) == 0 {
+				pipe = r.rdb.Pipeline()
+			}
+			pending = append(pending, hk{h, pipe.HKeys(ctx, r.keys.Hour(p, view, h))})
+			if len(pending) == hoursChunk {
+				if err := exec(); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if err := exec(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -202,19 +235,30 @@ func (r *Reader) Partition(ctx context.Context, p int) (PartitionState, error) {
 	return parseProgress(m)
 }
 
-// Quarantine returns the newest n quarantined messages, oldest first.
+// Quarantine returns the newest n quarantined messages of all partitions,
+// oldest first: the newest n of each partition's list, merged by time.
 func (r *Reader) Quarantine(ctx context.Context, n int64) ([]QuarantineEntry, error) {
-	ss, err := r.rdb.LRange(ctx, r.keys.Quarantine(), -n, -1).Result()
-	if err != nil {
+	pipe := r.rdb.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, r.partitions)
+	for p := range cmds {
+		cmds[p] = pipe.LRange(ctx, r.keys.Quarantine(p), -n, -1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("quarantine: %w", err)
 	}
-	out := make([]QuarantineEntry, 0, len(ss))
-	for _, s := range ss {
-		q, err := DecodeQuarantine(s)
-		if err != nil {
-			return nil, err
+	var out []QuarantineEntry
+	for _, c := range cmds {
+		for _, s := range c.Val() {
+			q, err := DecodeQuarantine(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, q)
 		}
-		out = append(out, q)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	if int64(len(out)) > n {
+		out = out[int64(len(out))-n:]
 	}
 	return out, nil
 }

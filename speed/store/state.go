@@ -49,9 +49,9 @@ func (s *State) Evict(watermark int64) {
 	}
 }
 
-// load reads from Redis the buckets of pending that s does not hold, in one
-// pipelined round trip (one HMGET per hour hash).
-func (s *State) load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys, views []flight.View, pending map[agg.BucketID]*agg.Delta) error {
+// load reads from Redis the buckets of pending, partition p's, that s does
+// not hold, in one pipelined round trip (one HMGET per hour hash).
+func (s *State) load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys, p int, views []flight.View, pending map[agg.BucketID]*agg.Delta) error {
 	type vh struct {
 		view int
 		hour int64
@@ -74,7 +74,7 @@ func (s *State) load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys,
 	}
 	reads := make([]read, 0, len(missing))
 	for k, gs := range missing {
-		reads = append(reads, read{k, gs, pipe.HMGet(ctx, keys.Hour(views[k.view].Name, k.hour), gs...)})
+		reads = append(reads, read{k, gs, pipe.HMGet(ctx, keys.Hour(p, views[k.view].Name, k.hour), gs...)})
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("load buckets: %w", err)

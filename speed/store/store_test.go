@@ -28,14 +28,9 @@ func TestFencing(t *testing.T) {
 	ctx := context.Background()
 	prefix := testenv.Prefix(t)
 	keys := keyspace.New(prefix)
-	t.Cleanup(func() {
-		ks, _ := rdb.Keys(ctx, keys.Base()+"*").Result()
-		if len(ks) > 0 {
-			rdb.Del(ctx, ks...)
-		}
-	})
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, keys.Base()+"*") })
 	w := store.NewWriter(rdb, keys, flight.Views(), time.Hour)
-	r := store.NewReader(rdb, prefix)
+	r := store.NewReader(rdb, prefix, 1)
 	acquire := func(owner string, ttl time.Duration) (lease.Grant, error) {
 		return lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), owner, ttl)
 	}
@@ -105,14 +100,9 @@ func TestRetriedFlushRecognised(t *testing.T) {
 	ctx := context.Background()
 	prefix := testenv.Prefix(t)
 	keys := keyspace.New(prefix)
-	t.Cleanup(func() {
-		ks, _ := rdb.Keys(ctx, keys.Base()+"*").Result()
-		if len(ks) > 0 {
-			rdb.Del(ctx, ks...)
-		}
-	})
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, keys.Base()+"*") })
 	w := store.NewWriter(rdb, keys, flight.Views(), time.Hour)
-	r := store.NewReader(rdb, prefix)
+	r := store.NewReader(rdb, prefix, 1)
 	lx, err := lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), "x", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +142,7 @@ func TestOwnerStateAcrossFlushes(t *testing.T) {
 	keys := keyspace.New(prefix)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, keys.Base()+"*") })
 	w := store.NewWriter(rdb, keys, flight.Views(), 0)
-	r := store.NewReader(rdb, prefix)
+	r := store.NewReader(rdb, prefix, 1)
 	l, err := lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), "x", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)

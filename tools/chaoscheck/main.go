@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/speed/store"
 )
 
@@ -42,16 +43,17 @@ func main() {
 	rows := flag.Int64("rows", 0, "the first N rows were replayed (0: all)")
 	redisURL := flag.String("redis-url", os.Getenv("TRIBUTARY_REDIS_URL"), "Redis: plain URL or Sentinel failover URL (master_name=...)")
 	prefix := flag.String("prefix", "tributary", "the pipeline's key prefix")
+	partitions := flag.Int("partitions", topology.DefaultPartitions, "the pipeline's stream partitions (--partitions)")
 	wait := flag.Duration("wait", 3*time.Minute, "how long to wait for the views to reach the expected total")
 	settle := flag.Duration("settle", 30*time.Second, "give up waiting once the total has not moved for this long")
 	flag.Parse()
-	if err := run(*dataPath, *rows, *redisURL, *prefix, *wait, *settle); err != nil {
+	if err := run(*dataPath, *rows, *redisURL, *prefix, *partitions, *wait, *settle); err != nil {
 		fmt.Fprintln(os.Stderr, "chaoscheck:", err)
 		os.Exit(2)
 	}
 }
 
-func run(dataPath string, rows int64, redisURL, prefix string, wait, settle time.Duration) error {
+func run(dataPath string, rows int64, redisURL, prefix string, partitions int, wait, settle time.Duration) error {
 	want, n, err := expected(dataPath, rows)
 	if err != nil {
 		return err
@@ -70,7 +72,7 @@ func run(dataPath string, rows int64, redisURL, prefix string, wait, settle time
 	var got map[bucket]int64
 	lastTotal, lastMove := int64(-1), time.Now()
 	for {
-		got, err = counted(ctx, rdb, prefix, want)
+		got, err = counted(ctx, rdb, prefix, partitions, want)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "chaoscheck: read views (retrying):", err)
 			time.Sleep(time.Second)
@@ -180,13 +182,13 @@ func expected(path string, rows int64) (map[bucket]int64, int64, error) {
 }
 
 // counted reads the count of every expected bucket from the speed views.
-func counted(ctx context.Context, rdb redis.UniversalClient, prefix string, want map[bucket]int64) (map[bucket]int64, error) {
+func counted(ctx context.Context, rdb redis.UniversalClient, prefix string, partitions int, want map[bucket]int64) (map[bucket]int64, error) {
 	keys := make([]bucket, 0, len(want))
 	for b := range want {
 		keys = append(keys, b)
 	}
 	out := make(map[bucket]int64, len(want))
-	r := store.NewReader(rdb, prefix)
+	r := store.NewReader(rdb, prefix, partitions)
 	for lo := 0; lo < len(keys); lo += 5000 {
 		hi := min(lo+5000, len(keys))
 		refs := make([]store.Ref, hi-lo)

@@ -17,18 +17,11 @@ import (
 	"github.com/tributary-dev/tributary/scheduler/taskq"
 )
 
-func cleanup(rdb *redis.Client, prefix, queue string) {
+func cleanup(rdb redis.UniversalClient, prefix, queue string) {
 	ctx := context.Background()
 	_ = asynq.NewInspectorFromRedisClient(rdb).DeleteQueue(queue, true)
 	rdb.SRem(ctx, taskq.AllQueuesKey, queue)
-	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	for i := 0; i < len(keys); i += 500 {
-		rdb.Del(ctx, keys[i:min(i+500, len(keys))]...)
-	}
+	testenv.DeleteKeys(rdb, prefix+":*")
 }
 
 // filled is g with its ID and defaults filled in, as package scheduler
@@ -46,7 +39,7 @@ func filled(g *graph.Graph, retries int) *graph.Graph {
 	return &full
 }
 
-func payload(t *testing.T, rdb *redis.Client, prefix, id, key string) *taskq.Payload {
+func payload(t *testing.T, rdb redis.UniversalClient, prefix, id, key string) *taskq.Payload {
 	t.Helper()
 	raw, err := rdb.HGet(context.Background(), prefix+":graph:"+id+":msg", key).Bytes()
 	if err != nil {
@@ -80,7 +73,7 @@ const leaves = 300
 
 // fanIn is a submitted graph leaves -> 2 middles -> sink and a coalescer.
 type fanIn struct {
-	rdb           *redis.Client
+	rdb           redis.UniversalClient
 	prefix, queue string
 	store         *state.Store
 	sub           *state.Submission

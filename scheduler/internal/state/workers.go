@@ -3,8 +3,11 @@ package state
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // WorkerInfo is what a live worker advertises.
@@ -57,13 +60,21 @@ func (s *Store) LiveWorkers(ctx context.Context) ([]WorkerInfo, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	keys := make([]string, len(ids))
+	// One GET per worker in a pipeline, not one MGET: the advertisements
+	// are in different Redis Cluster slots.
+	pipe := s.rdb.Pipeline()
+	gets := make([]*redis.StringCmd, len(ids))
 	for i, id := range ids {
-		keys[i] = s.workerKey(id)
+		gets[i] = pipe.Get(ctx, s.workerKey(id))
 	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("workers: %w", err)
+	}
+	vals := make([]any, len(ids))
+	for i, g := range gets {
+		if g.Err() == nil {
+			vals[i] = g.Val()
+		}
 	}
 	var live []WorkerInfo
 	var dead []any
