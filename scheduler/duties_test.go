@@ -161,7 +161,7 @@ func TestSweepRedispatchesDeadWorkersTasks(t *testing.T) {
 	if tasks["a"] != TaskQueued || tasks["b"] != TaskRunning {
 		t.Fatalf("tasks %v: want a queued again, b still running", tasks)
 	}
-	att, _ := e.rdb.HGetAll(ctx, e.store.Prefix()+":graph:"+g.ID+":attempt").Result()
+	att, _ := e.rdb.HGetAll(ctx, e.store.Prefix()+":{"+e.store.Prefix()+"}:graph:"+g.ID+":attempt").Result()
 	if len(att) != 1 || att["a"] != "1" {
 		t.Fatalf("attempts %v, want a at 1", att)
 	}
@@ -207,7 +207,7 @@ func TestRedispatchGuards(t *testing.T) {
 
 func taskPayload(t *testing.T, e *dutyEnv, id, key string) *taskq.Payload {
 	t.Helper()
-	raw, err := e.rdb.HGet(context.Background(), e.store.Prefix()+":graph:"+id+":msg", key).Bytes()
+	raw, err := e.rdb.HGet(context.Background(), e.store.Prefix()+":{"+e.store.Prefix()+"}:graph:"+id+":msg", key).Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,6 +78,9 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Queues.Default == "" {
 		cfg.Queues = taskq.DefaultQueues(cfg.KeyPrefix)
 	}
+	if err := cfg.Queues.CheckSlot(cfg.KeyPrefix); err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
 	d := &cfg.Defaults
 	if d.Timeout <= 0 {
 		d.Timeout = DefaultDefaults.Timeout

@@ -125,7 +125,7 @@ func waitAllMidsRunning(t *testing.T, rdb redis.UniversalClient, prefix, id, wor
 	t.Helper()
 	var keys []string
 	waitFor(t, 30*time.Second, func() bool {
-		r, err := rdb.HGetAll(context.Background(), prefix+":graph:"+id+":running").Result()
+		r, err := rdb.HGetAll(context.Background(), prefix+":{"+prefix+"}:graph:"+id+":running").Result()
 		if err != nil || len(r) != 4 {
 			return false
 		}
@@ -184,7 +184,7 @@ func TestWorkerSIGKILL(t *testing.T) {
 // from asynq's own lease expiry, and nothing else was dispatched again.
 func checkRedispatched(t *testing.T, rdb redis.UniversalClient, prefix, id string, lost []string) {
 	t.Helper()
-	att, err := rdb.HGetAll(context.Background(), prefix+":graph:"+id+":attempt").Result()
+	att, err := rdb.HGetAll(context.Background(), prefix+":{"+prefix+"}:graph:"+id+":attempt").Result()
 	if err != nil {
 		t.Fatal(err)
 	}

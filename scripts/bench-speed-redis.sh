@@ -22,7 +22,7 @@ calls() { rc info commandstats | tr -d '\r' | awk -F'[=,:]' '/^cmdstat_/{n+=$3} 
 applied() {
   local s=0 p v
   for p in 0 1 2 3 4 5 6 7; do
-    v=$(rc hmget "$run:speed:part:$p" applied late duplicates | awk '{s+=$1} END{print s+0}')
+    v=$(rc hmget "$run:speed:{$p}:part" applied late duplicates | awk '{s+=$1} END{print s+0}')
     s=$((s + v))
   done
   echo "$s"

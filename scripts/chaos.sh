@@ -67,14 +67,14 @@ sys.exit(0 if qs and all(q.get("leader") and q["leader"] != sys.argv[2] + "@loca
 leases_owned_by_other() { # every partition's lease is held, none by the dead worker
   local p v port; port=$(primary_port)
   for p in 0 1 2 3 4 5 6 7; do
-    v=$(rcli "$port" get "$TRIBUTARY_KEY_PREFIX:speed:lease:$p" 2>/dev/null)
+    v=$(rcli "$port" get "$TRIBUTARY_KEY_PREFIX:speed:{$p}:lease" 2>/dev/null)
     [ -n "$v" ] && [[ $v != "$1|"* ]] || return 1
   done
 }
 archive_leases_owned_by_other() { # every partition's archive lease is held, none by the dead archiver
   local p v port; port=$(primary_port)
   for p in 0 1 2 3 4 5 6 7; do
-    v=$(rcli "$port" get "$TRIBUTARY_KEY_PREFIX:batch:archive:lease:$p" 2>/dev/null)
+    v=$(rcli "$port" get "$TRIBUTARY_KEY_PREFIX:batch:archive:{$p}:lease" 2>/dev/null)
     [ -n "$v" ] && [[ $v != "$1|"* ]] || return 1
   done
 }
@@ -86,7 +86,7 @@ print(sum(p["events"] for p in json.load(sys.stdin).get("archive", {}).get("part
 archive_complete() { [ "$(archived_events)" = "$rows" ]; }
 applied_sum() { # events applied to the speed views, summed over the partitions, on one Redis
   local p t=0 v; for p in 0 1 2 3 4 5 6 7; do
-    v=$(rcli "$1" hget "$TRIBUTARY_KEY_PREFIX:speed:part:$p" applied 2>/dev/null); t=$((t + ${v:-0}))
+    v=$(rcli "$1" hget "$TRIBUTARY_KEY_PREFIX:speed:{$p}:part" applied 2>/dev/null); t=$((t + ${v:-0}))
   done; echo "$t"
 }
 speed_counters() { # the speed partitions' committed totals (applied, late, duplicates, quarantined), summed, as JSON

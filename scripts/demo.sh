@@ -38,7 +38,8 @@ if [ "${DEMO_RESET:-0}" = 1 ]; then
       rcli --pipe >/dev/null
   }
   del_keys "$TRIBUTARY_KEY_PREFIX:*"
-  del_keys "asynq:{$TRIBUTARY_KEY_PREFIX.*"
+  del_keys "asynq:{$TRIBUTARY_KEY_PREFIX}.*" # the queues PREFIX}.default and PREFIX}.batch
+  del_keys "asynq:{$TRIBUTARY_KEY_PREFIX.*"  # queues named before they shared the scheduler's slot
   rm -rf "$TRIBUTARY_STORE"
 fi
 

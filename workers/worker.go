@@ -106,6 +106,9 @@ func New(cfg Config, reg *Registry) (*Worker, error) {
 	if cfg.Queues.Default == "" {
 		cfg.Queues = taskq.DefaultQueues(cfg.KeyPrefix)
 	}
+	if err := cfg.Queues.CheckSlot(cfg.KeyPrefix); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
 	if cfg.TaskCheckInterval <= 0 {
 		cfg.TaskCheckInterval = 20 * time.Millisecond
 	}

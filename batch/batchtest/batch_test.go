@@ -152,7 +152,7 @@ func incremental(t *testing.T, e *env, plan *recompute.Plan, late []flight.Event
 func fullEqualsIncremental(t *testing.T, e *env, v2 *view.View) *view.View {
 	ctx := context.Background()
 	e.rdb.Incr(ctx, batchkeys.New(e.prefix).Epoch())
-	for _, k := range testenv.Keys(t, e.rdb, e.prefix+":result:partial:*") {
+	for _, k := range testenv.Keys(t, e.rdb, e.prefix+":{"+e.prefix+"}:result:partial:*") {
 		e.rdb.Del(ctx, k)
 	}
 	plan3, status3, err := e.recompute()

@@ -238,7 +238,7 @@ func (e *bench) fullRecomputes(ctx context.Context, sch *scheduler.Scheduler, op
 	}
 	for range e.o.runs {
 		e.rdb.Incr(ctx, batchkeys.New(e.prefix).Epoch())
-		delKeys(ctx, e.rdb, e.prefix+":result:partial:*")
+		delKeys(ctx, e.rdb, e.prefix+":{"+e.prefix+"}:result:partial:*")
 		start := time.Now()
 		plan, _, err := recompute.Run(ctx, sch, e.rdb, opts, nil)
 		if err != nil {

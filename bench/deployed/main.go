@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/scheduler/taskq"
 )
 
 // config is what a run measures; every field is in the JSON.
@@ -227,7 +229,7 @@ func (b *bench) cleanup() {
 			b.rdb.Unlink(ctx, keys[i:min(i+1000, len(keys))]...)
 		}
 	}
-	for _, q := range []string{b.id + ".interactive", b.id + ".default", b.id + ".batch", b.id + ".control", b.id + "-raw"} {
+	for _, q := range append(taskq.DefaultQueues(b.id).All(), b.id+".interactive", b.id+".default", b.id+".batch", b.id+".control", b.id+"-raw") {
 		b.rdb.SRem(ctx, "asynq:queues", q)
 	}
 	_ = os.RemoveAll(filepath.Join(b.dir, "segments"))

@@ -62,7 +62,7 @@ type queueFlags struct {
 }
 
 func (q *queueFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&q.prefix, "queue-prefix", "", "prefix of the asynq queues PREFIX.default (interactive graphs at its head) and PREFIX.batch (default: the key prefix)")
+	cmd.Flags().StringVar(&q.prefix, "queue-prefix", "", "prefix of the asynq queues PREFIX}.default (interactive graphs at its head) and PREFIX}.batch (default: the key prefix; it must be the key prefix, whose Redis Cluster slot the queues share with the graphs)")
 	cmd.Flags().BoolVar(&q.weak, "weighted-priority", false, "serve the default and batch queues by weight 3:1 instead of strictly by priority (interactive tasks stay at the head of default)")
 }
 

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
 	"github.com/tributary-dev/tributary/ingest/replay"
@@ -297,14 +295,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func TestReplayRidesOutRedisLoss(t *testing.T) {
 	const n = 150_000
 	s := newStreams(t)
-	redisURL, err := url.Parse(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := testenv.NewProxy(t, redisURL.Host)
-	redisURL.Host = proxy.Addr()
-	rdb := redis.NewClient(mustParseRedisURL(t, redisURL.String()))
-	defer rdb.Close()
+	rdb, proxy := testenv.RedisBehindProxies(t) // every node of a cluster behind its proxy
 	dead := testenv.NewProxy(t, "127.0.0.1:1")
 	dead.Down()
 	amqpList := "amqp://u:p@" + dead.Addr() + "/," + testenv.AMQPURL(t)
@@ -351,12 +342,4 @@ func TestReplayRidesOutRedisLoss(t *testing.T) {
 		t.Fatalf("checkpoint %s (%v), want row %d", b, err, n)
 	}
 	checkComplete(t, s, n)
-}
-
-func mustParseRedisURL(t *testing.T, u string) *redis.Options {
-	o, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o
 }

@@ -1,10 +1,13 @@
 package testenv
 
 import (
+	"context"
 	"io"
 	"net"
 	"sync"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Proxy is a TCP proxy on loopback in front of a real service, that a test
@@ -102,4 +105,66 @@ func (p *Proxy) pipe(c net.Conn) {
 	delete(p.conns, c)
 	delete(p.conns, s)
 	p.mu.Unlock()
+}
+
+// Proxies stand between a Redis client and every node it talks to (one
+// server, or each node of a cluster, met as the client discovers them), and
+// cut them all at once: a Redis that goes away and comes back.
+type Proxies struct {
+	t      testing.TB
+	mu     sync.Mutex
+	byAddr map[string]*Proxy
+	down   bool
+}
+
+// RedisBehindProxies returns a client of the project's Redis whose every
+// connection passes through a Proxy, and the switch of those proxies; the
+// client is closed at the end of the test.
+func RedisBehindProxies(t testing.TB) (redis.UniversalClient, *Proxies) {
+	t.Helper()
+	ps := &Proxies{t: t, byAddr: map[string]*Proxy{}}
+	c, err := newRedis(RedisURL(t), func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, ps.via(addr))
+	})
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, ps
+}
+
+// via returns the address of the proxy to target, started on first use.
+func (ps *Proxies) via(target string) string {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	p := ps.byAddr[target]
+	if p == nil {
+		p = NewProxy(ps.t, target)
+		if ps.down {
+			p.Down()
+		}
+		ps.byAddr[target] = p
+	}
+	return p.Addr()
+}
+
+// Down cuts every proxy until Up.
+func (ps *Proxies) Down() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.down = true
+	for _, p := range ps.byAddr {
+		p.Down()
+	}
+}
+
+// Up lets every proxy accept connections again.
+func (ps *Proxies) Up() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.down = false
+	for _, p := range ps.byAddr {
+		p.Up()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,22 +86,9 @@ func Redis(t testing.TB) redis.UniversalClient {
 // here: its tests use this package) and checks that it answers; the caller
 // closes it.
 func OpenRedis(url string) (redis.UniversalClient, error) {
-	var c redis.UniversalClient
-	if rest, ok := strings.CutPrefix(url, "redis+cluster://"); ok || strings.Contains(url, "addr=") {
-		if ok {
-			url = "redis://" + rest
-		}
-		o, err := redis.ParseClusterURL(url)
-		if err != nil {
-			return nil, fmt.Errorf("redis cluster URL: %w", err)
-		}
-		c = redis.NewClusterClient(o)
-	} else {
-		o, err := redis.ParseURL(url)
-		if err != nil {
-			return nil, fmt.Errorf("redis URL: %w", err)
-		}
-		c = redis.NewClient(o)
+	c, err := newRedis(url, nil)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -109,6 +97,27 @@ func OpenRedis(url string) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("redis does not answer: %w", err)
 	}
 	return c, nil
+}
+
+// newRedis builds a client of url, dialing through dial when not nil.
+func newRedis(url string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (redis.UniversalClient, error) {
+	if rest, ok := strings.CutPrefix(url, "redis+cluster://"); ok || strings.Contains(url, "addr=") {
+		if ok {
+			url = "redis://" + rest
+		}
+		o, err := redis.ParseClusterURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("redis cluster URL: %w", err)
+		}
+		o.Dialer = dial
+		return redis.NewClusterClient(o), nil
+	}
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	o.Dialer = dial
+	return redis.NewClient(o), nil
 }
 
 // IsCluster reports whether rdb is a Redis Cluster client.

@@ -186,10 +186,38 @@ type Queues struct {
 // DefaultQueues derives queue names from a prefix, so that deployments (and
 // tests) sharing a Redis do not share queues: strict priority, interactive
 // (the head of default) before default before batch.
+//
+// The names are "PREFIX}.default" and "PREFIX}.batch": asynq names a queue's
+// keys "asynq:{NAME}:...", whose Redis Cluster hash tag is then PREFIX, the
+// tag of the scheduler's own keys (package state): the graph scripts enqueue
+// into asynq's keys in the same atomic step as they change a graph, so both
+// queues and the graphs must share one slot (SlotTag).
 func DefaultQueues(prefix string) Queues {
-	q := Queues{Default: prefix + ".default", Batch: prefix + ".batch", Strict: true}
+	q := Queues{Default: prefix + "}.default", Batch: prefix + "}.batch", Strict: true}
 	q.Weights = map[string]int{q.Default: 3, q.Batch: 1}
 	return q
+}
+
+// SlotTag is the Redis Cluster hash tag of queue's asynq keys
+// ("asynq:{NAME}:..."): NAME up to its first '}'.
+func SlotTag(queue string) string {
+	if i := strings.IndexByte(queue, '}'); i >= 0 {
+		return queue[:i]
+	}
+	return queue
+}
+
+// CheckSlot returns an error unless every queue's keys share the hash tag
+// tag (the scheduler's key prefix), which the atomic enqueue of the graph
+// scripts needs on a Redis Cluster. It is checked whatever the deployment, so
+// that a setting that would fail on a cluster fails everywhere.
+func (q Queues) CheckSlot(tag string) error {
+	for _, n := range q.All() {
+		if SlotTag(n) != tag {
+			return fmt.Errorf("queue %q: its keys are not in the scheduler's Redis slot {%s}: name it %q (DefaultQueues)", n, tag, tag+"}.NAME")
+		}
+	}
+	return nil
 }
 
 // For returns the queue of priority p (interactive tasks share the default

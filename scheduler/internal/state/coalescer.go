@@ -163,8 +163,8 @@ func (b *Coalescer) run(batch []*call) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	var starts, comps []*call
-	sargs := []any{b.s.prefix}
-	cargs := []any{b.s.prefix, nowNS()}
+	sargs := []any{b.s.base}
+	cargs := []any{b.s.base, nowNS()}
 	for _, c := range batch {
 		p := c.p
 		if !c.complete {
@@ -188,11 +188,14 @@ func (b *Coalescer) run(batch []*call) {
 	}
 	var scmd, ccmd *redis.Cmd
 	err := runScripts(ctx, b.s.rdb, func(pipe redis.Pipeliner, load bool) {
+		// The scripts derive their keys from the base; the stats key,
+		// declared, routes them to the slot of them all on a cluster.
+		keys := []string{b.s.statsKey()}
 		if len(starts) > 0 {
-			scmd = evalIn(ctx, pipe, startBatchScript, load, sargs)
+			scmd = evalIn(ctx, pipe, startBatchScript, load, keys, sargs)
 		}
 		if len(comps) > 0 {
-			ccmd = evalIn(ctx, pipe, completeBatchScript, load, cargs)
+			ccmd = evalIn(ctx, pipe, completeBatchScript, load, keys, cargs)
 		}
 	})
 	if scmd != nil {
@@ -203,11 +206,11 @@ func (b *Coalescer) run(batch []*call) {
 	}
 }
 
-func evalIn(ctx context.Context, pipe redis.Pipeliner, s sourced, load bool, args []any) *redis.Cmd {
+func evalIn(ctx context.Context, pipe redis.Pipeliner, s sourced, load bool, keys []string, args []any) *redis.Cmd {
 	if load {
-		return pipe.Eval(ctx, s.src, nil, args...)
+		return pipe.Eval(ctx, s.src, keys, args...)
 	}
-	return pipe.EvalSha(ctx, s.hash, nil, args...)
+	return pipe.EvalSha(ctx, s.hash, keys, args...)
 }
 
 // runScripts runs the pipeline fill builds with EVALSHA, and again with EVAL

@@ -41,7 +41,7 @@ func filled(g *graph.Graph, retries int) *graph.Graph {
 
 func payload(t *testing.T, rdb redis.UniversalClient, prefix, id, key string) *taskq.Payload {
 	t.Helper()
-	raw, err := rdb.HGet(context.Background(), prefix+":graph:"+id+":msg", key).Bytes()
+	raw, err := rdb.HGet(context.Background(), prefix+":{"+prefix+"}:graph:"+id+":msg", key).Bytes()
 	if err != nil {
 		t.Fatalf("message of %s: %v", key, err)
 	}
@@ -85,7 +85,7 @@ type fanIn struct {
 func newFanIn(t *testing.T) *fanIn {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
-	queue := prefix + ".default"
+	queue := taskq.DefaultQueues(prefix).Default
 	t.Cleanup(func() { cleanup(rdb, prefix, queue) })
 	ctx := context.Background()
 	store := state.New(rdb, prefix)
@@ -279,7 +279,7 @@ func (f *fanIn) middlesAndSink(t *testing.T) {
 func TestBatchedMemoAndCancel(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
-	queue := prefix + ".default"
+	queue := taskq.DefaultQueues(prefix).Default
 	t.Cleanup(func() { cleanup(rdb, prefix, queue) })
 	ctx := context.Background()
 	store := state.New(rdb, prefix)

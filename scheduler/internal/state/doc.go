@@ -17,7 +17,10 @@
 // real Redis. Graph states (GraphState) are named there too and reach Lua
 // as GS.<name>.
 //
-// Layout, G = <prefix>:graph:<id>:
+// Layout, B = <prefix>:{<prefix>}, G = B:graph:<id>: (every key a script
+// touches carries the hash tag {<prefix>}, as do the asynq queues the scripts
+// enqueue into, "<prefix>}.default" and "<prefix>}.batch": one Redis Cluster
+// slot for one scheduler's graphs and queues, see taskq.DefaultQueues)
 //
 //	G:meta      hash  id name priority queue state total done memo failed cancelled created started finished error error_key gttl
 //	G:state     hash  task key -> TaskState.Code(): w (waiting) q (queued) r (running) d (done) f (failed) c (cancelled)
@@ -27,7 +30,8 @@
 //	G:running   hash  task key -> worker ID, while it runs
 //	G:attempt   hash  task key -> dispatch number, once re-dispatched
 //	G:spec      string the graph as submitted (JSON, defaults filled in)
-//	<prefix>:graphs:active   set of graphs submitting or running
-//	<prefix>:result:<key>    a task's result (TTL), shared by all graphs: memoization
+//	B:graphs:active          set of graphs submitting or running
+//	B:stats                  hash of cluster-wide counters
+//	B:result:<key>           a task's result (TTL), shared by all graphs: memoization
 //	<prefix>:worker:<id>     a live worker's advertisement (TTL), <prefix>:workers the set of IDs
 package state
