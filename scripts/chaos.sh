@@ -93,7 +93,7 @@ speed_counters() { # the speed partitions' committed totals (applied, late, dupl
   local p f t v; local -A sum=([applied]=0 [late]=0 [duplicates]=0 [quarantined]=0)
   for p in 0 1 2 3 4 5 6 7; do
     for f in applied late duplicates quarantined; do
-      v=$(rcli "$1" hget "$TRIBUTARY_KEY_PREFIX:speed:part:$p" "$f" 2>/dev/null); sum[$f]=$((sum[$f] + ${v:-0}))
+      v=$(rcli "$1" hget "$TRIBUTARY_KEY_PREFIX:speed:{$p}:part" "$f" 2>/dev/null); sum[$f]=$((sum[$f] + ${v:-0}))
     done
   done
   # Refills (events behind the watermark applied because they filled a seq

@@ -28,7 +28,7 @@ func TestViewsExactThroughLossyRedisFailover(t *testing.T) {
 	s := testenv.StartSentinelSet(t, 17935)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	rdb, _, err := redisconn.OpenClient(ctx, s.URL(), 16)
+	rdb, _, err := redisconn.Open(ctx, s.URL(), 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestViewsExactThroughLossyRedisFailover(t *testing.T) {
 }
 
 // applied sums the partitions' applied counters on one Redis.
-func applied(ctx context.Context, t *testing.T, c *redis.Client, e *env) int64 {
+func applied(ctx context.Context, t *testing.T, c redis.Cmdable, e *env) int64 {
 	t.Helper()
 	k := keyspace.New(e.keyPrefix)
 	var sum int64

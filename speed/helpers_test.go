@@ -45,7 +45,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // newEnvOn is newEnv with the views in rdb.
-func newEnvOn(t *testing.T, rdb *redis.Client) *env {
+func newEnvOn(t *testing.T, rdb redis.UniversalClient) *env {
 	t.Helper()
 	prefix := testenv.Prefix(t)
 	e := &env{
