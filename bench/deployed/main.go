@@ -219,7 +219,7 @@ func (b *bench) cleanup() {
 	b.ps.stopAll()
 	_, _ = b.ps.run("streams-delete", time.Minute, b.c.Bin, "streams", "delete")
 	ctx := context.Background()
-	for _, pat := range []string{b.id + ":*", "asynq:{" + b.id + ".*", "asynq:{" + b.id + "-raw}*"} {
+	for _, pat := range []string{b.id + ":*", "asynq:{" + b.id + "}.*", "asynq:{" + b.id + ".*", "asynq:{" + b.id + "-raw}*"} {
 		it := b.rdb.Scan(ctx, 0, pat, 5000).Iterator()
 		var keys []string
 		for it.Next(ctx) {
