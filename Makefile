@@ -38,7 +38,7 @@ REDISCLUSTER_RUN ?= .
 # the cluster: `make test` runs them.
 REDISCLUSTER_SKIP ?= TestViewsExactThroughLossyRedisFailover|TestSwitchLostInFailover|TestFailoverFollowed
 
-rediscluster: ## a local 3-master Redis Cluster under .run/rediscluster/ (ports from TRIBUTARY_REDISCLUSTER_PORT, default 7700-7702)
+rediscluster: ## a local 3-master Redis Cluster under .run/rediscluster/ (ports from TRIBUTARY_REDISCLUSTER_PORT, default 7800-7802)
 	scripts/rediscluster.sh up
 
 rediscluster-down: ## stop the local Redis Cluster

@@ -6,8 +6,8 @@
 #   scripts/rediscluster.sh down    stop the nodes and forget the cluster (its data is disposable)
 #   scripts/rediscluster.sh status  the cluster's state and nodes
 #
-# Ports: TRIBUTARY_REDISCLUSTER_PORT (default 7700) and the next two, their
-# cluster bus 20 above (7720-7722), all on 127.0.0.1. The
+# Ports: TRIBUTARY_REDISCLUSTER_PORT (default 7800: `make cluster` uses 7600-7705) and the next two, their
+# cluster bus 20 above (7820-7822), all on 127.0.0.1. The
 # nodes keep nothing across a `down`: the cluster is made for tests. The env
 # file holds TRIBUTARY_REDIS_URL as a cluster URL (redis+cluster://); source it
 # after .run/env (RabbitMQ stays the one of `make services`).
@@ -17,7 +17,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 run="${TRIBUTARY_RUN_DIR:-$root/.run}/rediscluster"
 mkdir -p "$run"
 run=$(cd "$run" && pwd)
-BASE="${TRIBUTARY_REDISCLUSTER_PORT:-7700}"
+BASE="${TRIBUTARY_REDISCLUSTER_PORT:-7800}"
 PORTS=("$BASE" "$((BASE + 1))" "$((BASE + 2))")
 
 secret() {
