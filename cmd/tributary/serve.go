@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-dev/tributary/ingest/topology"
 
 	"github.com/hibiken/asynqmon"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
@@ -88,11 +89,8 @@ keeps it in a cookie.`,
 			if err != nil {
 				return err
 			}
-			mux := http.NewServeMux()
-			mux.Handle("GET /metrics", obs.NewMetricsServer("", reg, g.log).Mux)
-			mux.Handle("/", srv.Handler())
 			// Writing may take as long as the slowest request, and a little more.
-			return serveHTTP(ctx, addr, mux, timeout+5*time.Second, g.log.With("monitoring", monitoring))
+			return serveHTTP(ctx, addr, withMetrics(srv.Handler(), reg, g.log), timeout+5*time.Second, g.log.With("monitoring", monitoring))
 		},
 	}
 	f := cmd.Flags()
@@ -109,6 +107,14 @@ keeps it in a cookie.`,
 	f.IntVar(&maxBuckets, "max-speed-buckets", serving.DefaultMaxSpeedBuckets, "speed buckets one request reads over all its airports (past them: a 400)")
 	f.DurationVar(&freshFor, "fresh-for", 500*time.Millisecond, "how long an answer with a speed part is reused (the speed layer's flush interval is a good value)")
 	return cmd
+}
+
+// withMetrics serves the registry's /metrics beside the API, on one port.
+func withMetrics(api http.Handler, reg *prometheus.Registry, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", obs.NewMetricsServer("", reg, log).Mux)
+	mux.Handle("/", api)
+	return mux
 }
 
 // newMonitoring is the asynq web UI, which can cancel and delete tasks: it is
