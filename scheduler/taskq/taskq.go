@@ -54,19 +54,124 @@ type Payload struct {
 	ResultTTLMS int64 `json:"r,omitempty"`
 }
 
-// EncodePayload encodes p.
-func EncodePayload(p *Payload) ([]byte, error) { return json.Marshal(p) }
+// payloadV1 is the first byte of a payload in the binary format EncodePayload
+// writes (protobuf wire fields after it). A JSON payload, what earlier
+// versions enqueued, starts with '{' and is still read.
+const payloadV1 = 0x01
 
-// DecodePayload decodes a payload.
+// Field numbers of the binary payload.
+const (
+	pfGraph = 1 + iota
+	pfKey
+	pfFunc
+	pfArgs
+	pfDep
+	pfTimeout
+	pfResultTTL
+)
+
+// EncodePayload encodes p. The format is binary (protobuf wire fields
+// behind a version byte), not JSON: decoding the JSON payload with
+// encoding/json's reflection was ~10% of a worker's CPU on 10,000 no-op
+// tasks (docs/benchmarks-scheduler.md).
+func EncodePayload(p *Payload) ([]byte, error) {
+	n := 16 + len(p.Graph) + len(p.Key) + len(p.Func) + len(p.Args)
+	for _, d := range p.Deps {
+		n += 2 + len(d)
+	}
+	b := make([]byte, 1, n)
+	b[0] = payloadV1
+	b = appendString(b, pfGraph, p.Graph)
+	b = appendString(b, pfKey, p.Key)
+	b = appendString(b, pfFunc, p.Func)
+	if len(p.Args) > 0 {
+		b = protowire.AppendTag(b, pfArgs, protowire.BytesType)
+		b = protowire.AppendBytes(b, p.Args)
+	}
+	for _, d := range p.Deps {
+		b = appendString(b, pfDep, d)
+	}
+	for _, f := range [...]struct {
+		num protowire.Number
+		v   int64
+	}{{pfTimeout, p.TimeoutMS}, {pfResultTTL, p.ResultTTLMS}} {
+		if f.v != 0 {
+			b = protowire.AppendTag(b, f.num, protowire.VarintType)
+			b = protowire.AppendVarint(b, uint64(f.v))
+		}
+	}
+	return b, nil
+}
+
+func appendString(b []byte, num protowire.Number, s string) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendString(b, s)
+}
+
+// DecodePayload decodes a payload, binary or (enqueued by an earlier
+// version) JSON.
 func DecodePayload(b []byte) (*Payload, error) {
 	var p Payload
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("task payload: %w", err)
+	switch {
+	case len(b) > 0 && b[0] == payloadV1:
+		if err := p.decodeBinary(b[1:]); err != nil {
+			return nil, fmt.Errorf("task payload: %w", err)
+		}
+	case len(b) > 0 && b[0] == '{':
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("task payload: %w", err)
+		}
+	default:
+		return nil, errors.New("task payload: unknown format")
 	}
 	if p.Graph == "" || p.Key == "" || p.Func == "" {
 		return nil, errors.New("task payload: graph, key or function missing")
 	}
 	return &p, nil
+}
+
+func (p *Payload) decodeBinary(b []byte) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		switch {
+		case typ == protowire.BytesType && num >= pfGraph && num <= pfDep:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("field %d: %w", num, protowire.ParseError(n))
+			}
+			switch num {
+			case pfGraph:
+				p.Graph = string(v)
+			case pfKey:
+				p.Key = string(v)
+			case pfFunc:
+				p.Func = string(v)
+			case pfArgs:
+				p.Args = append([]byte(nil), v...)
+			case pfDep:
+				p.Deps = append(p.Deps, string(v))
+			}
+			b = b[n:]
+		case typ == protowire.VarintType && (num == pfTimeout || num == pfResultTTL):
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return fmt.Errorf("field %d: %w", num, protowire.ParseError(n))
+			}
+			if num == pfTimeout {
+				p.TimeoutMS = int64(v)
+			} else {
+				p.ResultTTLMS = int64(v)
+			}
+			b = b[n:]
+		default:
+			return fmt.Errorf("unexpected field %d (wire type %d)", num, typ)
+		}
+	}
+	return nil
 }
 
 // Message is the part of asynq's TaskMessage that Tributary sets.

@@ -2,6 +2,7 @@ package taskq
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -47,5 +48,55 @@ func TestAsynqReadsOurMessages(t *testing.T) {
 	}
 	if info.Type != m.Type || string(info.Payload) != "hello" || info.Queue != q || info.MaxRetry != 4 || info.Timeout != 3*time.Second || info.State != asynq.TaskStatePending {
 		t.Fatalf("asynq sees %+v", info)
+	}
+}
+
+func TestPayloadRoundTrip(t *testing.T) {
+	for _, p := range []Payload{
+		{Graph: "g", Key: "k", Func: "noop"},
+		{Graph: "g-1", Key: "sum/3", Func: "spin", Args: []byte{0, 1, '{', 0xff}, Deps: []string{"a", "", "b/c"}, TimeoutMS: 1500, ResultTTLMS: 86_400_000},
+	} {
+		b, err := EncodePayload(&p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodePayload(b)
+		if err != nil {
+			t.Fatalf("%+v: %v", p, err)
+		}
+		if !reflect.DeepEqual(*got, p) {
+			t.Fatalf("round trip: got %+v, want %+v", *got, p)
+		}
+	}
+}
+
+// TestPayloadLegacyJSON: tasks enqueued by an earlier version (JSON
+// payloads) are still read after an upgrade.
+func TestPayloadLegacyJSON(t *testing.T) {
+	got, err := DecodePayload([]byte(`{"g":"g","k":"k","f":"noop","a":"AQI=","d":["x","y"],"t":5,"r":7}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Payload{Graph: "g", Key: "k", Func: "noop", Args: []byte{1, 2}, Deps: []string{"x", "y"}, TimeoutMS: 5, ResultTTLMS: 7}
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("got %+v, want %+v", *got, want)
+	}
+}
+
+func TestPayloadRejectsBadInput(t *testing.T) {
+	good, _ := EncodePayload(&Payload{Graph: "g", Key: "k", Func: "f"})
+	noFunc, _ := EncodePayload(&Payload{Graph: "g", Key: "k"})
+	for name, b := range map[string][]byte{
+		"empty":            nil,
+		"unknown format":   []byte("garbage"),
+		"truncated":        good[:len(good)-1],
+		"missing func":     noFunc,
+		"unknown field":    append(append([]byte{}, good...), 0x48, 0x01), // field 9, varint
+		"bad json":         []byte(`{"g":`),
+		"json without key": []byte(`{"g":"g","f":"noop"}`),
+	} {
+		if _, err := DecodePayload(b); err == nil {
+			t.Errorf("%s: decoded %q without an error", name, b)
+		}
 	}
 }
