@@ -20,7 +20,8 @@ import (
 // flight, the calls that arrive queue up and form the next one. A lone call
 // is sent at once (no added latency when idle). The tasks of a batch are
 // handled in order, exactly as by as many separate calls. It is safe for
-// concurrent use and needs no shutdown (its flusher exits when idle).
+// concurrent use and needs no shutdown (its flusher exits when it has been
+// idle for flusherLinger).
 type Coalescer struct {
 	s *Store
 	// Window, if positive, is how long a flush waits for more calls before
@@ -37,8 +38,17 @@ type Coalescer struct {
 	mu    sync.Mutex
 	queue []*call
 	busy  bool
-	lastN int // calls in the previous batch
+	idle  bool          // the flusher is waiting for calls (busy too)
+	wake  chan struct{} // wakes an idle flusher
+	lastN int           // calls in the previous batch
 }
+
+// flusherLinger is how long an idle flusher waits for calls before it
+// exits. A flusher started per burst cost a goroutine and the growth of its
+// stack through go-redis's pipeline for every batch that found the queue
+// empty (runtime.newstack and copystack were ~10% of a worker's CPU on
+// no-op tasks, docs/benchmarks-scheduler.md); a lingering one is reused.
+const flusherLinger = 100 * time.Millisecond
 
 // NewCoalescer returns a coalescer on s.
 func (s *Store) NewCoalescer() *Coalescer { return &Coalescer{s: s} }
@@ -97,9 +107,19 @@ func (b *Coalescer) Complete(ctx context.Context, p *taskq.Payload, result []byt
 func (b *Coalescer) do(ctx context.Context, c *call) error {
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
-	if !b.busy {
+	switch {
+	case !b.busy:
 		b.busy = true
+		if b.wake == nil {
+			b.wake = make(chan struct{}, 1)
+		}
 		go b.flush()
+	case b.idle:
+		b.idle = false
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
 	}
 	b.mu.Unlock()
 	select {
@@ -119,6 +139,7 @@ func (b *Coalescer) flush() {
 	if maxBytes <= 0 {
 		maxBytes = 4 << 20
 	}
+	var linger *time.Timer
 	for {
 		if b.Window > 0 {
 			b.mu.Lock()
@@ -138,10 +159,26 @@ func (b *Coalescer) flush() {
 			n++
 		}
 		if n == 0 {
-			b.busy = false
 			b.lastN = 0
+			if b.idle { // lingered without a call: exit
+				b.idle = false
+				b.busy = false
+				b.mu.Unlock()
+				return
+			}
+			b.idle = true
 			b.mu.Unlock()
-			return
+			if linger == nil {
+				linger = time.NewTimer(flusherLinger)
+			} else {
+				linger.Reset(flusherLinger)
+			}
+			select {
+			case <-b.wake:
+				linger.Stop()
+			case <-linger.C:
+			}
+			continue
 		}
 		b.lastN = n
 		batch := make([]*call, n)
