@@ -15,8 +15,9 @@ import (
 // Coalescer is how workers start and complete tasks (the only way: there is
 // no single-task copy of these scripts). It coalesces the Start and Complete
 // calls of concurrent task handlers (the tasks a worker runs at once) into
-// one round trip and two script calls (start_batch.lua for the starts,
-// complete_batch.lua for the completions) per batch: while a batch is in
+// one round trip and one script call per batch (start_batch.lua for the
+// starts, complete_batch.lua for the completions, step_batch.lua, both in
+// turn, for a batch of both): while a batch is in
 // flight, the calls that arrive queue up and form the next one. A lone call
 // is sent at once (no added latency when idle). The tasks of a batch are
 // handled in order, exactly as by as many separate calls. It is safe for
@@ -223,23 +224,44 @@ func (b *Coalescer) run(batch []*call) {
 		}
 		cargs = append(cargs, p.Graph, p.Key, c.result, ttl, m)
 	}
-	var scmd, ccmd *redis.Cmd
+	var scmd, ccmd, both *redis.Cmd
 	err := runScripts(ctx, b.s.rdb, func(pipe redis.Pipeliner, load bool) {
 		// The scripts derive their keys from the base; the stats key,
 		// declared, routes them to the slot of them all on a cluster.
 		keys := []string{b.s.statsKey()}
-		if len(starts) > 0 {
+		switch {
+		case len(starts) > 0 && len(comps) > 0:
+			args := make([]any, 0, len(sargs)+len(cargs))
+			args = append(append(append(args, sargs[0], len(sargs)-1), sargs[1:]...), cargs[1:]...)
+			both = evalIn(ctx, pipe, stepBatchScript, load, keys, args)
+		case len(starts) > 0:
 			scmd = evalIn(ctx, pipe, startBatchScript, load, keys, sargs)
-		}
-		if len(comps) > 0 {
+		default:
 			ccmd = evalIn(ctx, pipe, completeBatchScript, load, keys, cargs)
 		}
 	})
-	if scmd != nil {
-		b.startResults(starts, scmd, err)
+	var srows, cvals []any
+	switch {
+	case err != nil:
+	case both != nil:
+		var pair []any
+		if pair, err = both.Slice(); err == nil && len(pair) != 2 {
+			err = fmt.Errorf("step batch: %d replies", len(pair))
+		}
+		if err == nil {
+			srows, _ = pair[0].([]any)
+			cvals, _ = pair[1].([]any)
+		}
+	case scmd != nil:
+		srows, err = scmd.Slice()
+	default:
+		cvals, err = ccmd.Slice()
 	}
-	if ccmd != nil {
-		completeResults(comps, ccmd, err)
+	if len(starts) > 0 {
+		startResults(starts, srows, err)
+	}
+	if len(comps) > 0 {
+		completeResults(comps, cvals, err)
 	}
 }
 
@@ -273,11 +295,8 @@ func runScripts(ctx context.Context, rdb redis.UniversalClient, fill func(pipe r
 	return nil
 }
 
-func (b *Coalescer) startResults(calls []*call, cmd *redis.Cmd, err error) {
-	var rows []any
-	if err == nil {
-		rows, err = cmd.Slice()
-	}
+// startResults hands each start call its row of start_batch.lua's reply.
+func startResults(calls []*call, rows []any, err error) {
 	if err == nil && len(rows) != len(calls) {
 		err = fmt.Errorf("start batch: %d replies for %d tasks", len(rows), len(calls))
 	}
@@ -315,11 +334,9 @@ func startReply(p *taskq.Payload, res []any) (string, [][]byte, error) {
 	return action, deps, nil
 }
 
-func completeResults(calls []*call, cmd *redis.Cmd, err error) {
-	var vals []int64
-	if err == nil {
-		vals, err = cmd.Int64Slice()
-	}
+// completeResults hands each completion its pair of complete_batch.lua's
+// flattened reply.
+func completeResults(calls []*call, vals []any, err error) {
 	if err == nil && len(vals) != 2*len(calls) {
 		err = fmt.Errorf("complete batch: %d replies for %d tasks", len(vals), len(calls))
 	}
@@ -327,7 +344,9 @@ func completeResults(calls []*call, cmd *redis.Cmd, err error) {
 		if err != nil {
 			c.err = fmt.Errorf("complete %s/%s: %w", c.p.Graph, c.p.Key, err)
 		} else {
-			c.comp = Completion{Counted: vals[2*i] > 0, Ready: int(vals[2*i+1]), GraphDone: vals[2*i] == 2}
+			outcome, _ := vals[2*i].(int64)
+			ready, _ := vals[2*i+1].(int64)
+			c.comp = Completion{Counted: outcome > 0, Ready: int(ready), GraphDone: outcome == 2}
 		}
 		close(c.done)
 	}

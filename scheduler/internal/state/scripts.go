@@ -34,6 +34,17 @@ func batchScript(name string) sourced {
 	return newSourced(strings.Join([]string{lua("transitions.lua"), lua("common.lua"), lua("batch.lua"), lua(name)}, "\n"))
 }
 
+// assembleStepBatch assembles step_batch.lua: start_batch.lua's and
+// complete_batch.lua's bodies as functions of their own ARGV (a parameter
+// that shadows the global), called in turn.
+func assembleStepBatch() sourced {
+	fn := func(name, file string) string {
+		return "local function " + name + "(ARGV)\n" + lua(file) + "\nend"
+	}
+	return newSourced(strings.Join([]string{lua("transitions.lua"), lua("common.lua"), lua("batch.lua"),
+		fn("start_batch", "start_batch.lua"), fn("complete_batch", "complete_batch.lua"), lua("step_batch.lua")}, "\n"))
+}
+
 var (
 	claimScript         = graphScript("claim.lua")
 	activateScript      = graphScript("activate.lua")
@@ -42,4 +53,5 @@ var (
 	cancelScript        = graphScript("cancel.lua")
 	startBatchScript    = batchScript("start_batch.lua")
 	completeBatchScript = batchScript("complete_batch.lua")
+	stepBatchScript     = assembleStepBatch()
 )
