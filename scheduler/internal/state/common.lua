@@ -40,8 +40,8 @@ end
 local function ready_dependents(meta, state, pending, out, msg, k, now)
   local dsts = redis.call('HGET', out, k)
   if not dsts then return 0 end
-  local gid, q = redis.call('HGET', meta, 'id'), redis.call('HGET', meta, 'queue')
-  local front = is_front(meta)
+  local m = redis.call('HMGET', meta, 'id', 'queue', 'front')
+  local gid, q, front = m[1], m[2], m[3] == '1'
   local ready = 0
   for d in string.gmatch(dsts, '[^\n]+') do
     if redis.call('HINCRBY', pending, d, -1) == 0 and transition(state, d, 'ready') then

@@ -24,10 +24,11 @@ while i <= #ARGV do
       redis.call('HINCRBY', META, 'memo', 1)
       nmemo = nmemo + 1
     end
-    if redis.call('HGET', META, 'state') == GS.running then
+    local m = redis.call('HMGET', META, 'state', 'total')
+    if m[1] == GS.running then
       outcome = 1
       ready = ready_dependents(META, STATE, gkey(g, 'pending'), gkey(g, 'out'), gkey(g, 'msg'), k, now)
-      if done >= tonumber(redis.call('HGET', META, 'total')) then
+      if done >= tonumber(m[2]) then
         finish(g, GS.done, now)
         outcome = 2
       end

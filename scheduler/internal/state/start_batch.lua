@@ -6,6 +6,7 @@
 -- or 'skip' (the graph stopped, the task refuses 'start', or this is a stale
 -- dispatch of a re-dispatched task).
 local out = {}
+local gstate = {} -- graph -> its state: start changes no graph's state
 local i = 2
 while i <= #ARGV do
   local g, k, w, att, nd = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
@@ -13,7 +14,8 @@ while i <= #ARGV do
   i = d0 + nd
   local STATE = gkey(g, 'state')
   local r
-  if redis.call('HGET', gkey(g, 'meta'), 'state') ~= GS.running then
+  if gstate[g] == nil then gstate[g] = redis.call('HGET', gkey(g, 'meta'), 'state') end
+  if gstate[g] ~= GS.running then
     r = {'skip'}
   elseif not can(redis.call('HGET', STATE, k), 'start') then
     r = {'skip'}
