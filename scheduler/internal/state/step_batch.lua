@@ -2,9 +2,10 @@
 -- coalesced batch that has both starts and completions (each script's
 -- body is wrapped as a function of its own ARGV, scripts.go): one EVALSHA
 -- instead of two, the per-call cost of a script (~20 µs of Redis CPU under
--- load, docs/benchmarks-scheduler.md) paid once. ARGV: prefix, n (the
--- number of start arguments), the n arguments of start_batch after its
--- prefix, then complete_batch's arguments after its prefix (now, tasks...).
+-- load, docs/benchmarks-scheduler.md) paid once. KEYS and ARGV[1] as in
+-- batch.lua (the key base); ARGV[2]: n (the
+-- number of start arguments), the n arguments of start_batch after the
+-- base, then complete_batch's arguments after the base (now, tasks...).
 -- Returns {start_batch's reply, complete_batch's reply}.
 local n = tonumber(ARGV[2])
 local sa, ca = {ARGV[1]}, {ARGV[1]}

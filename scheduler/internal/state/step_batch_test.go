@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/scheduler/graph"
 	"github.com/tributary-dev/tributary/scheduler/taskq"
@@ -17,10 +19,11 @@ import (
 func TestStepBatchMixed(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
-	queue := prefix + ".default"
+	queue := taskq.DefaultQueues(prefix).Default
 	ctx := context.Background()
 	t.Cleanup(func() {
-		taskq.DeleteQueues(context.Background(), rdb, []string{queue})
+		_ = asynq.NewInspectorFromRedisClient(rdb).DeleteQueue(queue, true)
+		rdb.SRem(context.Background(), taskq.AllQueuesKey, queue)
 		testenv.DeleteKeys(rdb, prefix+":*")
 	})
 	s := New(rdb, prefix)
