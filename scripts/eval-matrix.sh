@@ -28,12 +28,17 @@ else
   rows=${MATRIX_ROWS:-300000} paced=${MATRIX_PACED_ROWS:-30000} batch=${MATRIX_BATCH:-1} out=bench/matrix/matrix.json
 fi
 
-# name factor speed_workers partitions flush batch_workers encoding
+# name factor speed_workers partitions flush batch_workers encoding [settings]
+# partitions-16-nobound: 16 partitions leave night gaps over the speed
+# layer's default --max-future (6 h) in the sparsest partitions, whose later
+# events are then quarantined as "future"; the same cell without the bound
+# measures what 16 partitions would do.
 cells="baseline-1 baseline 2 8 500ms 2 arrow
 speed-1 speed_workers 1 8 500ms 2 arrow
 speed-4 speed_workers 4 8 500ms 2 arrow
 partitions-4 partitions 2 4 500ms 2 arrow
 partitions-16 partitions 2 16 500ms 2 arrow
+partitions-16-nobound partitions-no-future-bound 2 16 500ms 2 arrow TRIBUTARY_MAX_FUTURE=-1s
 flush-100ms flush_interval 2 8 100ms 2 arrow
 baseline-2 baseline 2 8 500ms 2 arrow
 flush-2s flush_interval 2 8 2s 2 arrow
@@ -60,8 +65,8 @@ restore() {
 }
 trap restore EXIT
 files=()
-while read -r name factor sw parts flush bw enc; do
-  /usr/bin/python3 scripts/eval_matrix.py cell "$name" "$factor" "$sw" "$parts" "$flush" "$bw" "$enc" "$rows" "$paced" "$batch" "$tmp/$name.json" < /dev/null
+while read -r name factor sw parts flush bw enc settings; do
+  /usr/bin/python3 scripts/eval_matrix.py cell "$name" "$factor" "$sw" "$parts" "$flush" "$bw" "$enc" "$rows" "$paced" "$batch" "$tmp/$name.json" "${settings:-}" < /dev/null
   files+=("$tmp/$name.json")
 done <<< "$cells"
 cmd="scripts/eval-matrix.sh"
@@ -71,12 +76,12 @@ echo "matrix: results in $out"
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-print(f"{'cell':15} {'events/s':>9} {'p99 paced s':>11} {'batch s':>8} {'load1':>6} {'other cpu s':>11}")
+print(f"{'cell':22} {'events/s':>9} {'p99 paced s':>11} {'batch s':>8} {'load1':>6} {'other cpu s':>11} refused")
 for c in d["cells"]:
     if "error" in c:
-        print(f"{c['name']:15} FAILED: {c['error']}")
+        print(f"{c['name']:22} FAILED: {c['error']}")
         continue
     m, p, b = c["max"], c["paced"], c.get("batch", {})
-    print(f"{c['name']:15} {m['events_per_s_applied']:>9} {str(p['event_to_view']['p99_s']):>11} {str(b.get('seconds', '-')):>8} "
-          f"{m['window']['load1']['mean']:>6} {m['window']['other_cpu_seconds']:>11}")
+    print(f"{c['name']:22} {m['events_per_s_applied']:>9} {str(p['event_to_view']['p99_s']):>11} {str(b.get('seconds', '-')):>8} "
+          f"{m['window']['load1']['mean']:>6} {m['window']['other_cpu_seconds']:>11} {m['events_refused'] or ''}")
 PY

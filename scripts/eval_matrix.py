@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """One cell of the throughput matrix (scripts/eval-matrix.sh), and the merge.
 
-eval_matrix.py cell NAME FACTOR SPEED_WORKERS PARTITIONS FLUSH BATCH_WORKERS ENCODING ROWS PACED_ROWS BATCH OUT.json
+eval_matrix.py cell NAME FACTOR SPEED_WORKERS PARTITIONS FLUSH BATCH_WORKERS ENCODING ROWS PACED_ROWS BATCH OUT.json [VAR=VALUE,...]
     Runs one configuration on make cluster (RUN_DIR: $TRIBUTARY_CLUSTER_DIR):
     writes .run/cluster/env.local (fresh key and stream prefixes, the
     partitions, the flush interval, the pool sizes), restarts the roles
     (scripts/cluster.sh restart-roles), then measures three phases, each the
     same way in every cell:
       max     replay --speed max of ROWS flights, timed from the replay's
-              start to the speed layer having applied them all (serve's
-              /v1/status, backed by Redis): events/s applied, the largest
-              lag, the event-to-view histogram of the speed workers;
+              start to the speed layer having accounted for them all:
+              applied (serve's /v1/status, backed by Redis) or refused
+              (late, future or wrong partition: the workers'
+              tributary_speed_refused_events_total, recorded per kind):
+              events/s applied, the largest lag;
       paced   PACED_ROWS more flights at 2,000 events/s (under every
               cell's capacity) by bin/evalfeed (tools/evalfeed), whose
               messages carry their publish time, which tributary replay's do
@@ -21,7 +23,8 @@ eval_matrix.py cell NAME FACTOR SPEED_WORKERS PARTITIONS FLUSH BATCH_WORKERS ENC
       batch   (BATCH=1) once the archivers hold every event, `tributary
               batch run --wait`: seconds, and tasks and CPU per batch worker
               (tributary_worker_tasks_total of each worker's /metrics).
-    A sampler records every second the 1-minute load average, the machine's
+    The optional last argument adds settings to env.local (e.g.
+    TRIBUTARY_MAX_FUTURE=-1s). A sampler records every second the 1-minute load average, the machine's
     busy CPU (/proc/stat) and, per process of the cluster (pid files), its CPU
     and RSS, so each phase has CPU seconds and peak RSS per process and the
     CPU the rest of the machine (other engineers) used meanwhile.
@@ -256,6 +259,41 @@ def counter_sum(snap, metric):
     return sum(v for (m, _), v in snap.items() if m == metric)
 
 
+def refused(snaps):
+    """Events the speed workers left out of the views, per kind (late, future, partition)."""
+    out = {}
+    for vals in snaps.values():
+        for (metric, labels), v in vals.items():
+            if metric == "tributary_speed_refused_events_total":
+                k = re.search(r'kind="([^"]*)"', labels).group(1)
+                out[k] = out.get(k, 0) + int(v)
+    return out
+
+
+def refused_delta(before, after):
+    a, b = refused(after), refused(before)
+    return {k: v - b.get(k, 0) for k, v in sorted(a.items()) if v - b.get(k, 0)}
+
+
+def wait_accounted(what, sampler, run, before, target, timeout, stall=120):
+    """Until applied + refused events reach target; fails after stall
+    seconds without progress, or timeout."""
+    deadline, last, last_t = time.time() + timeout, -1, time.time()
+    while True:
+        try:
+            n = sampler.applied() + sum(refused_delta(before, role_metrics(run, "speed")).values())
+        except Exception:  # noqa: BLE001 - a transient error is retried until the timeout
+            n = last
+        if n >= target:
+            return
+        now = time.time()
+        if n > last:
+            last, last_t = n, now
+        if now - last_t > stall or now > deadline:
+            raise RuntimeError(f"{what}: {last} of {target} events applied or refused, no progress for {round(now - last_t)} s")
+        time.sleep(0.5)
+
+
 # --- the cell -------------------------------------------------------------
 
 def sh(args, env, **kw):
@@ -293,7 +331,7 @@ def drop_keys(run, prefix):
         subprocess.run(cli + ["-p", got[1], "unlink"] + keys[i:i + 500], env=env, capture_output=True)
 
 
-def cell(name, factor, speed_n, parts, flush, batch_n, encoding, rows, paced_rows, batch, out):
+def cell(name, factor, speed_n, parts, flush, batch_n, encoding, rows, paced_rows, batch, out, extra=""):
     run = os.environ.get("TRIBUTARY_CLUSTER_DIR", os.path.join(ROOT, ".run", "cluster"))
     sfx = str(int(time.time()))
     local = {
@@ -304,6 +342,8 @@ def cell(name, factor, speed_n, parts, flush, batch_n, encoding, rows, paced_row
         "TRIBUTARY_CLUSTER_SPEED_WORKERS": str(speed_n),
         "TRIBUTARY_CLUSTER_BATCH_WORKERS": str(batch_n),
     }
+    settings = dict(kv.split("=", 1) for kv in extra.split(",") if kv)
+    local.update(settings)
     with open(os.path.join(run, "env.local"), "w") as f:
         f.writelines(f"{k}={v}\n" for k, v in local.items())
     env = dict(os.environ, **local)
@@ -320,7 +360,7 @@ def cell(name, factor, speed_n, parts, flush, batch_n, encoding, rows, paced_row
     replay_log = open(os.path.join(run, "logs", "matrix-replay.log"), "a")
     res = {"name": name, "factor": factor, "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "config": {"speed_workers": speed_n, "partitions": parts, "flush_interval": flush,
-                      "batch_workers": batch_n, "encoding": encoding, "rows": rows, "paced_rows": paced_rows}}
+                      "batch_workers": batch_n, "encoding": encoding, "rows": rows, "paced_rows": paced_rows, **settings}}
     try:
         # max: as fast as the broker takes them.
         before = role_metrics(run, "speed")
@@ -328,16 +368,19 @@ def cell(name, factor, speed_n, parts, flush, batch_n, encoding, rows, paced_row
         sh(["bin/tributary", "replay", "--speed", "max", "--limit", str(rows), "--producer", producer, "--reset",
             "--encoding", encoding, "--metrics-addr", ""], env, stdout=replay_log, stderr=replay_log)
         t_pub = time.time()
-        wait_for("max phase applied", lambda: sampler.applied() >= rows, 900)
+        wait_accounted("max phase", sampler, run, before, rows, 900)
         t1 = sampler.sample()
         after = role_metrics(run, "speed")
         per_worker = {w: counter_sum(after[w], "tributary_speed_events_applied_total") -
                       counter_sum(before.get(w, {}), "tributary_speed_events_applied_total") for w in after}
+        applied = sampler.applied()
         res["max"] = {
             "replay_seconds": round(t_pub - t0, 2),
             "replay_events_per_s": round(rows / (t_pub - t0)),
             "seconds": round(t1 - t0, 2),
-            "events_per_s_applied": round(rows / (t1 - t0)),
+            "events_applied": applied,
+            "events_per_s_applied": round(applied / (t1 - t0)),
+            "events_refused": refused_delta(before, after),
             "max_lag_messages": sampler.lag(t0, t1),
             "status_samples_missed": sampler.missed(t0, t1),
             "event_to_view": latency(before, after),
@@ -351,7 +394,7 @@ def cell(name, factor, speed_n, parts, flush, batch_n, encoding, rows, paced_row
         sh(["bin/evalfeed", "-from", str(rows), "-to", str(rows + paced_rows), "-rate", str(PACED_RATE),
             "-producer", producer + "-paced"], env, stdout=replay_log, stderr=replay_log)
         t_pub = time.time()
-        wait_for("paced phase applied", lambda: sampler.applied() >= rows + paced_rows, 600)
+        wait_accounted("paced phase", sampler, run, before, applied + paced_rows, 600)
         t1 = sampler.sample()
         after = role_metrics(run, "speed")
         res["paced"] = {
@@ -361,6 +404,7 @@ def cell(name, factor, speed_n, parts, flush, batch_n, encoding, rows, paced_row
             "seconds": round(t1 - t0, 2),
             "max_lag_messages": sampler.lag(t0, t1),
             "event_to_view": latency(before, after),
+            "events_refused": refused_delta(before, after),
             "window": sampler.window(t0, t1),
         }
         log(f"{name}: paced phase p99 {res['paced']['event_to_view']['p99_s']} s")
@@ -417,7 +461,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "cell":
         a = sys.argv[2:]
         try:
-            cell(a[0], a[1], int(a[2]), int(a[3]), a[4], int(a[5]), a[6], int(a[7]), int(a[8]), a[9] == "1", a[10])
+            cell(a[0], a[1], int(a[2]), int(a[3]), a[4], int(a[5]), a[6], int(a[7]), int(a[8]), a[9] == "1", a[10], *a[11:12])
         except Exception as e:  # noqa: BLE001 - a failed cell is recorded, the matrix goes on
             log(f"{a[0]}: FAILED: {e}")
             json.dump({"name": a[0], "factor": a[1], "error": str(e)}, open(a[10], "w"), indent=1)
