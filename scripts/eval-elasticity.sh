@@ -3,7 +3,12 @@
 # while replay runs a load profile (quiet, peak, quiet: --speed values), and a
 # sampler records lag, speed workers and events/s applied every second.
 #
-#   scripts/eval-elasticity.sh [short|full]   (needs make cluster up)
+#   scripts/eval-elasticity.sh [short|full|day]   (needs make cluster up)
+#
+#   short  quiet 20 s, peak 30 s, quiet 70 s (~2.5 min)
+#   full   quiet 60 s, peak 120 s, quiet 300 s (~8 min)
+#   day    a compressed day: quiet night 180 s, morning ramp 120 s, peak
+#          240 s, evening ramp down 120 s, night 300 s (~16 min)
 #
 # The lag is in stream messages (an Arrow message carries up to
 # --batch-events events of one partition); the target is per worker.
@@ -18,10 +23,22 @@ run="${TRIBUTARY_CLUSTER_DIR:-$root/.run/cluster}"
 [ -f "$run/env" ] || { echo "elasticity: no cluster: run make cluster" >&2; exit 1; }
 set -a; . "$run/env"; set +a
 base=$TRIBUTARY_CLUSTER_BASE_PORT
+# The profile: one "NAME SPEED SECONDS" a line (replay --speed; a phase named
+# peak is where the reaction time is measured from).
+target=1000
 case $mode in
-  short) quiet=3000 peak=40000 t_quiet1=20 t_peak=30 t_quiet2=70 target=1000 ;;
-  full) quiet=3000 peak=40000 t_quiet1=60 t_peak=120 t_quiet2=300 target=1000 ;;
-  *) echo "usage: $0 [short|full]" >&2; exit 2 ;;
+  short) profile="quiet1 3000 20
+peak 40000 30
+quiet2 3000 70" ;;
+  full) profile="quiet1 3000 60
+peak 40000 120
+quiet2 3000 300" ;;
+  day) profile="night 3000 180
+ramp-up 10000 120
+peak 40000 240
+ramp-down 10000 120
+night2 3000 300" ;;
+  *) echo "usage: $0 [short|full|day]" >&2; exit 2 ;;
 esac
 out=bench/elasticity/elasticity-$mode.json
 mkdir -p bench/elasticity
@@ -64,13 +81,16 @@ phase() { # phase NAME SPEED SECONDS [--reset]
   echo "$(date +%s.%N) $1 $2" >> "$tmp/phases"
   echo "elasticity: phase $1 (--speed $2) for $3 s"
   local rc=0
-  timeout -s TERM "$3" bin/tributary replay --speed "$2" --producer "$producer" --metrics-addr "" "${@:4}" >> "$run/logs/elasticity-replay.log" 2>&1 || rc=$?
+  timeout -s TERM "$3" bin/tributary replay --speed "$2" --producer "$producer" --metrics-addr "" "${@:4}" < /dev/null >> "$run/logs/elasticity-replay.log" 2>&1 || rc=$?
   # 124: ended by timeout, as planned; anything else ended the phase early.
   [ "$rc" = 124 ] || [ "$rc" = 0 ] || echo "elasticity: replay of phase $1 exited $rc (see $run/logs/elasticity-replay.log)" >&2
 }
-phase quiet1 "$quiet" "$t_quiet1" --reset
-phase peak "$peak" "$t_peak"
-phase quiet2 "$quiet" "$t_quiet2"
+first=--reset
+while read -r pname pspeed psecs; do
+  # shellcheck disable=SC2086 # $first is empty or one word
+  phase "$pname" "$pspeed" "$psecs" $first
+  first=
+done <<< "$profile"
 echo "$(date +%s.%N) end 0" >> "$tmp/phases"
 kill "$spid"; wait "$spid" 2>/dev/null || true
 kill -TERM "$aspid"; wait "$aspid" 2>/dev/null || true
