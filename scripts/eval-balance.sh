@@ -55,6 +55,8 @@ bin/tributary batch run --wait >> "$run/logs/balance-batch.log" 2>&1 || { echo "
 b1=$(date +%s.%N)
 bafter=$(snap)
 python3 scripts/eval_balance.py report "$before" "$after" "$t0" "$t1" "$rows" "$(git rev-parse --short HEAD)" "$bbefore" "$bafter" "$b0" "$b1" > bench/balance/balance-cluster.json
+# The run's streams and keys go (the figures are in the JSON).
 bin/tributary streams delete >/dev/null 2>&1 || true
+python3 -c 'import sys; sys.path.insert(0, "scripts"); import eval_matrix; eval_matrix.drop_keys(sys.argv[1], sys.argv[2])' "$run" "$TRIBUTARY_KEY_PREFIX" || true
 echo "balance: results in bench/balance/balance-cluster.json"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({"speed": d["summary"], "batch": d["batch"]["summary"]}, indent=1))' bench/balance/balance-cluster.json

@@ -95,8 +95,13 @@ echo "$(date +%s.%N) end 0" >> "$tmp/phases"
 kill "$spid"; wait "$spid" 2>/dev/null || true
 kill -TERM "$aspid"; wait "$aspid" 2>/dev/null || true
 rm -f "$run/pids/autoscale1.pid"
-# Back to the cluster's own prefixes and two speed workers.
+# Back to the cluster's own prefixes and two speed workers; the run's
+# streams and keys go (a Redis that grows with every run makes each
+# failover and AOF load slower: make chaos failed after a day run left
+# 2.5 M events of views behind).
 stop_extra
+bin/tributary streams delete >/dev/null 2>&1 || true
+python3 -c 'import sys; sys.path.insert(0, "scripts"); import eval_matrix; eval_matrix.drop_keys(sys.argv[1], sys.argv[2])' "$run" "$TRIBUTARY_KEY_PREFIX" || true
 rm -f "$run/env.local"
 "$cluster" restart-roles
 
