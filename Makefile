@@ -100,14 +100,14 @@ infra-destroy: ## drain the workers and destroy the GCP deployment
 clean: services-down ## stop the services and remove .run/ and bin/
 	rm -rf .run bin
 
-eval-elasticity: cluster ## the autoscaler under a load profile (MODE=short: ~2.5 min, full: ~8 min, day: ~16 min) -> bench/elasticity/
+eval-elasticity: cluster ## the autoscaler under a load profile (MODE=short: ~2.5 min, full: ~8 min, day: ~15 min) -> bench/elasticity/
 	scripts/eval-elasticity.sh $(or $(MODE),short)
 
 eval-balance: cluster ## events, partitions and CPU per speed worker on make cluster, plus the exact shares from the data set -> bench/balance/
 	$(GO) run ./tools/evalbalance > bench/balance/balance-static.json
 	scripts/eval-balance.sh $(or $(ROWS),300000)
 
-eval-matrix: cluster ## throughput under configurations (speed/batch workers, partitions, flush, Arrow/JSON), ~30 min; MATRIX_QUICK=1: 3 small cells -> bench/matrix/
+eval-matrix: cluster ## throughput under configurations (speed/batch workers, partitions, flush, Arrow/JSON), ~12-15 min; MATRIX_QUICK=1: 3 small cells, ~3 min -> bench/matrix/
 	scripts/eval-matrix.sh
 
 eval-cost: ## cost per size, per million events and the autoscaler's saving, from infra's price table -> bench/cost/cost.json

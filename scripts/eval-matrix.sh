@@ -10,7 +10,7 @@
 # CPU, every second). The baseline runs first, in the middle and last: its spread is the
 # noise of this shared machine.
 #
-#   scripts/eval-matrix.sh            (needs make cluster up)  -> bench/matrix/matrix.json
+#   scripts/eval-matrix.sh            (needs make cluster up; ~12-15 min) -> bench/matrix/matrix.json
 #   MATRIX_QUICK=1 scripts/eval-matrix.sh   3 cells of 20,000 flights, no batch (~3 min)
 #                                           -> bench/matrix/matrix-quick.json
 # Settings: MATRIX_ROWS (300000; quick 20000), MATRIX_PACED_ROWS (30000; quick 10000),
