@@ -326,7 +326,10 @@ def drop_keys(run, prefix):
                          env=env, capture_output=True, text=True).stdout.split()
     if len(got) < 2:
         return
-    keys = subprocess.run(cli + ["-p", got[1], "--scan", "--pattern", prefix + ":*"], env=env, capture_output=True, text=True).stdout.split()
+    keys = []
+    # PREFIX:... and, for the scheduler's keys in one hash slot, {PREFIX}...
+    for pattern in (prefix + ":*", "{" + prefix + "}*"):
+        keys += subprocess.run(cli + ["-p", got[1], "--scan", "--pattern", pattern], env=env, capture_output=True, text=True).stdout.split()
     for i in range(0, len(keys), 500):
         subprocess.run(cli + ["-p", got[1], "unlink"] + keys[i:i + 500], env=env, capture_output=True)
 
