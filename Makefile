@@ -8,7 +8,7 @@ ENV := set -a; [ -f .run/env ] && . .run/env; set +a;
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_TIMEOUT ?= 40m
 
-.PHONY: help deps services services-down data build test test-rediscluster test-rediscluster-short rediscluster rediscluster-down test-unit lint fuzz demo bench clean cluster cluster-down cluster-status chaos chaos-short infra infra-destroy infra-check infra-secrets eval-elasticity eval-balance eval-cost notebooks
+.PHONY: help deps services services-down data build test test-rediscluster test-rediscluster-short rediscluster rediscluster-down test-unit lint fuzz demo bench clean cluster cluster-down cluster-status chaos chaos-short infra infra-destroy infra-check infra-secrets eval-elasticity eval-balance eval-cost eval-matrix notebooks
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -100,12 +100,15 @@ infra-destroy: ## drain the workers and destroy the GCP deployment
 clean: services-down ## stop the services and remove .run/ and bin/
 	rm -rf .run bin
 
-eval-elasticity: cluster ## the autoscaler under a quiet/peak/quiet replay (short: ~2.5 min) -> bench/elasticity/
+eval-elasticity: cluster ## the autoscaler under a load profile (MODE=short: ~2.5 min, full: ~8 min, day: ~15 min) -> bench/elasticity/
 	scripts/eval-elasticity.sh $(or $(MODE),short)
 
 eval-balance: cluster ## events, partitions and CPU per speed worker on make cluster, plus the exact shares from the data set -> bench/balance/
 	$(GO) run ./tools/evalbalance > bench/balance/balance-static.json
 	scripts/eval-balance.sh $(or $(ROWS),300000)
+
+eval-matrix: cluster ## throughput under configurations (speed/batch workers, partitions, flush, Arrow/JSON), ~12-15 min; MATRIX_QUICK=1: 3 small cells, ~3 min -> bench/matrix/
+	scripts/eval-matrix.sh
 
 eval-cost: ## cost per size, per million events and the autoscaler's saving, from infra's price table -> bench/cost/cost.json
 	python3 scripts/eval-cost.py > bench/cost/cost.json

@@ -5,6 +5,7 @@
 #   3 RabbitMQ nodes in one cluster (private epmd and cookie), streams replicated on all 3
 #   Redis primary + replica + 3 Sentinels (master name "tributary")
 #   2 speed workers, 2 archivers, 2 schedulers, 2 batch workers, 2 servers behind HAProxy
+#   (speed and batch workers: TRIBUTARY_CLUSTER_SPEED_WORKERS, TRIBUTARY_CLUSTER_BATCH_WORKERS, 1-6 each)
 #
 #   scripts/cluster.sh up              start everything (idempotent), write .run/cluster/env
 #   scripts/cluster.sh down            stop everything
@@ -17,6 +18,15 @@
 #
 # Ports: TRIBUTARY_CLUSTER_BASE_PORT (default 7600) + offsets below. Data,
 # logs, pid files and secrets live under .run/cluster/ (TRIBUTARY_CLUSTER_DIR).
+#
+# Settings of a run (make chaos, scripts/eval-*.sh write them): the optional
+# file .run/cluster/env.local is read by every role started after it is
+# written (restart-roles), so any flag's TRIBUTARY_* variable set there
+# applies to the roles, e.g. TRIBUTARY_KEY_PREFIX, TRIBUTARY_STREAM_PREFIX,
+# TRIBUTARY_PARTITIONS, TRIBUTARY_FLUSH_INTERVAL (speed); the pool sizes
+# TRIBUTARY_CLUSTER_SPEED_WORKERS and TRIBUTARY_CLUSTER_BATCH_WORKERS are
+# read from it too (the environment wins), and restart-roles stops the speed
+# and batch workers past them.
 # `set -a; . .run/cluster/env; set +a` makes tributary replay, batch run --wait
 # and every other command talk to the cluster.
 set -euo pipefail
@@ -39,10 +49,22 @@ SENTINEL_PORTS=($((base + 50)) $((base + 51)) $((base + 52)))
 HAPROXY_PORT=$((base + 60)); HAPROXY_STATS_PORT=$((base + 61))
 SERVE_PORTS=($((base + 70)) $((base + 71)))
 SCHED_PORTS=($((base + 80)) $((base + 81)))
-SPEED_METRICS=($((base + 100)) $((base + 101)))
 ARCHIVE_METRICS=($((base + 102)) $((base + 103)))
-WORKER_METRICS=($((base + 104)) $((base + 105)))
+# Speed and batch workers 1-2 keep their historical ports; 3-6 follow.
+speed_metrics_port() { if [ "$1" -le 2 ]; then echo $((base + 99 + $1)); else echo $((base + 103 + $1)); fi; }  # 100,101,106..109
+worker_metrics_port() { if [ "$1" -le 2 ]; then echo $((base + 103 + $1)); else echo $((base + 107 + $1)); fi; } # 104,105,110..113
 MASTER=tributary
+
+# Pool sizes: the environment, else .run/cluster/env.local, else 2.
+pool_size() { # pool_size VAR
+  local v=${!1:-}
+  [ -z "$v" ] && [ -f "$run/env.local" ] && v=$(sed -n "s/^\(export \)\{0,1\}$1=['\"]\{0,1\}\([0-9]*\).*/\2/p" "$run/env.local" | tail -1)
+  v=${v:-2}
+  [[ $v =~ ^[1-6]$ ]] || { echo "cluster: $1=$v: expected 1 to 6" >&2; exit 2; }
+  echo "$v"
+}
+SPEED_N=$(pool_size TRIBUTARY_CLUSTER_SPEED_WORKERS)
+BATCH_N=$(pool_size TRIBUTARY_CLUSTER_BATCH_WORKERS)
 
 secret() {
   local f="$run/$1.secret"
@@ -76,13 +98,15 @@ add() { procs+=("$1 $2 $3"); }
 for n in 1 2 3; do add "rabbit$n" rabbitmq "127.0.0.1:$(amqp_port $n)"; done
 add redis1 redis "127.0.0.1:${REDIS_PORTS[0]}"; add redis2 redis "127.0.0.1:${REDIS_PORTS[1]}"
 for i in 1 2 3; do add "sentinel$i" sentinel "127.0.0.1:${SENTINEL_PORTS[$((i - 1))]}"; done
+for i in $(seq 1 "$SPEED_N"); do add "speed$i" speed "127.0.0.1:$(speed_metrics_port "$i")"; done
 for i in 1 2; do
-  add "speed$i" speed "127.0.0.1:${SPEED_METRICS[$((i - 1))]}"
   add "archive$i" archive "127.0.0.1:${ARCHIVE_METRICS[$((i - 1))]}"
   add "scheduler$i" scheduler "127.0.0.1:${SCHED_PORTS[$((i - 1))]}"
-  add "worker$i" worker "127.0.0.1:${WORKER_METRICS[$((i - 1))]}"
   add "serve$i" serve "127.0.0.1:${SERVE_PORTS[$((i - 1))]}"
 done
+for i in $(seq 1 "$BATCH_N"); do add "worker$i" worker "127.0.0.1:$(worker_metrics_port "$i")"; done
+# The Tributary roles, in the order they are started.
+ROLES="scheduler1 scheduler2 $(for i in $(seq 1 "$BATCH_N"); do printf 'worker%s ' "$i"; done)archive1 archive2 $(for i in $(seq 1 "$SPEED_N"); do printf 'speed%s ' "$i"; done)serve1 serve2"
 add haproxy haproxy "127.0.0.1:$HAPROXY_PORT"
 
 pid_of() { local f="$run/pids/$1.pid"; [ -s "$f" ] && cat "$f" || true; }
@@ -227,10 +251,10 @@ CONF
 role_cmd() { # the command line of a Tributary role, by name
   local name=$1 i=${1: -1} k=$((${1: -1} - 1))
   case $name in
-    speed*) echo "$bin speed --worker-id speed$i --metrics-addr 127.0.0.1:${SPEED_METRICS[$k]}" ;;
+    speed*) echo "$bin speed --worker-id speed$i --metrics-addr 127.0.0.1:$(speed_metrics_port "$i")" ;;
     archive*) echo "$bin archive --archiver-id archive$i --store $run/segments --metrics-addr 127.0.0.1:${ARCHIVE_METRICS[$k]}" ;;
     scheduler*) echo "$bin scheduler --id scheduler$i --http-addr 127.0.0.1:${SCHED_PORTS[$k]}" ;;
-    worker*) echo "$bin worker --id worker$i --metrics-addr 127.0.0.1:${WORKER_METRICS[$k]}" ;;
+    worker*) echo "$bin worker --id worker$i --metrics-addr 127.0.0.1:$(worker_metrics_port "$i")" ;;
     serve*) echo "$bin serve --http-addr 127.0.0.1:${SERVE_PORTS[$k]} --airports $root/data/airports.csv" ;;
   esac
 }
@@ -344,7 +368,7 @@ start_one() { # start NAME: start one process again
     sentinel[123]) local i=${1#sentinel}
       redis-sentinel "$run/sentinel$i/sentinel.conf" --daemonize yes --pidfile "$run/pids/sentinel$i.pid" --logfile "$run/sentinel$i/sentinel.log" ;;
     haproxy) haproxy_start ;;
-    speed[12] | archive[12] | scheduler[12] | worker[12] | serve[12]) role_start "$1" ;;
+    speed[1-6] | archive[12] | scheduler[12] | worker[1-6] | serve[12]) role_start "$1" ;;
     *) echo "cluster: no process named $1" >&2; return 2 ;;
   esac
 }
@@ -359,20 +383,21 @@ up() {
   rabbit_up
   # Declare the streams once, replicated on the three nodes.
   (set -a; . "$run/env"; set +a; "$bin" streams declare >/dev/null)
-  for name in scheduler1 scheduler2 worker1 worker2 archive1 archive2 speed1 speed2 serve1 serve2; do role_start "$name"; done
+  for name in $ROLES; do role_start "$name"; done
   haproxy_start
   echo "cluster: every role started; API at http://127.0.0.1:$HAPROXY_PORT/, settings in $run/env"
   echo "cluster: set -a; . $run/env; set +a   # then tributary replay, tributary batch run --wait, ..."
 }
 
-# The processes tributary autoscale started (speed3, worker4, ...) and the
+# The speed and batch workers past the pool sizes (speed3, worker4, ...:
+# started by tributary autoscale or by an earlier, larger setting) and the
 # autoscalers themselves, from their pid files.
 extra_roles() {
   local f n
   for f in "$run"/pids/speed*.pid "$run"/pids/worker*.pid "$run"/pids/autoscale*.pid; do
     [ -e "$f" ] || continue
     n=$(basename "$f" .pid)
-    case $n in speed1 | speed2 | worker1 | worker2) ;; *) echo "$n" ;; esac
+    case " $ROLES " in *" $n "*) ;; *) echo "$n" ;; esac
   done
 }
 
@@ -380,11 +405,11 @@ down() {
   local name extra
   extra=$(extra_roles)
   # shellcheck disable=SC2086 # one name a word
-  for name in $extra serve1 serve2 speed1 speed2 archive1 archive2 worker1 worker2 scheduler1 scheduler2 haproxy; do
+  for name in $extra $ROLES haproxy; do
     alive "$name" && kill -TERM "$(pid_of "$name")" 2>/dev/null || true
   done
   # shellcheck disable=SC2086
-  for name in $extra serve1 serve2 speed1 speed2 archive1 archive2 worker1 worker2 scheduler1 scheduler2 haproxy; do
+  for name in $extra $ROLES haproxy; do
     for _ in $(seq 1 50); do alive "$name" || break; sleep 0.1; done
     alive "$name" && kill -KILL "$(pid_of "$name")" 2>/dev/null || true
     rm -f "$run/pids/$name.pid"
@@ -472,10 +497,19 @@ case "${1:-up}" in
     kill "-${3:-KILL}" "$p" ;;
   start) [ $# -ge 2 ] || { echo "usage: $0 start NAME" >&2; exit 2; }; start_one "$2" ;;
   restart-roles) # stop every Tributary role (SIGTERM) and start it again, with env.local
-    for name in serve1 serve2 speed1 speed2 archive1 archive2 worker1 worker2 scheduler1 scheduler2; do
+    # Speed and batch workers past the pool sizes are stopped, not restarted.
+    extra=$(extra_roles | grep -v '^autoscale' || true)
+    # shellcheck disable=SC2086 # one name a word
+    for name in $ROLES $extra; do
       alive "$name" && kill -TERM "$(pid_of "$name")" 2>/dev/null || true
     done
-    for name in serve1 serve2 speed1 speed2 archive1 archive2 worker1 worker2 scheduler1 scheduler2; do
+    # shellcheck disable=SC2086
+    for name in $extra; do
+      for _ in $(seq 1 100); do alive "$name" || break; sleep 0.1; done
+      alive "$name" && kill -KILL "$(pid_of "$name")" 2>/dev/null || true
+      rm -f "$run/pids/$name.pid"
+    done
+    for name in $ROLES; do
       for _ in $(seq 1 100); do alive "$name" || break; sleep 0.1; done
       alive "$name" && kill -KILL "$(pid_of "$name")" 2>/dev/null || true
       netns_stop "$name"

@@ -3,7 +3,14 @@
 # while replay runs a load profile (quiet, peak, quiet: --speed values), and a
 # sampler records lag, speed workers and events/s applied every second.
 #
-#   scripts/eval-elasticity.sh [short|full]   (needs make cluster up)
+#   scripts/eval-elasticity.sh [short|full|day]   (needs make cluster up)
+#
+#   short  quiet 20 s, peak 30 s, quiet 70 s (~2.5 min)
+#   full   quiet 60 s, peak 120 s, quiet 300 s (~8 min)
+#   day    a compressed day: quiet night 180 s, morning ramp 120 s, peak
+#          150 s at --speed 75000 (about 14,000 events/s offered: more than
+#          one worker applied on this machine), evening ramp down 120 s,
+#          night 300 s (~15 min; about 2.8 M of the 3 M flights)
 #
 # The lag is in stream messages (an Arrow message carries up to
 # --batch-events events of one partition); the target is per worker.
@@ -18,10 +25,22 @@ run="${TRIBUTARY_CLUSTER_DIR:-$root/.run/cluster}"
 [ -f "$run/env" ] || { echo "elasticity: no cluster: run make cluster" >&2; exit 1; }
 set -a; . "$run/env"; set +a
 base=$TRIBUTARY_CLUSTER_BASE_PORT
+# The profile: one "NAME SPEED SECONDS" a line (replay --speed; a phase named
+# peak is where the reaction time is measured from).
+target=1000
 case $mode in
-  short) quiet=3000 peak=40000 t_quiet1=20 t_peak=30 t_quiet2=70 target=1000 ;;
-  full) quiet=3000 peak=40000 t_quiet1=60 t_peak=120 t_quiet2=300 target=1000 ;;
-  *) echo "usage: $0 [short|full]" >&2; exit 2 ;;
+  short) profile="quiet1 3000 20
+peak 40000 30
+quiet2 3000 70" ;;
+  full) profile="quiet1 3000 60
+peak 40000 120
+quiet2 3000 300" ;;
+  day) profile="night 3000 180
+ramp-up 10000 120
+peak 75000 150
+ramp-down 10000 120
+night2 3000 300" ;;
+  *) echo "usage: $0 [short|full|day]" >&2; exit 2 ;;
 esac
 out=bench/elasticity/elasticity-$mode.json
 mkdir -p bench/elasticity
@@ -64,19 +83,27 @@ phase() { # phase NAME SPEED SECONDS [--reset]
   echo "$(date +%s.%N) $1 $2" >> "$tmp/phases"
   echo "elasticity: phase $1 (--speed $2) for $3 s"
   local rc=0
-  timeout -s TERM "$3" bin/tributary replay --speed "$2" --producer "$producer" --metrics-addr "" "${@:4}" >> "$run/logs/elasticity-replay.log" 2>&1 || rc=$?
+  timeout -s TERM "$3" bin/tributary replay --speed "$2" --producer "$producer" --metrics-addr "" "${@:4}" < /dev/null >> "$run/logs/elasticity-replay.log" 2>&1 || rc=$?
   # 124: ended by timeout, as planned; anything else ended the phase early.
   [ "$rc" = 124 ] || [ "$rc" = 0 ] || echo "elasticity: replay of phase $1 exited $rc (see $run/logs/elasticity-replay.log)" >&2
 }
-phase quiet1 "$quiet" "$t_quiet1" --reset
-phase peak "$peak" "$t_peak"
-phase quiet2 "$quiet" "$t_quiet2"
+first=--reset
+while read -r pname pspeed psecs; do
+  # shellcheck disable=SC2086 # $first is empty or one word
+  phase "$pname" "$pspeed" "$psecs" $first
+  first=
+done <<< "$profile"
 echo "$(date +%s.%N) end 0" >> "$tmp/phases"
 kill "$spid"; wait "$spid" 2>/dev/null || true
 kill -TERM "$aspid"; wait "$aspid" 2>/dev/null || true
 rm -f "$run/pids/autoscale1.pid"
-# Back to the cluster's own prefixes and two speed workers.
+# Back to the cluster's own prefixes and two speed workers; the run's
+# streams and keys go (a Redis that grows with every run makes each
+# failover and AOF load slower: make chaos failed after a day run left
+# 2.5 M events of views behind).
 stop_extra
+bin/tributary streams delete >/dev/null 2>&1 || true
+python3 -c 'import sys; sys.path.insert(0, "scripts"); import eval_matrix; eval_matrix.drop_keys(sys.argv[1], sys.argv[2])' "$run" "$TRIBUTARY_KEY_PREFIX" || true
 rm -f "$run/env.local"
 "$cluster" restart-roles
 

@@ -75,8 +75,17 @@ def report(samples_path, phases_path, target, mode, commit):
     lag_back = None
     if lag_over is not None:
         lag_back = next((r["t"] for r in rows if r["t"] > lag_over and r["lag"] is not None and r["lag"] <= target), None)
+    # Every change of the pool size, and the first lag over the target
+    # anywhere in the profile (a ramp before the peak may cross it first).
+    resizes = [{"t": rows[i]["t"], "from": rows[i - 1]["workers"], "to": rows[i]["workers"]}
+               for i in range(1, len(rows)) if rows[i]["workers"] != rows[i - 1]["workers"]]
+    first_over = next((r["t"] for r in rows if (r["lag"] or 0) > target), None)
+    first_up_any = next((x["t"] for x in resizes if first_over is not None and x["t"] >= first_over and x["to"] > x["from"]), None)
     summary = {
         "duration_s": round(duration, 1),
+        "first_lag_over_target_s": first_over,
+        "first_worker_added_after_it_s": round(first_up_any - first_over, 1) if first_up_any is not None else None,
+        "resizes": len(resizes),
         "worker_seconds_autoscaled": round(ws, 1),
         "peak_workers": peak_workers,
         "worker_seconds_static_peak": round(peak_workers * duration, 1),
@@ -95,6 +104,7 @@ def report(samples_path, phases_path, target, mode, commit):
         "lag_target_per_worker": target,
         "phases": [{"name": p["name"], "speed": p["speed"], "start_s": round(p["start"] - t0, 2)} for p in phases],
         "summary": summary,
+        "resizes": resizes,
         "samples": rows,
     }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
@@ -76,9 +77,11 @@ func run(ctx context.Context, path string, limit int64, hot float64) error {
 		to = limit
 	}
 	byOrigin := map[string]int64{}
+	gaps := newGapTracker(gapPartitions)
 	if err := f.Scan(ctx, 0, to, func(b *dataset.Batch) error {
 		for i := range b.Events {
 			byOrigin[b.Events[i].Origin]++
+			gaps.add(b.Events[i].Origin, b.Events[i].Time)
 		}
 		return nil
 	}); err != nil {
@@ -104,8 +107,13 @@ func run(ctx context.Context, path string, limit int64, hot float64) error {
 		Command   string     `json:"command"`
 		Data      string     `json:"data"`
 		Scenarios []scenario `json:"scenarios"`
+		// Gaps: per P, the largest event-time gap between consecutive
+		// events of one partition, which the speed layer's --max-future
+		// bound must exceed (data set sorted by time, as replay sends it).
+		Gaps []gapCell `json:"event_time_gaps"`
 	}{Command: "go run ./tools/evalbalance -data " + path + " -hot-share " + strconv.FormatFloat(hot, 'g', -1, 64), Data: path}
 	out.Scenarios = append(out.Scenarios, analyse("real skew", byOrigin), analyse(fmt.Sprintf("synthetic hot airport: %s carries %.0f%%", busiest, hot*100), hotMap))
+	out.Gaps = gaps.cells(defaultMaxFuture)
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", " ")
 	return enc.Encode(out)
@@ -163,3 +171,61 @@ func analyse(name string, byOrigin map[string]int64) scenario {
 }
 
 func round(x float64) float64 { return float64(int64(x*10000+0.5)) / 10000 }
+
+// gapPartitions are the partition counts whose event-time gaps are measured.
+var gapPartitions = []int{4, 8, 16, 32}
+
+// defaultMaxFuture mirrors speed.DefaultMaxFuture (6 h): gaps longer than it
+// make the speed layer quarantine a partition's next event as "future".
+const defaultMaxFuture = 6 * time.Hour
+
+// gapTracker follows, for each partition count, the last event time of each
+// partition and the largest gap seen; events must come in time order.
+type gapTracker struct {
+	parts []int
+	last  [][]int64 // [count][partition] last event time (µs), 0: none yet
+	worst [][]int64 // [count][partition] largest gap (µs)
+}
+
+func newGapTracker(parts []int) *gapTracker {
+	g := &gapTracker{parts: parts}
+	for _, p := range parts {
+		g.last = append(g.last, make([]int64, p))
+		g.worst = append(g.worst, make([]int64, p))
+	}
+	return g
+}
+
+func (g *gapTracker) add(origin string, t int64) {
+	for i, p := range g.parts {
+		k := flight.Partition(origin, p)
+		if prev := g.last[i][k]; prev != 0 && t-prev > g.worst[i][k] {
+			g.worst[i][k] = t - prev
+		}
+		g.last[i][k] = t
+	}
+}
+
+type gapCell struct {
+	Partitions int `json:"partitions"`
+	// LargestGapHours is the largest gap over all partitions; OverBound the
+	// partitions with a gap over the bound.
+	LargestGapHours float64 `json:"largest_gap_hours"`
+	OverBound       int     `json:"partitions_with_gap_over_max_future"`
+	MaxFutureHours  float64 `json:"max_future_hours"`
+}
+
+func (g *gapTracker) cells(bound time.Duration) []gapCell {
+	var out []gapCell
+	for i, p := range g.parts {
+		c := gapCell{Partitions: p, MaxFutureHours: bound.Hours()}
+		for _, w := range g.worst[i] {
+			c.LargestGapHours = max(c.LargestGapHours, round(float64(w)/float64(time.Hour.Microseconds())))
+			if time.Duration(w)*time.Microsecond > bound {
+				c.OverBound++
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
