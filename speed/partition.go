@@ -131,7 +131,7 @@ func (pt *partition) take(off int64, d *amqp.Delivery) error {
 	case err != nil:
 		return fmt.Errorf("partition %d offset %d: %w", pt.r.part, off, err)
 	default:
-		pt.agg.Message(off, pt.events)
+		pt.agg.MessageWithClock(off, stream.Clock(d), pt.events)
 		if s := stream.PublishedAt(d); s > 0 {
 			pt.stamps = append(pt.stamps, s)
 		}

@@ -30,7 +30,8 @@ func CheckPartition(e *flight.Event, p, n int) string {
 }
 
 // CheckFuture returns why an event at eventTime (µs) is too far ahead of
-// watermark (µs, the partition's newest accepted event time; 0: none yet),
+// watermark (µs, the later of the partition's newest accepted event time and
+// its producer's clock, stream.ClockHeader; 0: none yet),
 // given the bound maxAhead (0: no bound), or "" if it is not. With no
 // watermark yet there is nothing to measure against, and the event is
 // accepted.
@@ -42,7 +43,7 @@ func CheckFuture(e *flight.Event, watermark int64, maxAhead time.Duration) strin
 	if ahead <= maxAhead {
 		return ""
 	}
-	return fmt.Sprintf("%s: event time %s is %s ahead of the partition's watermark %s (bound %s; event %q)", ReasonFuture,
+	return fmt.Sprintf("%s: event time %s is %s ahead of the partition's watermark (or its producer's clock) %s (bound %s; event %q)", ReasonFuture,
 		time.UnixMicro(e.Time).UTC().Format(time.RFC3339), ahead.Round(time.Second), time.UnixMicro(watermark).UTC().Format(time.RFC3339), maxAhead, e.ID)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/tributary-dev/tributary/ingest/stream"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/amqpconn"
 )
@@ -25,6 +26,7 @@ type message struct {
 	contentType string
 	body        []byte
 	events      int
+	clock       int64 // the replayer's newest event time when it made the message (stream.ClockHeader)
 	chunk       *chunk
 	sentAt      time.Time
 }
@@ -149,9 +151,11 @@ outer:
 
 func (p *publisher) send(ctx context.Context, m *message) error {
 	m.sentAt = time.Now()
-	err := p.ch.PublishWithContext(ctx, "", m.queue, false, false, amqp.Publishing{
-		ContentType: m.contentType, DeliveryMode: amqp.Persistent, Body: m.body, Timestamp: m.sentAt,
-	})
+	msg := amqp.Publishing{ContentType: m.contentType, DeliveryMode: amqp.Persistent, Body: m.body, Timestamp: m.sentAt}
+	if m.clock > 0 {
+		msg.Headers = amqp.Table{stream.ClockHeader: m.clock}
+	}
+	err := p.ch.PublishWithContext(ctx, "", m.queue, false, false, msg)
 	if err != nil {
 		return fmt.Errorf("publish to %s: %w", m.queue, err)
 	}

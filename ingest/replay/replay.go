@@ -147,6 +147,9 @@ type replayer struct {
 	nextTry     time.Time
 	fileRows    int64
 	res         Result
+	// clock is the newest event time read so far, on any partition: every
+	// message carries it (stream.ClockHeader).
+	clock int64
 	// pacing
 	t0, wall0 int64
 }
@@ -314,6 +317,7 @@ func (r *replayer) batch(ctx context.Context, b *dataset.Batch) error {
 		p := r.cfg.Streams.PartitionOf(e.Origin)
 		r.seq[p]++
 		e.Producer, e.Seq = r.cfg.Producer, r.seq[p]
+		r.clock = max(r.clock, e.Time)
 		r.bufs[p] = append(r.bufs[p], e)
 		if len(r.bufs[p]) >= r.cfg.BatchEvents || r.cfg.Encoding == EncodingJSON {
 			if err := r.flush(ctx, p); err != nil {
@@ -383,7 +387,7 @@ func (r *replayer) flush(ctx context.Context, p int) error {
 	if len(events) == 0 {
 		return nil
 	}
-	m := &message{queue: r.cfg.Streams.Queue(p), events: len(events), chunk: r.current}
+	m := &message{queue: r.cfg.Streams.Queue(p), events: len(events), clock: r.clock, chunk: r.current}
 	switch r.cfg.Encoding {
 	case EncodingJSON:
 		for i := range events {

@@ -16,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/dataset"
 	"github.com/tributary-dev/tributary/ingest/replay"
+	"github.com/tributary-dev/tributary/ingest/stream"
 	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/ingest/wire"
 	"github.com/tributary-dev/tributary/internal/testenv"
@@ -68,7 +71,15 @@ func readBack(t *testing.T, s topology.Streams) [][]streamed {
 					t.Errorf("partition %d offset %d: %v", p, m.Offset, err)
 					return
 				}
+				// The producer's clock (stream.ClockHeader) is at or
+				// after every event of its message: the speed layer
+				// measures the future bound from it.
+				clock := stream.Clock(&amqp.Delivery{Headers: m.Headers})
 				for _, e := range events {
+					if e.Time > clock {
+						t.Errorf("partition %d offset %d: event time %d after the message's clock %d", p, m.Offset, e.Time, clock)
+						return
+					}
 					out[p] = append(out[p], streamed{m.Offset, e})
 				}
 			}

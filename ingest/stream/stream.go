@@ -15,6 +15,16 @@ import (
 // when present, the speed layer measures event-to-view latency from it.
 const PublishedAtHeader = "x-published-at-us"
 
+// ClockHeader is an optional message header: the newest event time (µs) its
+// producer had read or published, on any partition, when it sent the
+// message. A partition silent for hours (one airport's night) is far behind
+// the rest of the stream, and its next event far ahead of the partition's own
+// watermark; measured against the producer's clock it is not ahead at all.
+// The speed layer's future bound (quarantine.CheckFuture) takes the later of
+// the two, so it still catches an event far ahead of everything its producer
+// sent (a typo of a year), and never a quiet partition's next event.
+const ClockHeader = "x-tributary-clock-us"
+
 // Consumer reads one stream queue.
 type Consumer struct {
 	ch         *amqp.Channel
@@ -112,8 +122,13 @@ func Offset(d *amqp.Delivery) (int64, error) {
 }
 
 // PublishedAt returns the PublishedAtHeader of a delivery in µs, 0 if absent.
-func PublishedAt(d *amqp.Delivery) int64 {
-	switch v := d.Headers[PublishedAtHeader].(type) {
+func PublishedAt(d *amqp.Delivery) int64 { return headerMicros(d, PublishedAtHeader) }
+
+// Clock returns the ClockHeader of a delivery in µs, 0 if absent.
+func Clock(d *amqp.Delivery) int64 { return headerMicros(d, ClockHeader) }
+
+func headerMicros(d *amqp.Delivery, name string) int64 {
+	switch v := d.Headers[name].(type) {
 	case int64:
 		return v
 	case string:

@@ -13,6 +13,7 @@ type StreamMessage struct {
 	Offset      int64
 	ContentType string
 	Body        []byte
+	Headers     amqp.Table
 }
 
 // ReadStream reads a stream queue from its first offset until no message has
@@ -42,7 +43,7 @@ func ReadStream(t testing.TB, conn *amqp.Connection, queue string, idle time.Dur
 				t.Fatalf("consumer of %s closed", queue)
 			}
 			off, _ := d.Headers["x-stream-offset"].(int64)
-			out = append(out, StreamMessage{Offset: off, ContentType: d.ContentType, Body: d.Body})
+			out = append(out, StreamMessage{Offset: off, ContentType: d.ContentType, Body: d.Body, Headers: d.Headers})
 			_ = d.Ack(false)
 			if !timer.Stop() {
 				<-timer.C

@@ -140,6 +140,16 @@ func (p *Partition) Watermark() int64 {
 // duplicate (seq already applied), late (older than the watermark) or
 // applied.
 func (p *Partition) Message(offset int64, events []flight.Event) {
+	p.MessageWithClock(offset, 0, events)
+}
+
+// MessageWithClock is Message for a message that carries its producer's
+// clock (µs, stream.ClockHeader; 0: none): how far ahead an event is is
+// measured from the later of the partition's newest event time and that
+// clock, so that the next event of a partition silent for longer than the
+// bound (one airport's night, with many partitions) is not refused as
+// "future" while the rest of its producer's stream has moved on.
+func (p *Partition) MessageWithClock(offset, clock int64, events []flight.Event) {
 	p.offset = offset
 	p.messages++
 	for i := range events {
@@ -153,7 +163,7 @@ func (p *Partition) Message(offset int64, events []flight.Event) {
 				continue
 			}
 		}
-		if r := quarantine.CheckFuture(e, p.maxTime, p.maxFuture); r != "" {
+		if r := quarantine.CheckFuture(e, max(p.maxTime, clock), p.maxFuture); r != "" {
 			p.counters.Future++
 			p.quarantineEvent(offset, e, KindFuture, r)
 			continue

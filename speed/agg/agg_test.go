@@ -99,3 +99,38 @@ func TestRefillBehindWatermarkIsApplied(t *testing.T) {
 		t.Fatalf("refused %+v, want seq 9 late", pd.Refused)
 	}
 }
+
+// TestFutureMeasuredFromProducerClock: a partition silent for longer than
+// the future bound (one airport's night) takes its next event when the
+// message carries its producer's clock, and quarantines it when it does not
+// (the stray the bound is for); an event far ahead of the clock too is
+// quarantined either way.
+func TestFutureMeasuredFromProducerClock(t *testing.T) {
+	const bound = 6 * time.Hour
+	for _, tc := range []struct {
+		name        string
+		clockMinute int // 0: no clock header
+		eventMinute int
+		wantApplied int64
+		wantFuture  int64
+	}{
+		{"after a 7h silence, with the producer's clock", 7*60 + 5, 7 * 60, 2, 0},
+		{"after a 7h silence, no clock", 0, 7 * 60, 1, 1},
+		{"far ahead of the clock too", 7*60 + 5, 20 * 60, 1, 1},
+		{"within the bound, no clock", 0, 5 * 60, 2, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New(flight.Views(), int64(time.Hour/time.Microsecond), Progress{}).WithChecks(0, 0, bound, 1024)
+			p.Message(1, []flight.Event{ev(1, 0, "ATL", "LAX", 5)})
+			var clock int64
+			if tc.clockMinute > 0 {
+				clock = ev(0, tc.clockMinute, "", "", 0).Time
+			}
+			p.MessageWithClock(2, clock, []flight.Event{ev(2, tc.eventMinute, "ATL", "LAX", 7)})
+			c := p.Pending().Counters
+			if c.Applied != tc.wantApplied || c.Future != tc.wantFuture {
+				t.Fatalf("applied %d future %d, want %d and %d", c.Applied, c.Future, tc.wantApplied, tc.wantFuture)
+			}
+		})
+	}
+}
