@@ -270,3 +270,32 @@ func (v *View) Rows(view, group string, fn func(hour int64, t *Table, row int)) 
 	}
 	return nil
 }
+
+// RowsBetween is Rows over the hours [from, to) only (a binary search, then
+// the rows of those hours): the reconciliation walks the view a few days at
+// a time with it.
+func (v *View) RowsBetween(view, group string, from, to int64, fn func(hour int64, t *Table, row int)) error {
+	ix, ok := v.views[view]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownView, view)
+	}
+	es := ix.groups[group]
+	for i := sort.Search(len(es), func(i int) bool { return es[i].hour >= from }); i < len(es) && es[i].hour < to; i++ {
+		fn(es[i].hour, ix.tables[es[i].table], int(es[i].row))
+	}
+	return nil
+}
+
+// FirstHour is the first hour with data of any view and group (the
+// boundary when the view is empty).
+func (v *View) FirstHour() int64 {
+	first := v.Boundary
+	for _, ix := range v.views {
+		for _, es := range ix.groups {
+			if len(es) > 0 && es[0].hour < first {
+				first = es[0].hour
+			}
+		}
+	}
+	return first
+}
