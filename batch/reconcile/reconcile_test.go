@@ -26,6 +26,10 @@ import (
 
 const hour0 = 978307200 // 2001-01-01
 
+// partitions is the speed layer's number of partitions in these tests: a
+// reader reads every partition's hash of an hour.
+const partitions = 4
+
 // data is one test's events: what only the batch view has, what only the
 // speed layer has, and what both have.
 type data struct {
@@ -97,8 +101,8 @@ func TestRunReportsEveryDifference(t *testing.T) {
 		{"from a previous boundary", hour0 + 150*3600, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, err := reconcile.Run(ctx, reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix),
-				Expirer: store.NewExpirer(rdb, prefix), Version: 1, PrevBoundary: tc.prev, Grace: time.Hour, Parallelism: tc.parallelism})
+			rep, err := reconcile.Run(ctx, reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
+				Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 1, PrevBoundary: tc.prev, Grace: time.Hour, Parallelism: tc.parallelism})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,23 +126,36 @@ func TestRunReportsEveryDifference(t *testing.T) {
 	}
 	keys := keyspace.New(prefix)
 	for _, v := range flight.Views() {
-		if ttl := rdb.PTTL(ctx, keys.Hour(v.Name, hour0+10*3600)).Val(); ttl <= 0 || ttl > time.Hour {
-			t.Errorf("%s: compared speed hour has TTL %v, want at most the grace", v.Name, ttl)
-		}
-		if ttl := rdb.PTTL(ctx, keys.Hour(v.Name, boundary)).Val(); ttl != -1 {
-			t.Errorf("%s: speed hour at the boundary has TTL %v, want none", v.Name, ttl)
+		for _, tc := range []struct {
+			hour   int64
+			expire bool
+		}{{hour0 + 10*3600, true}, {boundary, false}} {
+			found := 0
+			for p := range partitions {
+				ttl := rdb.PTTL(ctx, keys.Hour(p, v.Name, tc.hour)).Val()
+				if ttl == -2 {
+					continue // no bucket of that partition in that hour
+				}
+				found++
+				if tc.expire && (ttl <= 0 || ttl > time.Hour) || !tc.expire && ttl != -1 {
+					t.Errorf("%s partition %d hour %d: TTL %v, want the grace: %v", v.Name, p, tc.hour, ttl, tc.expire)
+				}
+			}
+			if found == 0 {
+				t.Fatalf("%s: no speed hash at hour %d: the check checks nothing", v.Name, tc.hour)
+			}
 		}
 	}
 	// A version that is no longer current is not reconciled.
-	if _, err := reconcile.Run(ctx, reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix),
-		Expirer: store.NewExpirer(rdb, prefix), Version: 2}); err != reconcile.ErrSuperseded {
+	if _, err := reconcile.Run(ctx, reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
+		Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 2}); err != reconcile.ErrSuperseded {
 		t.Fatalf("reconciling a version that is not current: %v, want ErrSuperseded", err)
 	}
 }
 
 // publish writes the events as three batch nodes (round robin, so buckets
 // are split over them) and publishes them as version 1.
-func publish(t *testing.T, rdb *redis.Client, prefix string, evs []flight.Event, boundary int64) {
+func publish(t *testing.T, rdb redis.UniversalClient, prefix string, evs []flight.Event, boundary int64) {
 	t.Helper()
 	ctx := context.Background()
 	k := batchkeys.New(prefix)
@@ -164,20 +181,29 @@ func publish(t *testing.T, rdb *redis.Client, prefix string, evs []flight.Event,
 	}
 }
 
-// flushSpeed applies the events through the speed layer's own writer.
-func flushSpeed(t *testing.T, rdb *redis.Client, prefix string, evs []flight.Event) {
+// flushSpeed applies the events through the speed layer's own writer, each
+// origin's by its partition (of partitions).
+func flushSpeed(t *testing.T, rdb redis.UniversalClient, prefix string, evs []flight.Event) {
 	t.Helper()
 	ctx := context.Background()
 	keys := keyspace.New(prefix)
-	// Lateness of 200 years: every event counts whatever the order.
-	a := agg.New(flight.Views(), int64(200*365*24*time.Hour/time.Microsecond), agg.Progress{Offset: -1})
-	a.Message(0, evs)
-	l, err := lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), "w", time.Minute)
-	if err != nil {
-		t.Fatal(err)
+	byPartition := map[int][]flight.Event{}
+	for _, e := range evs {
+		p := flight.Partition(e.Origin, partitions)
+		byPartition[p] = append(byPartition[p], e)
 	}
-	if err := store.NewWriter(rdb, keys, flight.Views(), 0).Flush(ctx, &store.Flush{Partition: 0, Lease: l.Value(), Token: l.Token, Pending: a.Pending()}); err != nil {
-		t.Fatal(err)
+	w := store.NewWriter(rdb, keys, flight.Views(), 0)
+	for p, pevs := range byPartition {
+		// Lateness of 200 years: every event counts whatever the order.
+		a := agg.New(flight.Views(), int64(200*365*24*time.Hour/time.Microsecond), agg.Progress{Offset: -1})
+		a.Message(0, pevs)
+		l, err := lease.Acquire(ctx, rdb, keys.Lease(p), keys.Fence(p), "w", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(ctx, &store.Flush{Partition: p, Lease: l.Value(), Token: l.Token, Pending: a.Pending()}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -246,7 +272,7 @@ func expected(batchEvs, speedEvs []flight.Event, from, to int64) *reconcile.Repo
 				rep.MissingEvents -= s.stats.Count
 			}
 		}
-		rep.ExpiredSpeedKey += int64(len(hours))
+		rep.ExpiredSpeedKey += int64(len(hours)) * partitions // every partition's hash of the hour
 		for k, b := range bs {
 			if b.hour < from {
 				continue

@@ -20,7 +20,8 @@ const scanChunk = 32
 // ScanHours calls fn for every bucket of a view in the hours [from, to)
 // (Unix seconds of hour starts), hour after hour and each bucket once; the
 // order of the groups within an hour is unspecified. It reads whole hour
-// hashes, scanChunk hours per pipelined round trip, and decodes them
+// hashes (every partition's), scanChunk hours per pipelined round trip, and
+// decodes them
 // without maps: this is the reconciliation's bulk read (millions of
 // buckets), where Buckets' per-bucket Summary (maps, quantiles) would cost
 // more than the comparison. b and its slices are reused between calls; its
@@ -35,15 +36,19 @@ func (r *Reader) ScanHours(ctx context.Context, view string, from, to int64, fn 
 	for lo := from; lo < to; lo += scanChunk * 3600 {
 		hi := min(to, lo+scanChunk*3600)
 		pipe := r.rdb.Pipeline()
-		cmds := make([]*redis.MapStringStringCmd, 0, scanChunk)
+		cmds := make([]*redis.MapStringStringCmd, 0, scanChunk*r.partitions)
 		for h := lo; h < hi; h += 3600 {
-			cmds = append(cmds, pipe.HGetAll(ctx, r.keys.Hour(view, h)))
+			for p := range r.partitions {
+				cmds = append(cmds, pipe.HGetAll(ctx, r.keys.Hour(p, view, h)))
+			}
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return fmt.Errorf("scan %s hours: %w", view, err)
 		}
 		for i, c := range cmds {
-			hour := lo + int64(i)*3600
+			// Every partition's hash of the hour: a group is in one
+			// partition only, so each bucket comes once.
+			hour := lo + int64(i/r.partitions)*3600
 			for group, p := range c.Val() {
 				if err := decode(p, &b, v.DistinctDestinations); err != nil {
 					return fmt.Errorf("bucket %s %s %d: %w", view, group, hour, err)

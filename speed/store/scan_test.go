@@ -30,7 +30,7 @@ type bucketAt struct {
 
 // TestScanHoursReadsEveryBucketExactly: random events (several origins and
 // destinations, many per bucket, delays of both signs) flushed by the speed
-// layer's writer over 100 hours; ScanHours over sub-ranges that cut its
+// layer's writer over 100 hours, each origin by its partition (3); ScanHours over sub-ranges that cut its
 // round trips in the middle hands over every bucket of those hours once,
 // hours in increasing order, with the stats, sketch bins and destinations
 // computed here from the events themselves.
@@ -73,17 +73,30 @@ func TestScanHoursReadsEveryBucketExactly(t *testing.T) {
 		slices.Sort(s.dests)
 	}
 
-	a := agg.New(flight.Views(), int64(200*365*24*time.Hour/time.Microsecond), agg.Progress{Offset: -1})
-	a.Message(0, evs)
-	l, err := lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), "w", time.Minute)
-	if err != nil {
-		t.Fatal(err)
+	// Each partition flushes its origins' events into its own hashes.
+	const partitions = 3
+	byPartition := map[int][]flight.Event{}
+	for _, e := range evs {
+		p := flight.Partition(e.Origin, partitions)
+		byPartition[p] = append(byPartition[p], e)
 	}
-	if err := store.NewWriter(rdb, keys, flight.Views(), 0).Flush(ctx, &store.Flush{Partition: 0, Lease: l.Value(), Token: l.Token, Pending: a.Pending()}); err != nil {
-		t.Fatal(err)
+	if len(byPartition) < 2 {
+		t.Fatal("the events fall in one partition: the test would not read several")
+	}
+	w := store.NewWriter(rdb, keys, flight.Views(), 0)
+	for p, pevs := range byPartition {
+		a := agg.New(flight.Views(), int64(200*365*24*time.Hour/time.Microsecond), agg.Progress{Offset: -1})
+		a.Message(0, pevs)
+		l, err := lease.Acquire(ctx, rdb, keys.Lease(p), keys.Fence(p), "w", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(ctx, &store.Flush{Partition: p, Lease: l.Value(), Token: l.Token, Pending: a.Pending()}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
-	r := store.NewReader(rdb, prefix)
+	r := store.NewReader(rdb, prefix, partitions)
 	for _, tc := range []struct {
 		name     string
 		from, to int64 // hours after h0
