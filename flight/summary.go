@@ -35,3 +35,21 @@ type Summary struct {
 	Distinct int64       `json:"distinct"`
 	Sketch   DelaySketch `json:"-"`
 }
+
+// Bin is one non-empty bin of a DelaySketch and its count.
+type Bin struct {
+	Bin int32
+	N   int64
+}
+
+// SketchedBucket is one bucket of the speed layer as its bulk reader hands
+// it over, without maps: the exact stats, the sketch's non-empty bins in
+// increasing order and, for views that count them, the distinct
+// destinations sorted (empty otherwise). The reconciliation compares millions
+// of them with the batch view; a reader reuses its slices from one bucket to
+// the next, so a caller copies what it keeps.
+type SketchedBucket struct {
+	Stats
+	Bins  []Bin
+	Dests []string
+}

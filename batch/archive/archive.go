@@ -43,7 +43,10 @@ type Config struct {
 	// SegmentInterval cuts a segment that long after its first message at the
 	// latest (default 30 s).
 	SegmentInterval time.Duration
-	// Prefetch bounds the unacknowledged deliveries per partition (default 500).
+	// Prefetch bounds the unacknowledged deliveries per partition (default
+	// 64). A message carries an Arrow batch of ~1,000 events (tributary
+	// replay's): 500 of them per partition held most of the streams in the
+	// archiver's memory (57 MB of bodies at its peak on the 3M replay).
 	Prefetch int
 	// MaxQuarantine caps the quarantine list (default 1000); MaxQuarantineBody
 	// the bytes kept of a body (default 4096).
@@ -57,6 +60,13 @@ type Config struct {
 	LeaseTTL time.Duration
 	Log      *slog.Logger
 	Metrics  *Metrics
+
+	// encoding admits one segment encoding at a time, across partitions:
+	// an encoding holds a zstd encoder (16 MB of history each) and the Arrow
+	// builders and dictionary tables of a segment, and the partitions cut at
+	// about the same moments; encoding is CPU-bound, so one at a time costs
+	// no throughput on a few cores.
+	encoding chan struct{}
 }
 
 func (c *Config) defaults() error {
@@ -73,7 +83,7 @@ func (c *Config) defaults() error {
 		c.SegmentInterval = 30 * time.Second
 	}
 	if c.Prefetch <= 0 {
-		c.Prefetch = 500
+		c.Prefetch = 64
 	}
 	if c.MaxQuarantine <= 0 {
 		c.MaxQuarantine = 1000
@@ -94,6 +104,7 @@ func (c *Config) defaults() error {
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics(nil)
 	}
+	c.encoding = make(chan struct{}, 1)
 	return nil
 }
 
@@ -177,7 +188,7 @@ type partition struct {
 	offset      int64
 	maxTime     int64
 	seqs        *dedup.Seqs
-	events      []flight.Event
+	events      buffer
 	duplicates  int64
 	quarantine  []string
 	firstAt     time.Time
@@ -244,7 +255,7 @@ func runPartition(ctx context.Context, cfg *Config, p int, grant lease.Grant) er
 				continue
 			}
 			st.message(off, &d)
-			if len(st.events) >= cfg.SegmentEvents {
+			if st.events.Len() >= cfg.SegmentEvents {
 				if err := st.cut(ctx); err != nil {
 					return err
 				}
@@ -305,7 +316,7 @@ func (st *partition) message(off int64, d *amqp.Delivery) {
 		if e.Time > st.maxTime {
 			st.maxTime = e.Time
 		}
-		st.events = append(st.events, *e)
+		st.events.add(e)
 	}
 }
 
@@ -313,9 +324,15 @@ func (st *partition) message(off int64, d *amqp.Delivery) {
 func (st *partition) cut(ctx context.Context) error {
 	name := ""
 	var size int
-	if len(st.events) > 0 {
+	if st.events.Len() > 0 {
 		n := segment.Name{Partition: st.p, First: st.committed.Offset + 1, Last: st.offset}
-		data, err := segment.Encode(st.events)
+		select {
+		case st.cfg.encoding <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		data, err := segment.EncodeEvents(&st.events)
+		<-st.cfg.encoding
 		if err != nil {
 			return err
 		}
@@ -327,7 +344,7 @@ func (st *partition) cut(ctx context.Context) error {
 		name, size = n.String(), len(data)
 	}
 	changed := st.seqs.Changed()
-	args := []any{st.committed.Offset, st.offset, st.maxTime, len(st.events), st.duplicates, len(st.quarantine),
+	args := []any{st.committed.Offset, st.offset, st.maxTime, st.events.Len(), st.duplicates, len(st.quarantine),
 		name, st.committed.Offset + 1, st.cfg.MaxQuarantine, commitAttempt(), st.grant.Value(), len(changed)}
 	for prod, mark := range changed {
 		args = append(args, prod, mark.String())
@@ -350,17 +367,18 @@ func (st *partition) cut(ctx context.Context) error {
 		st.cfg.Log.Info("archive commit retried after a lost reply; it had applied", "partition", st.p, "offset", st.offset)
 	}
 	m := st.cfg.Metrics
-	m.events.WithLabelValues(st.label).Add(float64(len(st.events)))
+	m.events.WithLabelValues(st.label).Add(float64(st.events.Len()))
 	m.duplicates.WithLabelValues(st.label).Add(float64(st.duplicates))
 	if name != "" {
 		m.segments.WithLabelValues(st.label).Inc()
 		m.bytes.WithLabelValues(st.label).Add(float64(size))
-		st.cfg.Log.Debug("segment committed", "segment", name, "events", len(st.events), "bytes", size)
+		st.cfg.Log.Debug("segment committed", "segment", name, "events", st.events.Len(), "bytes", size)
 	}
 	m.offset.WithLabelValues(st.label).Set(float64(st.offset))
 	m.complete.WithLabelValues(st.label).Set(float64(st.maxTime) / 1e6)
 	st.committed.Offset, st.committed.MaxTime = st.offset, st.maxTime
-	st.events, st.duplicates, st.quarantine = st.events[:0], 0, nil
+	st.events.reset()
+	st.duplicates, st.quarantine = 0, nil
 	st.seqs.Committed()
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,18 +39,15 @@ var ErrSuperseded = errors.New("version no longer current")
 
 // SpeedReader reads the speed layer's views (speed/store.Reader implements it).
 type SpeedReader interface {
-	// GroupsByHour returns, for every hour of [from, to) in which the view
-	// has buckets, the groups that have one.
-	GroupsByHour(ctx context.Context, view string, from, to int64) (map[int64][]string, error)
-	// Buckets reads the buckets of refs, in their order.
-	Buckets(ctx context.Context, refs []flight.BucketRef) ([]flight.Summary, error)
+	// ScanHours calls fn for every bucket of a view in the hours [from, to),
+	// hour after hour, each bucket once; b is reused between calls.
+	ScanHours(ctx context.Context, view string, from, to int64, fn func(hour int64, group string, b *flight.SketchedBucket) error) error
 }
 
 // SpeedExpirer expires the speed layer's keys of hours the batch view now
-// covers (speed/store.Expirer implements it). Both return the number of keys
+// covers (speed/store.Expirer implements it). It returns the number of keys
 // given a TTL.
 type SpeedExpirer interface {
-	ExpireBuckets(ctx context.Context, refs []flight.BucketRef, grace time.Duration) (int64, error)
 	ExpireGroups(ctx context.Context, view string, hours []int64, grace time.Duration) (int64, error)
 }
 
@@ -66,10 +62,11 @@ type Config struct {
 	Version, PrevBoundary int64
 	// Grace is the TTL given to the speed keys of the compared hours.
 	Grace time.Duration
+	// Parallelism is the number of chunks of hours compared at once
+	// (default GOMAXPROCS): each reads its speed hours from Redis while the
+	// others compare.
+	Parallelism int
 }
-
-// bucketsChunk bounds the speed buckets read at once.
-const bucketsChunk = 2000
 
 // Run reconciles cfg.Version (which must be current) over the hours from
 // cfg.PrevBoundary (0: the view's first hour) to its boundary, stores the
@@ -97,93 +94,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	from := cfg.PrevBoundary
 	if from == 0 {
-		from = firstHour(v)
+		from = v.FirstHour()
 	}
-	rep := &Report{Version: cfg.Version, From: from, To: v.Boundary, At: time.Now().UTC(), QuantileRelErr: zeroQuantileErrs()}
+	rep, hours, err := compareAll(ctx, cfg, v, from)
+	if err != nil {
+		return nil, err
+	}
 	// Expire only once every view compared: a failed run leaves the speed
 	// buckets for the next one.
-	var expireRefs []flight.BucketRef
-	expireHours := map[string][]int64{}
 	for _, def := range flight.Views() {
-		refs, hours, err := compareView(ctx, cfg.Speed, rep, v, def, from)
-		if err != nil {
-			return nil, err
-		}
-		expireRefs = append(expireRefs, refs...)
-		expireHours[def.Name] = hours
-	}
-	for _, def := range flight.Views() {
-		n, err := cfg.Expirer.ExpireGroups(ctx, def.Name, expireHours[def.Name], cfg.Grace)
+		n, err := cfg.Expirer.ExpireGroups(ctx, def.Name, hours[def.Name], cfg.Grace)
 		if err != nil {
 			return nil, err
 		}
 		rep.ExpiredSpeedKey += n
 	}
-	n, err := cfg.Expirer.ExpireBuckets(ctx, expireRefs, cfg.Grace)
-	if err != nil {
-		return nil, err
-	}
-	rep.ExpiredSpeedKey += n
 	return saveReport(ctx, cfg.Redis, cfg.KeyPrefix, rep)
-}
-
-// compareView compares one view's buckets of the hours [from, v.Boundary)
-// into rep. It returns the speed buckets compared and the hours whose speed
-// group sets exist: what to expire.
-func compareView(ctx context.Context, speed SpeedReader, rep *Report, v *view.View, def flight.View, from int64) ([]flight.BucketRef, []int64, error) {
-	byHour, err := speed.GroupsByHour(ctx, def.Name, from, v.Boundary)
-	if err != nil {
-		return nil, nil, err
-	}
-	inSpeed := make(map[int64]map[string]struct{}, len(byHour))
-	var hours []int64
-	for h, gs := range byHour {
-		hours = append(hours, h)
-		set := make(map[string]struct{}, len(gs))
-		for _, g := range gs {
-			set[g] = struct{}{}
-		}
-		inSpeed[h] = set
-	}
-	var refs []flight.BucketRef
-	gs, _ := v.Groups(def.Name)
-	for _, g := range gs {
-		hs, _ := v.Hours(def.Name, g)
-		for _, h := range hs {
-			if h < from || h >= v.Boundary {
-				continue
-			}
-			rep.Buckets++
-			if _, ok := inSpeed[h][g]; ok {
-				delete(inSpeed[h], g)
-				refs = append(refs, flight.BucketRef{View: def.Name, Group: g, Hour: h})
-				continue
-			}
-			b, _ := v.Stats(def.Name, g, h, h+3600)
-			rep.MissingInSpeed++
-			rep.CountMismatches++
-			rep.MissingEvents += b.Count
-		}
-	}
-	for h, rest := range inSpeed {
-		for g := range rest {
-			refs = append(refs, flight.BucketRef{View: def.Name, Group: g, Hour: h})
-			rep.ExtraInSpeed++
-		}
-	}
-	for lo := 0; lo < len(refs); lo += bucketsChunk {
-		chunk := refs[lo:min(lo+bucketsChunk, len(refs))]
-		sbs, err := speed.Buckets(ctx, chunk)
-		if err != nil {
-			return nil, nil, err
-		}
-		for i, sb := range sbs {
-			ref := chunk[i]
-			b, _ := v.Bucket(ref.View, ref.Group, ref.Hour)
-			compare(rep, &b, &sb)
-		}
-	}
-	return refs, hours, nil
 }
 
 func zeroQuantileErrs() map[string]float64 {
@@ -204,45 +130,6 @@ func saveReport(ctx context.Context, rdb redis.UniversalClient, keyPrefix string
 		return nil, fmt.Errorf("store reconciliation: %w", err)
 	}
 	return rep, nil
-}
-
-func compare(rep *Report, b *view.Aggregate, sb *flight.Summary) {
-	if b.Count != sb.Count {
-		rep.CountMismatches++
-		rep.MissingEvents += b.Count - sb.Count
-		return
-	}
-	if b.Sum != sb.Sum || b.Delayed != sb.Delayed || b.Min != sb.Min || b.Max != sb.Max {
-		rep.StatsMismatches++
-	}
-	exact, ok := b.Quantiles()
-	if ok && len(sb.Quantiles) == len(exact) {
-		for i, q := range sb.Quantiles {
-			e := float64(exact[i])
-			rel := math.Abs(q.Value-e) / math.Max(math.Abs(e), 1)
-			if rel > rep.QuantileRelErr[q.Name] {
-				rep.QuantileRelErr[q.Name] = rel
-			}
-		}
-	}
-	if d := b.Distinct(); d > 0 && sb.Distinct >= 0 {
-		if rel := math.Abs(float64(sb.Distinct-d)) / float64(d); rel > rep.DistinctRelErr {
-			rep.DistinctRelErr = rel
-		}
-	}
-}
-
-func firstHour(v *view.View) int64 {
-	first := v.Boundary
-	for _, name := range v.Views() {
-		gs, _ := v.Groups(name)
-		for _, g := range gs {
-			if hs, _ := v.Hours(name, g); len(hs) > 0 && hs[0] < first {
-				first = hs[0]
-			}
-		}
-	}
-	return first
 }
 
 // Last returns the last stored report (nil if none).

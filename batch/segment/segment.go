@@ -94,7 +94,23 @@ const rowGroup = 64 * 1024
 
 // Encode returns the Parquet file of events (zstd-compressed columns,
 // dictionary-encoded strings, which airport codes compress best with).
-func Encode(events []flight.Event) ([]byte, error) {
+func Encode(events []flight.Event) ([]byte, error) { return EncodeEvents(eventSlice(events)) }
+
+// Events is what EncodeEvents writes: Len events, event i read into e by At
+// (its strings need to live only until the next call).
+type Events interface {
+	Len() int
+	At(i int, e *flight.Event)
+}
+
+type eventSlice []flight.Event
+
+func (s eventSlice) Len() int                  { return len(s) }
+func (s eventSlice) At(i int, e *flight.Event) { *e = s[i] }
+
+// EncodeEvents is Encode of events held in any form (the archiver buffers
+// them by column, in less than half the memory of a []flight.Event).
+func EncodeEvents(events Events) ([]byte, error) {
 	var buf bytes.Buffer
 	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithDictionaryDefault(true),
 		parquet.WithMaxRowGroupLength(rowGroup))
@@ -104,8 +120,10 @@ func Encode(events []flight.Event) ([]byte, error) {
 	}
 	b := array.NewRecordBuilder(memory.NewGoAllocator(), schema)
 	defer b.Release()
-	for lo := 0; lo < len(events) || lo == 0; lo += rowGroup {
-		hi := min(lo+rowGroup, len(events))
+	n := events.Len()
+	var e flight.Event
+	for lo := 0; lo < n || lo == 0; lo += rowGroup {
+		hi := min(lo+rowGroup, n)
 		b.Reserve(hi - lo)
 		id := b.Field(0).(*array.StringBuilder)
 		ts := b.Field(1).(*array.TimestampBuilder)
@@ -116,7 +134,7 @@ func Encode(events []flight.Event) ([]byte, error) {
 		pr := b.Field(6).(*array.StringBuilder)
 		sq := b.Field(7).(*array.Uint64Builder)
 		for i := lo; i < hi; i++ {
-			e := &events[i]
+			events.At(i, &e)
 			id.Append(e.ID)
 			ts.Append(arrow.Timestamp(e.Time))
 			or.Append(e.Origin)
@@ -132,7 +150,7 @@ func Encode(events []flight.Event) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("write segment: %w", err)
 		}
-		if len(events) == 0 {
+		if n == 0 {
 			break
 		}
 	}

@@ -628,7 +628,14 @@ func (b *bench) batch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := b.status(ctx)
+	// serve loads its first view holding its lock: under load its
+	// /v1/status may take longer than one request's timeout meanwhile.
+	var st *status
+	err = waitFor(ctx, "serve's /v1/status after the batch run", 3*time.Minute, 500*time.Millisecond, b.ps.alive, func() (bool, error) {
+		var err error
+		st, err = b.status(ctx)
+		return err == nil, err
+	})
 	if err != nil {
 		return err
 	}

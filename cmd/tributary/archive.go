@@ -50,7 +50,7 @@ func newArchiveCmd(g *globals) *cobra.Command {
 	f.StringVar(&storeURL, "store", "data/segments", "segment store: a directory (or file:///dir), gs://bucket/prefix or s3://bucket/prefix?region=R; batch workers must reach the same store")
 	f.IntVar(&cfg.SegmentEvents, "segment-events", 100_000, "cut a segment after this many events")
 	f.DurationVar(&cfg.SegmentInterval, "segment-interval", 30*time.Second, "cut a segment this long after its first message at the latest")
-	f.IntVar(&cfg.Prefetch, "prefetch", 500, "unacknowledged deliveries per partition")
+	f.IntVar(&cfg.Prefetch, "prefetch", 64, "unacknowledged deliveries per partition (a message carries up to ~1,000 events)")
 	f.StringVar(&cfg.ID, "archiver-id", "", "this archiver's name among those sharing the partitions (default host-pid)")
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 5*time.Second, "a dead archiver's partitions move to the others within this")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9103", "address of /metrics (empty: none)")

@@ -24,6 +24,7 @@ type globals struct {
 	streams   topology.Streams
 	logLevel  string
 	logFormat string
+	runtime   runtimeFlags
 	log       *slog.Logger
 	// hint, when neither a flag, the environment nor .run/env gave the
 	// connection settings, says how to give them (see connectionHint).
@@ -61,6 +62,9 @@ func newRootCmd(extra ...*cobra.Command) *cobra.Command {
 			if g.hint != "" {
 				g.log.Warn(g.hint)
 			}
+			if err := g.runtime.apply(cmd.Name(), g.log); err != nil {
+				return err
+			}
 			if g.streams.Replicas == 0 {
 				g.streams.Replicas = min(len(amqpconn.Split(g.amqpURL)), 3)
 			}
@@ -78,6 +82,7 @@ func newRootCmd(extra ...*cobra.Command) *cobra.Command {
 	pf.Int64Var(&g.streams.MaxLengthBytes, "stream-max-bytes", 0, "stream retention by size per partition (x-max-length-bytes); 0: keep everything (it must exceed the archiver's lag)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	g.runtime.add(pf)
 
 	root.AddCommand(
 		newReplayCmd(g),

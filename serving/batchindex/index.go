@@ -47,7 +47,8 @@ type level struct {
 }
 
 // Build indexes a loaded view. It reads the view once to make the
-// dictionaries, then once per group; the view can be dropped afterwards.
+// dictionaries, then once per group, and releases each view's tables once it
+// has indexed them (view.View.Release): v is spent afterwards.
 func Build(v *view.View) (*Index, error) {
 	ix := &Index{boundary: v.Boundary, views: map[string]*viewIndex{}}
 	ix.scratch.New = func() any { return ix.newAgg() }
@@ -100,6 +101,9 @@ func Build(v *view.View) (*Index, error) {
 				ix.end = max(ix.end, end)
 			}
 		}
+		// Its tables are not read again: they can go while the next view
+		// is indexed (serve's peak memory is a loaded version plus its index).
+		v.Release(d.Name)
 	}
 	if len(ix.views) == 0 {
 		return nil, fmt.Errorf("batchindex: no views")

@@ -1,0 +1,319 @@
+package reconcile_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/batch/batchkeys"
+	"github.com/tributary-dev/tributary/batch/partial"
+	"github.com/tributary-dev/tributary/batch/reconcile"
+	"github.com/tributary-dev/tributary/batch/view"
+	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/internal/lease"
+	"github.com/tributary-dev/tributary/internal/testenv"
+	"github.com/tributary-dev/tributary/speed/agg"
+	"github.com/tributary-dev/tributary/speed/keyspace"
+	"github.com/tributary-dev/tributary/speed/store"
+)
+
+const hour0 = 978307200 // 2001-01-01
+
+// partitions is the speed layer's number of partitions in these tests: a
+// reader reads every partition's hash of an hour.
+const partitions = 4
+
+// data is one test's events: what only the batch view has, what only the
+// speed layer has, and what both have.
+type data struct {
+	both, batchOnly, speedOnly []flight.Event
+}
+
+func event(rng *rand.Rand, origins, dests []string, hours int64, at int64) flight.Event {
+	return flight.Event{ID: "x", Producer: "p", Distance: 1,
+		Time:   (at + rng.Int64N(hours*3600)) * 1e6,
+		Origin: origins[rng.IntN(len(origins))], Destination: dests[rng.IntN(len(dests))],
+		Delay: int32(rng.IntN(300) - 40)}
+}
+
+// TestRunReportsEveryDifference: a batch view (three nodes, so that buckets
+// are split over nodes) and speed buckets (the speed layer's own writer)
+// that agree on most buckets over 400 hours and differ on purpose: events
+// only the batch view has (late ones: in buckets the speed layer has, and in
+// buckets it lacks), speed events in buckets the batch view lacks (a group it
+// has, and a group it does not have), and a bucket whose counts agree but
+// whose delays differ. The report is checked field by field against the same
+// comparison computed here from the events (flight.Histogram and
+// flight.DelaySketch), at several parallelisms, from the view's first hour
+// and from a previous boundary; and the speed hours compared get the grace
+// TTL, the later ones none.
+func TestRunReportsEveryDifference(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.Redis(t)
+	prefix := testenv.Prefix(t)
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix+":*") })
+	rng := rand.New(rand.NewPCG(7, 8))
+	origins := []string{"ATL", "BOS", "DEN", "JFK", "LAX", "ORD"}
+	dests := []string{"ATL", "BOS", "DEN", "JFK", "LAX", "ORD", "SEA", "SFO"}
+	const hours = 400 // more than one chunk of hours
+	var d data
+	for range 20000 {
+		d.both = append(d.both, event(rng, origins, dests, hours, hour0))
+	}
+	// Late events: the batch view has them, the speed layer refused them.
+	for range 300 {
+		d.batchOnly = append(d.batchOnly, event(rng, origins, dests, hours, hour0))
+	}
+	d.batchOnly = append(d.batchOnly, event(rng, []string{"MIA"}, dests, 1, hour0+100*3600)) // a group only the batch view has
+	// The speed layer alone: a group the view lacks, and an hour the view lacks for a group it has.
+	d.speedOnly = append(d.speedOnly, event(rng, []string{"PHX"}, dests, 1, hour0+30*3600),
+		event(rng, []string{"PHX"}, dests, 1, hour0+250*3600), event(rng, []string{"ATL"}, []string{"ATL"}, 1, hour0+hours*3600-3600))
+	// Same count, other delays: a stats mismatch (in both views).
+	x := event(rng, []string{"SEA"}, []string{"BOS"}, 1, hour0+200*3600)
+	y := x
+	y.Delay += 17
+	d.batchOnly, d.speedOnly = append(d.batchOnly, x), append(d.speedOnly, y)
+	// Data after the boundary on both sides: neither compared nor expired.
+	boundary := int64(hour0 + (hours-2)*3600)
+	for range 50 {
+		d.both = append(d.both, event(rng, origins, dests, 30, boundary))
+	}
+
+	batchEvents := append(slices.Clone(d.both), d.batchOnly...)
+	speedEvents := append(slices.Clone(d.both), d.speedOnly...)
+	publish(t, rdb, prefix, batchEvents, boundary)
+	flushSpeed(t, rdb, prefix, speedEvents)
+
+	for _, tc := range []struct {
+		name        string
+		prev        int64
+		parallelism int
+	}{
+		{"from the first hour, one at a time", 0, 1},
+		{"from the first hour, 3 at once", 0, 3},
+		{"from a previous boundary", hour0 + 150*3600, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := reconcile.Run(ctx, reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
+				Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 1, PrevBoundary: tc.prev, Grace: time.Hour, Parallelism: tc.parallelism})
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := tc.prev
+			if from == 0 {
+				from = firstHour(batchEvents)
+			}
+			want := expected(batchEvents, speedEvents, from, boundary)
+			want.Version, want.At = 1, rep.At
+			if !sameReport(rep, want) {
+				t.Fatalf("report\n%+v\nwant\n%+v", *rep, *want)
+			}
+			if want.CountMismatches < 300 || want.StatsMismatches != 2 || want.ExtraInSpeed < 2 || want.MissingInSpeed < 1 {
+				t.Fatalf("the data does not exercise every difference: %+v", *want)
+			}
+			last, err := reconcile.Last(ctx, rdb, prefix)
+			if err != nil || !sameReport(last, want) {
+				t.Fatalf("stored report %+v, %v", last, err)
+			}
+		})
+	}
+	keys := keyspace.New(prefix)
+	for _, v := range flight.Views() {
+		for _, tc := range []struct {
+			hour   int64
+			expire bool
+		}{{hour0 + 10*3600, true}, {boundary, false}} {
+			found := 0
+			for p := range partitions {
+				ttl := rdb.PTTL(ctx, keys.Hour(p, v.Name, tc.hour)).Val()
+				if ttl == -2 {
+					continue // no bucket of that partition in that hour
+				}
+				found++
+				if tc.expire && (ttl <= 0 || ttl > time.Hour) || !tc.expire && ttl != -1 {
+					t.Errorf("%s partition %d hour %d: TTL %v, want the grace: %v", v.Name, p, tc.hour, ttl, tc.expire)
+				}
+			}
+			if found == 0 {
+				t.Fatalf("%s: no speed hash at hour %d: the check checks nothing", v.Name, tc.hour)
+			}
+		}
+	}
+	// A version that is no longer current is not reconciled.
+	if _, err := reconcile.Run(ctx, reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
+		Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 2}); err != reconcile.ErrSuperseded {
+		t.Fatalf("reconciling a version that is not current: %v, want ErrSuperseded", err)
+	}
+}
+
+// publish writes the events as three batch nodes (round robin, so buckets
+// are split over them) and publishes them as version 1.
+func publish(t *testing.T, rdb redis.UniversalClient, prefix string, evs []flight.Event, boundary int64) {
+	t.Helper()
+	ctx := context.Background()
+	k := batchkeys.New(prefix)
+	var nodes []string
+	for n := range 3 {
+		b := partial.NewBuilder(flight.Views())
+		for i := n; i < len(evs); i += 3 {
+			b.Add(evs[i].Time, evs[i].Origin, evs[i].Destination, evs[i].Delay)
+		}
+		out, err := b.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := k.Node("n" + strconv.Itoa(n))
+		if err := rdb.Set(ctx, key, out, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, key)
+	}
+	if _, err := view.Switch(ctx, rdb, prefix, view.Manifest{Version: 1, Boundary: boundary, PublishedAt: time.Now(),
+		Segments: 3, Events: int64(len(evs)), Nodes: nodes}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flushSpeed applies the events through the speed layer's own writer, each
+// origin's by its partition (of partitions).
+func flushSpeed(t *testing.T, rdb redis.UniversalClient, prefix string, evs []flight.Event) {
+	t.Helper()
+	ctx := context.Background()
+	keys := keyspace.New(prefix)
+	byPartition := map[int][]flight.Event{}
+	for _, e := range evs {
+		p := flight.Partition(e.Origin, partitions)
+		byPartition[p] = append(byPartition[p], e)
+	}
+	w := store.NewWriter(rdb, keys, flight.Views(), 0)
+	for p, pevs := range byPartition {
+		// Lateness of 200 years: every event counts whatever the order.
+		a := agg.New(flight.Views(), int64(200*365*24*time.Hour/time.Microsecond), agg.Progress{Offset: -1})
+		a.Message(0, pevs)
+		l, err := lease.Acquire(ctx, rdb, keys.Lease(p), keys.Fence(p), "w", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(ctx, &store.Flush{Partition: p, Lease: l.Value(), Token: l.Token, Pending: a.Pending()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func hourOf(e *flight.Event) int64 { return e.Time / 1e6 / 3600 * 3600 }
+
+func firstHour(evs []flight.Event) int64 {
+	first := int64(math.MaxInt64)
+	for i := range evs {
+		first = min(first, hourOf(&evs[i]))
+	}
+	return first
+}
+
+// side is one layer's buckets of one view, computed from its events.
+type side map[[2]string]*bucket
+
+type bucket struct {
+	hour  int64
+	stats flight.Stats
+	hist  flight.Histogram
+	sk    flight.DelaySketch
+	dests map[string]bool
+}
+
+func buckets(v flight.View, evs []flight.Event, before int64) side {
+	out := side{}
+	for i := range evs {
+		e := &evs[i]
+		h := hourOf(e)
+		if h >= before {
+			continue
+		}
+		k := [2]string{v.Key(e), strconv.FormatInt(h, 10)}
+		b := out[k]
+		if b == nil {
+			b = &bucket{hour: h, dests: map[string]bool{}}
+			out[k] = b
+		}
+		b.stats.Add(e.Delay)
+		b.hist.Add(e.Delay)
+		b.sk.Add(e.Delay)
+		b.dests[e.Destination] = true
+	}
+	return out
+}
+
+// expected is the report of comparing the events' buckets over [from, to),
+// computed with the flight package's own exact histogram and sketch.
+func expected(batchEvs, speedEvs []flight.Event, from, to int64) *reconcile.Report {
+	rep := &reconcile.Report{From: from, To: to, QuantileRelErr: map[string]float64{}}
+	qs := flight.Percentiles()
+	for _, q := range qs {
+		rep.QuantileRelErr[flight.PercentileName(q)] = 0
+	}
+	for _, v := range flight.Views() {
+		bs, ss := buckets(v, batchEvs, to), buckets(v, speedEvs, to)
+		hours := map[int64]bool{}
+		for k, s := range ss {
+			if s.hour < from {
+				continue
+			}
+			hours[s.hour] = true
+			if bs[k] == nil {
+				rep.ExtraInSpeed++
+				rep.CountMismatches++
+				rep.MissingEvents -= s.stats.Count
+			}
+		}
+		rep.ExpiredSpeedKey += int64(len(hours)) * partitions // every partition's hash of the hour
+		for k, b := range bs {
+			if b.hour < from {
+				continue
+			}
+			rep.Buckets++
+			s := ss[k]
+			switch {
+			case s == nil:
+				rep.MissingInSpeed++
+				rep.CountMismatches++
+				rep.MissingEvents += b.stats.Count
+				continue
+			case s.stats.Count != b.stats.Count:
+				rep.CountMismatches++
+				rep.MissingEvents += b.stats.Count - s.stats.Count
+				continue
+			case s.stats != b.stats:
+				rep.StatsMismatches++
+			}
+			exact, _ := b.hist.Quantiles(qs...)
+			got, _ := s.sk.Quantiles(qs...)
+			for i, q := range qs {
+				rel := math.Abs(got[i]-float64(exact[i])) / math.Max(math.Abs(float64(exact[i])), 1)
+				rep.QuantileRelErr[flight.PercentileName(q)] = max(rep.QuantileRelErr[flight.PercentileName(q)], rel)
+			}
+			if v.DistinctDestinations {
+				d := float64(len(b.dests))
+				rep.DistinctRelErr = max(rep.DistinctRelErr, math.Abs(float64(len(s.dests))-d)/d)
+			}
+		}
+	}
+	return rep
+}
+
+func sameReport(a, b *reconcile.Report) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	x, y := *a, *b
+	x.At, y.At = time.Time{}, time.Time{}
+	qa, qb := x.QuantileRelErr, y.QuantileRelErr
+	x.QuantileRelErr, y.QuantileRelErr = nil, nil
+	return reflect.DeepEqual(x, y) && reflect.DeepEqual(qa, qb)
+}
