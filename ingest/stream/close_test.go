@@ -8,7 +8,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tributary-dev/tributary/ingest/stream"
-	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/testenv"
 )
 
@@ -17,15 +16,7 @@ import (
 func TestCloseWithDeliveriesInFlight(t *testing.T) {
 	conn := testenv.AMQP(t)
 	ctx := context.Background()
-	s := topology.Streams{Prefix: testenv.Prefix(t), Partitions: 1}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Declare(ch); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Delete(ch) })
+	s, ch := oneStream(t, conn)
 	body := make([]byte, 20000)
 	for i := 0; i < 2000; i++ {
 		if err := ch.PublishWithContext(ctx, "", s.Queue(0), false, false, amqp.Publishing{Body: body}); err != nil {
@@ -61,15 +52,7 @@ func TestCloseWithDeliveriesInFlight(t *testing.T) {
 func TestCloseIdleConsumer(t *testing.T) {
 	conn := testenv.AMQP(t)
 	ctx := context.Background()
-	s := topology.Streams{Prefix: testenv.Prefix(t), Partitions: 1}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Declare(ch); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Delete(ch) })
+	s, _ := oneStream(t, conn)
 	c, err := stream.Open(ctx, conn, s.Queue(0), -1, 200, "idle")
 	if err != nil {
 		t.Fatal(err)

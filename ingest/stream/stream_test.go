@@ -8,7 +8,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tributary-dev/tributary/ingest/stream"
-	"github.com/tributary-dev/tributary/ingest/topology"
 	"github.com/tributary-dev/tributary/internal/testenv"
 )
 
@@ -18,22 +17,17 @@ import (
 func TestOffsetsAndEnd(t *testing.T) {
 	conn := testenv.AMQP(t)
 	ctx := context.Background()
-	s := topology.Streams{Prefix: testenv.Prefix(t), Partitions: 1}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Declare(ch); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Delete(ch) })
+	s, ch := oneStream(t, conn)
 	const n = 1000
 	for i := 0; i < n; i++ {
 		if err := ch.PublishWithContext(ctx, "", s.Queue(0), false, false, amqp.Publishing{Body: []byte("x")}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var end int64
+	var (
+		end int64
+		err error
+	)
 	t0 := time.Now()
 	defer func() { t.Logf("end wait %v", time.Since(t0)) }()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
