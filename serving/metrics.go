@@ -13,6 +13,8 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	rejected *prometheus.CounterVec
 	shared   *prometheus.CounterVec
+	computed *prometheus.CounterVec
+	inFlight prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -26,9 +28,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "tributary_serve_rejected_requests_total", Help: "Requests refused for bad parameters, unknown names or a passed deadline."}, []string{"reason"}),
 		shared: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_serve_shared_answers_total", Help: "Requests answered by an identical concurrent request's work (single-flight)."}, []string{"endpoint"}),
+		computed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_serve_computations_total",
+			Help: "Answers computed by read requests (identical concurrent requests share one), by endpoint."}, []string{"endpoint"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tributary_serve_requests_in_flight", Help: "Read requests waiting for their answer."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.latency, m.rejected, m.shared} {
+		for _, c := range []prometheus.Collector{m.requests, m.latency, m.rejected, m.shared, m.computed, m.inFlight} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -93,6 +93,9 @@ type Server struct {
 	flight singleflight.Group
 	// tops memoizes the top lists, like the cache of the engine the answers.
 	tops *answerCache
+	// beforeCompute, when set (tests: export_test.go), runs before each
+	// computation of a read request's answer, within its deadline.
+	beforeCompute func(ctx context.Context, endpoint string)
 }
 
 //go:embed web openapi.json
@@ -203,10 +206,14 @@ func (s *Server) read(name string, fn func(*http.Request) (any, error)) http.Han
 		q.Del("token")
 		key := name + "\x00" + r.URL.Path + "?" + q.Encode()
 		ch := s.flight.DoChan(key, func() (any, error) {
+			s.m.computed.WithLabelValues(name).Inc()
 			// Not the first caller's context: its leaving must not fail
 			// the others. The deadline bounds the work all the same.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.RequestTimeout)
 			defer cancel()
+			if s.beforeCompute != nil {
+				s.beforeCompute(ctx, name)
+			}
 			v, err := fn(r.WithContext(ctx))
 			if err != nil {
 				if ctx.Err() != nil {
@@ -217,6 +224,10 @@ func (s *Server) read(name string, fn func(*http.Request) (any, error)) http.Han
 			b, err := json.Marshal(v)
 			return append(b, '\n'), err
 		})
+		// Counted once it has joined the flight (or started it): a test
+		// that sees n requests in flight knows they all have.
+		s.m.inFlight.Inc()
+		defer s.m.inFlight.Dec()
 		select {
 		case res := <-ch:
 			if res.Shared {
