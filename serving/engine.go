@@ -67,7 +67,9 @@ type BatchSource interface {
 type SpeedSource interface {
 	Range(ctx context.Context, view, group string, from, to int64) (store.Bucket, error)
 	Buckets(ctx context.Context, refs []store.Ref) ([]store.Bucket, error)
-	Groups(ctx context.Context, view string, hour int64) ([]string, error)
+	// GroupsByHour lists, for each hour of [from, to) with buckets, the
+	// groups that have one, in pipelined round trips.
+	GroupsByHour(ctx context.Context, view string, from, to int64) (map[int64][]string, error)
 	Partition(ctx context.Context, p int) (store.PartitionState, error)
 	// Distinct estimates the distinct destinations of a group over the hours
 	// [from, to) joined with an exact set, in bounded chunks whatever the span.
@@ -289,17 +291,86 @@ func merge(br BatchRange, sb store.Bucket, covered bool) result {
 		}
 		return r
 	}
-	sk := sb.Sketch
-	if br.Hist != nil {
-		br.Hist.Each(func(d int32, c int64) { sk.AddBin(flight.SketchBin(d), c) })
-	}
-	if vals, ok := sk.Quantiles(qs...); ok {
+	if vals, ok := joinedQuantiles(br.Hist, &sb.Sketch, qs); ok {
 		lo, hi := float64(r.Stats.Min), float64(r.Stats.Max)
 		for _, v := range vals {
 			r.Quantiles = append(r.Quantiles, min(hi, max(lo, math.Round(v*100)/100)))
 		}
 	}
 	return r
+}
+
+// binCount is a sketch bin and its count.
+type binCount struct {
+	bin int32
+	n   int64
+}
+
+// binned is a histogram that knows the sketch bin of each of its delays
+// (the serving index computes them once per version).
+type binned interface {
+	EachBin(fn func(bin int32, count int64))
+}
+
+// joinedQuantiles are the quantiles qs of the speed sketch sk joined with
+// the batch histogram h (nil: none) binned as the sketch bins its delays:
+// what adding h's delays to sk and asking sk.Quantiles answers, the same
+// nearest-rank bins, without building that sketch (a map of a few hundred
+// bins for every airport of a top list). ok is false without flights.
+func joinedQuantiles(h Histogram, sk *flight.DelaySketch, qs []float64) ([]float64, bool) {
+	// Bins increase with delays: the histogram's bins come sorted.
+	var batch []binCount
+	add := func(b int32, c int64) {
+		if n := len(batch); n > 0 && batch[n-1].bin == b {
+			batch[n-1].n += c
+		} else if c != 0 {
+			batch = append(batch, binCount{b, c})
+		}
+	}
+	switch bh := h.(type) {
+	case nil:
+	case binned:
+		bh.EachBin(add)
+	default:
+		h.Each(func(d int32, c int64) { add(flight.SketchBin(d), c) })
+	}
+	total := sk.Count()
+	for _, x := range batch {
+		total += x.n
+	}
+	if total == 0 {
+		return nil, false
+	}
+	ranks := make([]int64, len(qs))
+	for i, q := range qs {
+		ranks[i] = flight.Rank(q, total)
+	}
+	out := make([]float64, len(qs))
+	var seen int64
+	visit := func(b int32, c int64) {
+		before := seen
+		seen += c
+		for i, r := range ranks {
+			if r > before && r <= seen {
+				out[i] = flight.SketchBinValue(b)
+			}
+		}
+	}
+	i := 0
+	sk.Each(func(b int32, c int64) {
+		for ; i < len(batch) && batch[i].bin < b; i++ {
+			visit(batch[i].bin, batch[i].n)
+		}
+		if i < len(batch) && batch[i].bin == b {
+			c += batch[i].n
+			i++
+		}
+		visit(b, c)
+	})
+	for ; i < len(batch); i++ {
+		visit(batch[i].bin, batch[i].n)
+	}
+	return out, true
 }
 
 // setOf copies an exact set of destinations for the speed reader (a few
@@ -313,21 +384,32 @@ func setOf(d DestinationSet) map[string]struct{} {
 	return m
 }
 
-// groupsOf lists the groups of a view with data in the plan's span.
-func (e *engine) groupsOf(ctx context.Context, pl plan, v flight.View) ([]string, error) {
+// groupsOf lists the groups of a view with data in the plan's span: the
+// batch view's, then the speed hours' in chunks, growing from a day (one
+// pipelined round trip each). enough, when set, is asked after each chunk
+// with the groups found so far: true stops the listing there (the caller
+// has its answer: a group found, or a budget already exceeded), and the
+// list returned is then partial.
+func (e *engine) groupsOf(ctx context.Context, pl plan, v flight.View, enough func(found map[string]struct{}) bool) ([]string, error) {
 	set := map[string]struct{}{}
 	if pl.bv != nil && !pl.batch.empty() {
 		for _, g := range pl.bv.Groups(v.Name) {
 			set[g] = struct{}{}
 		}
 	}
-	for h := pl.speed.From; h < pl.speed.To; h += 3600 {
-		gs, err := e.speed.Groups(ctx, v.Name, h)
+	chunk := int64(groupsChunkFirst)
+	for h := pl.speed.From; h < pl.speed.To && (enough == nil || !enough(set)); h += chunk * 3600 {
+		if h > pl.speed.From {
+			chunk = min(2*chunk, groupsChunkMax)
+		}
+		byHour, err := e.speed.GroupsByHour(ctx, v.Name, h, min(h+chunk*3600, pl.speed.To))
 		if err != nil {
 			return nil, err
 		}
-		for _, g := range gs {
-			set[g] = struct{}{}
+		for _, gs := range byHour {
+			for _, g := range gs {
+				set[g] = struct{}{}
+			}
 		}
 	}
 	out := make([]string, 0, len(set))
@@ -337,6 +419,13 @@ func (e *engine) groupsOf(ctx context.Context, pl plan, v flight.View) ([]string
 	sort.Strings(out)
 	return out, nil
 }
+
+// The speed hours whose groups groupsOf lists per round trip: a day first
+// (most requests read less), doubling up to groupsChunkMax.
+const (
+	groupsChunkFirst = 24
+	groupsChunkMax   = 384
+)
 
 // readChunk bounds the speed buckets read in one round trip: the memory of
 // a request is that of a chunk, whatever its budget of buckets.

@@ -1,6 +1,8 @@
 package serving
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/tributary-dev/tributary/flight"
@@ -55,5 +57,68 @@ func TestPercentilesWithinMinMax(t *testing.T) {
 				t.Error("an answer with a speed part is exact")
 			}
 		})
+	}
+}
+
+// binnedHist is a flight.Histogram that gives its sketch bins itself, as
+// the serving index does.
+type binnedHist struct{ flight.Histogram }
+
+func (h *binnedHist) EachBin(fn func(bin int32, count int64)) {
+	h.Each(func(d int32, c int64) { fn(flight.SketchBin(d), c) })
+}
+
+// TestJoinedQuantilesAreTheJoinedSketchs: joining a batch histogram with a
+// speed sketch without building the joined sketch answers exactly what the
+// joined sketch does (a copy of the speed sketch with every batch delay
+// added), for histograms that give their bins and those that do not.
+func TestJoinedQuantilesAreTheJoinedSketchs(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	qs := []float64{0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1}
+	delay := func(spread int) int32 {
+		if r.IntN(50) == 0 {
+			return int32(r.IntN(2800) - 1116) // the data set's extremes
+		}
+		return int32(r.IntN(spread) - spread/4)
+	}
+	for i := range 300 {
+		nb, ns := r.IntN(3000), r.IntN(300)
+		if i%10 == 0 {
+			nb = 0
+		}
+		if i%10 == 1 {
+			ns = 0
+		}
+		spread := 1 + r.IntN(400)
+		var h flight.Histogram
+		var sk, joined flight.DelaySketch
+		for range nb {
+			d := delay(spread)
+			h.Add(d)
+			joined.Add(d)
+		}
+		for range ns {
+			d := delay(spread)
+			sk.Add(d)
+			joined.Add(d)
+		}
+		want, wok := joined.Quantiles(qs...)
+		var hist Histogram
+		if nb > 0 {
+			hist = &h
+		}
+		for _, hh := range []Histogram{hist, &binnedHist{h}} {
+			if nb == 0 && hh != nil {
+				continue
+			}
+			before := sk.Count()
+			got, ok := joinedQuantiles(hh, &sk, qs)
+			if ok != wok || !slices.Equal(got, want) {
+				t.Fatalf("case %d (%d batch, %d speed flights, %T): %v %v, want %v %v", i, nb, ns, hh, got, ok, want, wok)
+			}
+			if sk.Count() != before {
+				t.Fatalf("case %d: the speed sketch changed", i)
+			}
+		}
 	}
 }

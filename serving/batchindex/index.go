@@ -21,6 +21,7 @@ type Index struct {
 	boundary   int64
 	first, end int64
 	delays     []int32  // the dictionary of delays, increasing
+	bins       []int32  // the sketch bin of each delay (flight.SketchBin)
 	dests      []string // the dictionary of destinations, increasing
 	words      int      // uint64 words of a destination bitset
 	views      map[string]*viewIndex
@@ -33,9 +34,16 @@ type viewIndex struct {
 	groups   map[string]*group
 }
 
-// group holds one group's aggregates at every level.
+// group holds one group's aggregates at every level, and over its whole
+// span before the boundary.
 type group struct {
 	lv [len(levels)]level
+	// whole is one aggregate of every hour of lv[0] before the boundary,
+	// [wholeFrom, wholeTo): a range that covers it (a query over all the
+	// data) merges it alone instead of a block per 16 days and its edges.
+	// Empty when the group has no hour before the boundary.
+	whole              level
+	wholeFrom, wholeTo int64
 }
 
 // level is a run of aggregates of one span, by increasing start.
@@ -58,6 +66,10 @@ func Build(v *view.View) (*Index, error) {
 		return nil, err
 	}
 	ix.words = (len(ix.dests) + 63) / 64
+	ix.bins = make([]int32, len(ix.delays))
+	for i, d := range ix.delays {
+		ix.bins[i] = flight.SketchBin(d)
+	}
 	delayIdx := make(map[int32]uint32, len(ix.delays))
 	for i, d := range ix.delays {
 		delayIdx[d] = uint32(i)
@@ -91,6 +103,7 @@ func Build(v *view.View) (*Index, error) {
 			for l := 1; l < len(levels); l++ {
 				g.lv[l] = b.coarsen(&g.lv[l-1], levels[l], vx.distinct)
 			}
+			g.whole, g.wholeFrom, g.wholeTo = b.total(&g.lv[0], ix.boundary, vx.distinct)
 			vx.groups[name] = g
 			if vi == 0 && len(g.lv[0].at) > 0 {
 				// The first view holds every flight: its span is the data's.
@@ -220,6 +233,30 @@ func (b *builder) coarsen(fine *level, size int64, distinct bool) level {
 	return out
 }
 
+// total merges a level's aggregates that start before end into one, and
+// returns the span it covers: from its first start to the end of the last
+// one merged ([0, 0) and no aggregate when none starts before end).
+func (b *builder) total(fine *level, end int64, distinct bool) (level, int64, int64) {
+	n := sort.Search(len(fine.at), func(i int) bool { return fine.at[i] >= end })
+	if n == 0 {
+		return level{}, 0, 0
+	}
+	for _, e := range fine.ent[:fine.off[n]] {
+		b.counts[e>>32] += int64(uint32(e))
+	}
+	if distinct {
+		for i := range n {
+			for w := 0; w < b.ix.words; w++ {
+				b.dst[w] |= fine.dst[i*b.ix.words+w]
+			}
+		}
+	}
+	out := level{off: []uint32{0}}
+	b.emit(&out, fine.at[0])
+	out.at, out.off, out.ent, out.dst = slices.Clip(out.at), slices.Clip(out.off), slices.Clip(out.ent), slices.Clip(out.dst)
+	return out, fine.at[0], fine.at[n-1] + levels[0]
+}
+
 // Boundary is the Unix second of the first hour the version does not cover.
 func (ix *Index) Boundary() int64 { return ix.boundary }
 
@@ -245,10 +282,28 @@ func (ix *Index) Range(view, group string, from, to int64) *Agg {
 	}
 	a.distinct = vx.distinct
 	to = min(to, ix.boundary)
-	if g := vx.groups[group]; g != nil && from < to {
+	g := vx.groups[group]
+	switch {
+	case g == nil || from >= to:
+	case len(g.whole.at) > 0 && from <= g.wholeFrom && to >= g.wholeTo:
+		// Every hour the group has before the boundary: one aggregate.
+		g.whole.merge(a, 0, ix.words)
+	default:
 		g.add(a, len(levels)-1, from, to, ix.words)
 	}
 	return a
+}
+
+// merge adds the level's aggregate i into a.
+func (lv *level) merge(a *Agg, i, words int) {
+	for _, e := range lv.ent[lv.off[i]:lv.off[i+1]] {
+		a.counts[e>>32] += int64(uint32(e))
+	}
+	if a.distinct {
+		for w, x := range lv.dst[i*words : (i+1)*words] {
+			a.dst[w] |= x
+		}
+	}
 }
 
 // add merges the aggregates of level l and finer over [from, to): whole
@@ -271,14 +326,7 @@ func (g *group) add(a *Agg, l int, from, to int64, words int) {
 	lv := &g.lv[l]
 	i := sort.Search(len(lv.at), func(i int) bool { return lv.at[i] >= from })
 	for ; i < len(lv.at) && lv.at[i] < to; i++ {
-		for _, e := range lv.ent[lv.off[i]:lv.off[i+1]] {
-			a.counts[e>>32] += int64(uint32(e))
-		}
-		if a.distinct {
-			for w, x := range lv.dst[i*words : (i+1)*words] {
-				a.dst[w] |= x
-			}
-		}
+		lv.merge(a, i, words)
 	}
 }
 
@@ -329,6 +377,17 @@ func (a *Agg) Each(fn func(delay int32, count int64)) {
 	for i, c := range a.counts {
 		if c != 0 {
 			fn(a.ix.delays[i], c)
+		}
+	}
+}
+
+// EachBin calls fn for every delay with flights, increasing, with its
+// sketch bin (flight.SketchBin) rather than the delay: what joining the
+// histogram with a speed sketch needs, without a logarithm per delay.
+func (a *Agg) EachBin(fn func(bin int32, count int64)) {
+	for i, c := range a.counts {
+		if c != 0 {
+			fn(a.ix.bins[i], c)
 		}
 	}
 }

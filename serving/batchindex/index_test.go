@@ -23,7 +23,8 @@ type event struct {
 // TestRangeIsExact builds a version of two nodes (buckets split over both)
 // from random flights over ~40 days, indexes it, and compares every answer
 // with one computed from the flights themselves: ranges inside an hour,
-// across day and 16-day edges, without bounds, and far past the data.
+// across day and 16-day edges, without bounds (the whole span, which one
+// aggregate answers), one hour short of it, and far past the data.
 func TestRangeIsExact(t *testing.T) {
 	rdb := testenv.Redis(t)
 	prefix := testenv.Prefix(t)
@@ -75,6 +76,9 @@ func TestRangeIsExact(t *testing.T) {
 		{start, start + 3600}, {start + 5*3600, start + 6*3600}, {start + 23*3600, start + 26*3600},
 		{start + 3600, start + 17*24*3600 + 7*3600}, {start + 15*24*3600, start + 33*24*3600},
 		{0, 1 << 40}, {start, boundary}, {boundary - 3600, boundary + 3600}, {start + 40*24*3600, start + 50*24*3600},
+		// Every hour before the boundary (one aggregate), and one hour
+		// short of it at either end (blocks, days and hours).
+		{start - 3600, boundary + 3600}, {start + 3600, boundary}, {start, boundary - 3600},
 	}
 	for i := 0; i < 40; i++ {
 		a := start + r.Int64N(42*24)*3600
