@@ -17,6 +17,7 @@
 #   RUNS            runs of each scheduler measurement, medians reported (1)
 #   SERVE_SECONDS   duration of each serve load (15; quick: 5)
 #   OPEN_RATE       open-loop requests/s (2000), CONNS connections (50)
+#   ALL_DATA_REQUESTS uncached requests of each query over all data (50)
 #   PHASES          scheduler,speed,batch,serve (all)
 #   BENCH_PORT_BASE first of 40 local ports for the roles (17300)
 #   BENCH_KEEP=1    keep the run's keys, streams and segments
@@ -43,7 +44,7 @@ go build -o bin/bench-report ./bench/report
 args=(-rows "${ROWS:-3000000}" -workers "${BATCH_WORKERS:-2}" -speed-workers "${SPEED_WORKERS:-2}"
   -partitions "${PARTITIONS:-8}" -flush-interval "${FLUSH_INTERVAL:-}" -encoding "${ENCODING:-arrow}"
   -tasks "${TASKS:-10000}" -leaves "${LEAVES:-1000}" -runs "${RUNS:-1}" -serve-seconds "${SERVE_SECONDS:-15}"
-  -open-rate "${OPEN_RATE:-2000}" -conns "${CONNS:-50}" -phases "${PHASES:-scheduler,speed,batch,serve}"
+  -open-rate "${OPEN_RATE:-2000}" -conns "${CONNS:-50}" -all-data-requests "${ALL_DATA_REQUESTS:-50}" -phases "${PHASES:-scheduler,speed,batch,serve}"
   -port-base "${BENCH_PORT_BASE:-17300}")
 [ "$quick" = 1 ] && args+=(-quick)
 [ "${BENCH_KEEP:-0}" = 1 ] && args+=(-keep)

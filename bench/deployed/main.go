@@ -43,6 +43,7 @@ type config struct {
 	Runs         int    `json:"runs"`
 	ServeSeconds int    `json:"serve_seconds"`
 	OpenRate     int    `json:"open_rate"`
+	AllData      int    `json:"all_data_requests"`
 	Conns        int    `json:"conns"`
 	PortBase     int    `json:"port_base"`
 	Phases       string `json:"phases"`
@@ -70,6 +71,7 @@ func main() {
 	flag.IntVar(&c.Runs, "runs", 1, "runs of each scheduler measurement (medians reported)")
 	flag.IntVar(&c.ServeSeconds, "serve-seconds", 15, "duration of each load of serve")
 	flag.IntVar(&c.OpenRate, "open-rate", 2000, "open-loop request rate")
+	flag.IntVar(&c.AllData, "all-data-requests", 50, "uncached requests of each query over all data, after the first")
 	flag.IntVar(&c.Conns, "conns", 50, "closed-loop connections (and open-loop senders)")
 	flag.IntVar(&c.PortBase, "port-base", 17300, "first of the 40 local ports used by the roles")
 	flag.StringVar(&c.Phases, "phases", "scheduler,speed,batch,serve", "phases to run (batch and serve need speed's replay, which always runs with them)")
@@ -673,10 +675,16 @@ func (b *bench) batch(ctx context.Context) error {
 	return nil
 }
 
-// serveLoad: the load generator on cache-defeating ranges, then
-// redis-benchmark GET on the same Redis.
+// serveLoad: the queries over all data, uncached, one at a time; the load
+// generator on cache-defeating ranges; then redis-benchmark GET on the same
+// Redis.
 func (b *bench) serveLoad(ctx context.Context) error {
 	out := map[string]any{}
+	all, err := b.allData(ctx, b.c.AllData)
+	if err != nil {
+		return fmt.Errorf("queries over all data: %w", err)
+	}
+	out["all_data"] = all
 	d := strconv.Itoa(b.c.ServeSeconds) + "s"
 	for _, mode := range []struct{ name, rate string }{{"closed", "0"}, {"open", strconv.Itoa(b.c.OpenRate)}} {
 		b.logf("serve: loadgen %s loop, %s", mode.name, d)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -159,19 +160,47 @@ func (ps *procs) noteExited(name string, st *os.ProcessState) {
 	}
 }
 
-// vmHWM is a live process's peak resident set (VmHWM), in MB.
-func vmHWM(pid int) (float64, bool) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return kb / 1024, err == nil
+// byName is the live role of that name, nil if none.
+func (ps *procs) byName(name string) *proc {
+	for _, p := range ps.live {
+		if p.name == name {
+			return p
 		}
 	}
-	return 0, false
+	return nil
+}
+
+// vmHWM is a live process's peak resident set (VmHWM), in MB.
+func vmHWM(pid int) (float64, bool) {
+	m, ok := procStatus(pid, "VmHWM")
+	return m["VmHWM"], ok
+}
+
+// vmRSS is a live process's resident set now (VmRSS) and its peak (VmHWM), in MB.
+func vmRSS(pid int) (rss, hwm float64, ok bool) {
+	m, ok := procStatus(pid, "VmRSS", "VmHWM")
+	return m["VmRSS"], m["VmHWM"], ok
+}
+
+// procStatus reads fields in kB of /proc/PID/status, in MB; ok when all were read.
+func procStatus(pid int, fields ...string) (map[string]float64, bool) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || !slices.Contains(fields, k) {
+			continue
+		}
+		kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+		if err != nil {
+			return nil, false
+		}
+		out[k] = kb / 1024
+	}
+	return out, len(out) == len(fields)
 }
