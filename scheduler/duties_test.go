@@ -90,7 +90,7 @@ func TestSweepResumesOldSubmissions(t *testing.T) {
 	e := newDutyEnv(t)
 	ctx := context.Background()
 	g := twoRoots(t, "resume")
-	if ok, err := e.store.Claim(ctx, g, e.queue, time.Hour); err != nil || !ok {
+	if ok, err := e.store.Claim(ctx, g, e.queue, time.Hour, state.Dispatch{}); err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	meta, err := e.store.Meta(ctx, g.ID)
@@ -136,7 +136,7 @@ func TestSweepRedispatchesDeadWorkersTasks(t *testing.T) {
 	e := newDutyEnv(t)
 	ctx := context.Background()
 	g := twoRoots(t, "redispatch")
-	if _, err := e.store.Submit(ctx, g, e.queue, time.Hour); err != nil {
+	if _, err := e.store.Submit(ctx, g, e.queue, time.Hour, state.Dispatch{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.store.Advertise(ctx, &state.WorkerInfo{ID: "live"}, time.Minute); err != nil {
@@ -185,7 +185,7 @@ func TestRedispatchGuards(t *testing.T) {
 	e := newDutyEnv(t)
 	ctx := context.Background()
 	g := twoRoots(t, "guards")
-	if _, err := e.store.Submit(ctx, g, e.queue, time.Hour); err != nil {
+	if _, err := e.store.Submit(ctx, g, e.queue, time.Hour, state.Dispatch{}); err != nil {
 		t.Fatal(err)
 	}
 	rec := NewTaskRecorder(e.rdb, e.sch.cfg.KeyPrefix, 0)

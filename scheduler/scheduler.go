@@ -36,6 +36,12 @@ type Config struct {
 	// ResumeAfter is the age after which a graph still "submitting" is taken
 	// to have lost its submitter and is finished by the sweeper (default 10 s).
 	ResumeAfter time.Duration
+	// Chunk is the most tasks of one graph dispatched as one asynq task
+	// when many are ready at once (default DefaultChunk; 1: one task per
+	// asynq task). The chunk size is also bounded by the ready tasks over
+	// the live workers' asynq slots, so that every slot gets work before
+	// tasks are grouped (state.Dispatch, enqueue_ready in common.lua).
+	Chunk int
 	// Periodic graphs, submitted by the leader only.
 	Periodic []Periodic
 	// Clock tells the sweeper and the periodic graphs the time (the real
@@ -51,6 +57,9 @@ type Config struct {
 const (
 	DefaultLeaseTTL      = 3 * time.Second
 	DefaultSweepInterval = time.Second
+	// DefaultChunk: see Config.Chunk and docs/benchmarks-scheduler.md
+	// ("Fifth pass") for the measurements it was chosen on.
+	DefaultChunk = 32
 )
 
 // DefaultDefaults are the defaults of a graph's tasks.
@@ -93,6 +102,9 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	if d.GraphTTL <= 0 {
 		d.GraphTTL = DefaultDefaults.GraphTTL
+	}
+	if cfg.Chunk <= 0 {
+		cfg.Chunk = DefaultChunk
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
@@ -157,27 +169,36 @@ func (s *Scheduler) Functions(ctx context.Context) (map[string]int, error) {
 	if err != nil {
 		return nil, err
 	}
+	return functions(ws), nil
+}
+
+func functions(ws []state.WorkerInfo) map[string]int {
 	fns := make(map[string]int)
 	for _, w := range ws {
 		for _, f := range w.Functions {
 			fns[f]++
 		}
 	}
-	return fns, nil
+	return fns
 }
 
 // Submit validates g (structure, and every function known to a live worker)
 // and starts it. Submitting a graph whose ID exists is a no-op that returns
 // the existing graph (Created false): the same graph submitted twice runs once.
 func (s *Scheduler) Submit(ctx context.Context, g *graph.Graph) (*Submitted, error) {
-	fns, err := s.Functions(ctx)
+	ws, err := s.store.LiveWorkers(ctx)
 	if err != nil {
 		return nil, err
 	}
+	fns := functions(ws)
 	if err := g.Validate(func(f string) bool { return fns[f] > 0 }); err != nil {
 		return nil, err
 	}
-	sub, err := s.store.Submit(ctx, withDefaults(g, s.cfg.Defaults), s.cfg.Queues.For(g.Priority), s.cfg.Defaults.GraphTTL)
+	d := state.Dispatch{Chunk: s.cfg.Chunk}
+	for _, w := range ws {
+		d.Slots += max(w.Concurrency, 1) // 1 for a worker that does not say (an older one)
+	}
+	sub, err := s.store.Submit(ctx, withDefaults(g, s.cfg.Defaults), s.cfg.Queues.For(g.Priority), s.cfg.Defaults.GraphTTL, d)
 	if err != nil {
 		return nil, err
 	}

@@ -100,11 +100,15 @@ func (w *sweeper) redispatch(ctx context.Context, running map[string]map[string]
 		live[wi.ID] = true
 	}
 	for id, r := range running {
-		for key, worker := range r {
+		for key, runner := range r {
+			worker, _ := state.ParseRunner(runner)
 			if live[worker] {
 				continue
 			}
-			ok, err := w.store.Redispatch(ctx, id, key, worker)
+			// Compare-and-set on the whole runner: a chunk's member is
+			// re-dispatched alone (attempt+1); the chunk, when asynq
+			// recovers it, skips it (start_batch's attempt check).
+			ok, err := w.store.Redispatch(ctx, id, key, runner)
 			if err != nil {
 				return fmt.Errorf("sweep: %w", err)
 			}

@@ -55,6 +55,28 @@ func (r *TaskRecorder) Start(ctx context.Context, p *taskq.Payload, attempt int,
 	return r.co.Start(ctx, p, attempt, worker)
 }
 
+// Chunk tasks: see state.StartReq, StartRes, CompleteReq, CompleteRes.
+type (
+	StartReq    = state.StartReq
+	StartRes    = state.StartRes
+	CompleteReq = state.CompleteReq
+	CompleteRes = state.CompleteRes
+)
+
+// StartMany is Start for the tasks of a chunk, in one batch.
+func (r *TaskRecorder) StartMany(ctx context.Context, reqs []StartReq) ([]StartRes, error) {
+	return r.co.StartMany(ctx, reqs)
+}
+
+// CompleteMany is Complete for tasks of a chunk, in one batch.
+func (r *TaskRecorder) CompleteMany(ctx context.Context, reqs []CompleteReq) ([]CompleteRes, error) {
+	return r.co.CompleteMany(ctx, reqs)
+}
+
+// Runner is the runner recorded for a task that worker starts as a member
+// of the chunk whose asynq task ID is chunk (state.Runner).
+func Runner(worker, chunk string) string { return state.Runner(worker, chunk) }
+
 // Complete stores task p's result (memo: it was already stored), applies
 // the complete event and enqueues the dependents that became ready.
 func (r *TaskRecorder) Complete(ctx context.Context, p *taskq.Payload, result []byte, memo bool) (Completion, error) {

@@ -155,7 +155,8 @@ func New(cfg Config, reg *Registry) (*Worker, error) {
 	cfg.CoalesceWindow = max(cfg.CoalesceWindow, 0)
 	w := &Worker{cfg: cfg, reg: reg, rec: scheduler.NewTaskRecorder(cfg.Redis, cfg.KeyPrefix, cfg.CoalesceWindow),
 		run: make(chan struct{}, cfg.Parallelism), m: m, log: cfg.Log.With("worker", cfg.ID)}
-	w.info = scheduler.WorkerInfo{ID: cfg.ID, Host: host, PID: os.Getpid(), Functions: reg.Names(), Queues: cfg.Queues.All(), Started: time.Now()}
+	w.info = scheduler.WorkerInfo{ID: cfg.ID, Host: host, PID: os.Getpid(), Functions: reg.Names(), Queues: cfg.Queues.All(), Started: time.Now(),
+		Concurrency: cfg.Concurrency}
 	return w, nil
 }
 
@@ -239,8 +240,12 @@ func (w *Worker) newServer(queues map[string]int, concurrency int) *asynq.Server
 	})
 }
 
-// ProcessTask is the asynq handler of graph tasks.
+// ProcessTask is the asynq handler of graph tasks: one task, or a chunk of
+// them (processChunk).
 func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	if taskq.IsChunk(t.Payload()) {
+		return w.processChunk(ctx, t.Payload())
+	}
 	p, err := taskq.DecodePayload(t.Payload())
 	if err != nil {
 		w.m.tasks.WithLabelValues("", outcomeInternal).Inc()
@@ -333,6 +338,15 @@ func (w *Worker) call(ctx context.Context, fn Func, p *taskq.Payload, deps [][]b
 // fail records the task's final failure, which fails its graph, and tells
 // asynq not to retry (the task is archived, visible in asynqmon).
 func (w *Worker) fail(ctx context.Context, p *taskq.Payload, cause error) error {
+	if err := w.recordFail(ctx, p, cause); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cause, asynq.SkipRetry)
+}
+
+// recordFail records task p's final failure, which fails its graph; the
+// error is only that of recording it.
+func (w *Worker) recordFail(ctx context.Context, p *taskq.Payload, cause error) error {
 	w.m.tasks.WithLabelValues(p.Func, outcomeFailed).Inc()
 	failed, err := w.rec.Fail(context.WithoutCancel(ctx), p.Graph, p.Key, cause.Error())
 	if err != nil {
@@ -342,5 +356,5 @@ func (w *Worker) fail(ctx context.Context, p *taskq.Payload, cause error) error 
 		w.m.graphsFailed.Inc()
 		w.log.Warn("graph failed", "graph", p.Graph, "key", p.Key, "err", cause)
 	}
-	return fmt.Errorf("%w: %w", cause, asynq.SkipRetry)
+	return nil
 }

@@ -84,6 +84,7 @@ func newSchedulerCmd(g *globals) *cobra.Command {
 	f.StringVar(&tokens.Read, "read-token", "", "bearer token of the API's GET endpoints, besides the admin token (empty: they need the admin token)")
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", scheduler.DefaultLeaseTTL, "leader lease TTL: a standby takes over within about this after the leader dies")
 	f.DurationVar(&cfg.SweepInterval, "sweep-interval", scheduler.DefaultSweepInterval, "how often the leader sweeps up after crashes")
+	f.IntVar(&cfg.Chunk, "chunk", scheduler.DefaultChunk, "most ready tasks of a graph dispatched as one asynq task (1: one task per asynq task); bounded by the ready tasks over the live workers' slots")
 	f.DurationVar(&cfg.Defaults.Timeout, "task-timeout", scheduler.DefaultDefaults.Timeout, "default timeout of one attempt of a task")
 	f.IntVar(&cfg.Defaults.MaxRetries, "task-retries", scheduler.DefaultDefaults.MaxRetries, "default number of retries of a failing task")
 	f.DurationVar(&cfg.Defaults.ResultTTL, "result-ttl", scheduler.DefaultDefaults.ResultTTL, "default lifetime of results in the store (memoization lasts as long)")

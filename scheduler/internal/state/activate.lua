@@ -5,15 +5,12 @@
 -- submitting (already activated, or cancelled meanwhile).
 if redis.call('HGET', META, 'state') ~= GS.submitting then return -1 end
 redis.call('HSET', META, 'state', GS.running, 'started', ARGV[2])
-local q, front = redis.call('HGET', META, 'queue'), is_front(META)
-local n = 0
+local ready = {}
 for i = 3, #ARGV do
-  local k = ARGV[i]
-  if transition(STATE, k, 'ready') then
-    enqueue(q, ARGV[1] .. ':' .. k, redis.call('HGET', MSG, k), ARGV[2], front)
-    n = n + 1
-  end
+  if transition(STATE, ARGV[i], 'ready') then ready[#ready + 1] = ARGV[i] end
 end
+enqueue_ready(META, MSG, ready, ARGV[2])
+local n = #ready
 if tonumber(redis.call('HGET', META, 'done')) >= tonumber(redis.call('HGET', META, 'total')) then
   finish(GS.done, ARGV[2])
 end

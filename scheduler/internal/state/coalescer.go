@@ -102,12 +102,73 @@ func (b *Coalescer) Complete(ctx context.Context, p *taskq.Payload, result []byt
 	return c.comp, c.err
 }
 
-// do queues c and waits for its batch. When ctx ends first, the call may
-// still take effect (like a command whose reply was not awaited): its caller
-// fails the attempt, and the retry is idempotent.
-func (b *Coalescer) do(ctx context.Context, c *call) error {
+// StartReq is one task of StartMany.
+type StartReq struct {
+	P       *taskq.Payload
+	Attempt int
+	Worker  string // the runner (Runner)
+}
+
+// StartRes is what Start returns, for one task of StartMany.
+type StartRes struct {
+	Action string
+	Deps   [][]byte
+	Err    error
+}
+
+// StartMany is Start for several tasks (a chunk's), queued together so that
+// they go in the same batch (unless it would exceed MaxBatch). The error
+// is the context's; each task's own is in its StartRes.
+func (b *Coalescer) StartMany(ctx context.Context, reqs []StartReq) ([]StartRes, error) {
+	calls := make([]*call, len(reqs))
+	for i, r := range reqs {
+		calls[i] = &call{p: r.P, attempt: r.Attempt, worker: r.Worker, done: make(chan struct{})}
+	}
+	if err := b.do(ctx, calls...); err != nil {
+		return nil, err
+	}
+	res := make([]StartRes, len(calls))
+	for i, c := range calls {
+		res[i] = StartRes{Action: c.action, Deps: c.deps, Err: c.err}
+	}
+	return res, nil
+}
+
+// CompleteReq is one task of CompleteMany.
+type CompleteReq struct {
+	P      *taskq.Payload
+	Result []byte
+	Memo   bool
+}
+
+// CompleteRes is what Complete returns, for one task of CompleteMany.
+type CompleteRes struct {
+	Completion
+	Err error
+}
+
+// CompleteMany is Complete for several tasks, queued together (StartMany).
+func (b *Coalescer) CompleteMany(ctx context.Context, reqs []CompleteReq) ([]CompleteRes, error) {
+	calls := make([]*call, len(reqs))
+	for i, r := range reqs {
+		calls[i] = &call{p: r.P, complete: true, result: r.Result, memo: r.Memo, done: make(chan struct{})}
+	}
+	if err := b.do(ctx, calls...); err != nil {
+		return nil, err
+	}
+	res := make([]CompleteRes, len(calls))
+	for i, c := range calls {
+		res[i] = CompleteRes{Completion: c.comp, Err: c.err}
+	}
+	return res, nil
+}
+
+// do queues calls and waits for their batches. When ctx ends first, the
+// calls may still take effect (like a command whose reply was not awaited):
+// the caller fails the attempt, and the retry is idempotent.
+func (b *Coalescer) do(ctx context.Context, calls ...*call) error {
 	b.mu.Lock()
-	b.queue = append(b.queue, c)
+	b.queue = append(b.queue, calls...)
 	switch {
 	case !b.busy:
 		b.busy = true
@@ -123,12 +184,14 @@ func (b *Coalescer) do(ctx context.Context, c *call) error {
 		}
 	}
 	b.mu.Unlock()
-	select {
-	case <-c.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for _, c := range calls {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }
 
 // flush sends batches until the queue is empty.

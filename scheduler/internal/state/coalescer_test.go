@@ -99,7 +99,7 @@ func newFanIn(t *testing.T) *fanIn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := store.Submit(ctx, filled(g, 1), queue, time.Hour)
+	sub, err := store.Submit(ctx, filled(g, 1), queue, time.Hour, state.Dispatch{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestBatchedMemoAndCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := store.Submit(ctx, filled(g, 0), queue, time.Hour)
+	sub, err := store.Submit(ctx, filled(g, 0), queue, time.Hour, state.Dispatch{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@
 -- finished. The cluster-wide counters are written once per batch.
 local now = ARGV[2]
 local out = {}
+local readies, order = {}, {} -- graph -> tasks made ready (enqueued at the end, in chunks)
 local ndone, nmemo = 0, 0
 local i = 3
 while i <= #ARGV do
@@ -27,7 +28,11 @@ while i <= #ARGV do
     local m = redis.call('HMGET', META, 'state', 'total')
     if m[1] == GS.running then
       outcome = 1
-      ready = ready_dependents(META, STATE, gkey(g, 'pending'), gkey(g, 'out'), gkey(g, 'msg'), k, now)
+      if not readies[g] then
+        readies[g] = {}
+        order[#order + 1] = g
+      end
+      ready = ready_dependents(STATE, gkey(g, 'pending'), gkey(g, 'out'), k, readies[g])
       if done >= tonumber(m[2]) then
         finish(g, GS.done, now)
         outcome = 2
@@ -37,6 +42,9 @@ while i <= #ARGV do
   out[#out + 1] = outcome
   out[#out + 1] = ready
 end
+-- A graph cannot finish with tasks ready, so each graph of order is still
+-- running here.
+for _, g in ipairs(order) do enqueue_ready(gkey(g, 'meta'), gkey(g, 'msg'), readies[g], now) end
 if ndone > 0 then redis.call('HINCRBY', P .. ':stats', 'tasks_done', ndone) end
 if nmemo > 0 then redis.call('HINCRBY', P .. ':stats', 'tasks_memoized', nmemo) end
 return out

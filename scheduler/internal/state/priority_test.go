@@ -28,7 +28,7 @@ func TestInteractiveAtHead(t *testing.T) {
 	store := state.New(rdb, prefix)
 	submit := func(g *graph.Graph) *state.Submission {
 		t.Helper()
-		sub, err := store.Submit(ctx, filled(g, 0), queues.For(g.Priority), time.Hour)
+		sub, err := store.Submit(ctx, filled(g, 0), queues.For(g.Priority), time.Hour, state.Dispatch{})
 		if err != nil {
 			t.Fatal(err)
 		}

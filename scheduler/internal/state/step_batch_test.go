@@ -42,7 +42,7 @@ func TestStepBatchMixed(t *testing.T) {
 		g.Tasks[i].Timeout = time.Minute
 		g.Tasks[i].MaxRetries = &retries
 	}
-	sub, err := s.Submit(ctx, g, queue, time.Hour)
+	sub, err := s.Submit(ctx, g, queue, time.Hour, Dispatch{})
 	if err != nil || sub.Enqueued != 2 {
 		t.Fatalf("submit: %v %+v", err, sub)
 	}

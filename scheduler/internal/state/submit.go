@@ -30,8 +30,8 @@ type Submission struct {
 // live graphTTL. It takes a handful of round trips whatever the size of
 // the graph (pipelines and scripts). A crash between the claim and the
 // activation leaves the graph submitting; Resume finishes the job.
-func (s *Store) Submit(ctx context.Context, g *graph.Graph, queue string, graphTTL time.Duration) (*Submission, error) {
-	created, err := s.Claim(ctx, g, queue, graphTTL)
+func (s *Store) Submit(ctx context.Context, g *graph.Graph, queue string, graphTTL time.Duration, d Dispatch) (*Submission, error) {
+	created, err := s.Claim(ctx, g, queue, graphTTL, d)
 	if err != nil {
 		return nil, err
 	}
@@ -46,10 +46,19 @@ func (s *Store) Submit(ctx context.Context, g *graph.Graph, queue string, graphT
 	return res, nil
 }
 
+// Dispatch is how a graph's ready tasks are handed to asynq (enqueue_ready
+// in common.lua): up to Chunk tasks per asynq task (a chunk), but no more
+// than needed to give each of the Slots asynq slots of the live workers
+// one (the zero value: one task per asynq task).
+type Dispatch struct {
+	Chunk int // the largest chunk (1 or less: no chunks)
+	Slots int // the live workers' asynq slots (their concurrency, summed) at submission
+}
+
 // Claim is Submit's first step: it creates graph g's record (submitting) and
 // stores its spec, unless the graph exists (false). A submitter that dies
 // right after it leaves a graph that Resume finishes.
-func (s *Store) Claim(ctx context.Context, g *graph.Graph, queue string, graphTTL time.Duration) (bool, error) {
+func (s *Store) Claim(ctx context.Context, g *graph.Graph, queue string, graphTTL time.Duration, d Dispatch) (bool, error) {
 	spec, err := json.Marshal(g)
 	if err != nil {
 		return false, fmt.Errorf("encode graph %s: %w", g.ID, err)
@@ -59,7 +68,7 @@ func (s *Store) Claim(ctx context.Context, g *graph.Graph, queue string, graphTT
 		prio = graph.Default
 	}
 	created, err := claimScript.Run(ctx, s.rdb, s.graphKeys(g.ID), g.ID, g.Name, string(prio), queue,
-		len(g.Tasks), nowNS(), graphTTL.Milliseconds(), spec).Int()
+		len(g.Tasks), nowNS(), graphTTL.Milliseconds(), spec, max(d.Chunk, 1), max(d.Slots, 1)).Int()
 	if err != nil {
 		return false, fmt.Errorf("claim graph %s: %w", g.ID, err)
 	}
@@ -103,6 +112,7 @@ func (s *Store) materialize(ctx context.Context, g *graph.Graph, queue string) (
 	out := make(map[string][]string)
 	var roots []string
 	ttl := g.ResultTTL.Milliseconds()
+	var tmax, rmax int64 = 1, 0 // a chunk's timeout per task (seconds) and retries
 	for _, t := range g.Tasks {
 		if memo[t.Key] {
 			w.add("state", t.Key, Done.Code())
@@ -128,12 +138,14 @@ func (s *Store) materialize(ctx context.Context, g *graph.Graph, queue string) (
 		w.add("state", t.Key, Waiting.Code())
 		w.add("pending", t.Key, pending)
 		w.add("msg", t.Key, m.Encode())
+		tmax = max(tmax, int64((m.Timeout+time.Second-1)/time.Second))
+		rmax = max(rmax, int64(m.Retry))
 	}
 	for k, ds := range out {
 		w.add("out", k, strings.Join(ds, "\n"))
 	}
 	w.flush()
-	w.pipe.HSet(ctx, s.key(g.ID, "meta"), "done", len(memo), "memo", len(memo))
+	w.pipe.HSet(ctx, s.key(g.ID, "meta"), "done", len(memo), "memo", len(memo), "tmax", tmax, "rmax", rmax)
 	if len(memo) > 0 {
 		w.pipe.HIncrBy(ctx, s.statsKey(), "tasks_memoized", int64(len(memo)))
 	}
@@ -324,10 +336,20 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (running []string
 		return nil, false, nil
 	}
 	attempts, _ := s.rdb.HGetAll(ctx, s.key(id, "attempt")).Result()
-	for _, k := range res[1:] {
-		var a int
-		_, _ = fmt.Sscan(attempts[k], &a)
-		running = append(running, taskq.TaskID(id, k, a))
+	seen := make(map[string]bool)
+	for i := 1; i+1 < len(res); i += 2 {
+		k, tid := res[i], ""
+		if _, chunk := ParseRunner(res[i+1]); chunk != "" {
+			tid = chunk // the chunk's members are all of this graph: cancel it once
+		} else {
+			var a int
+			_, _ = fmt.Sscan(attempts[k], &a)
+			tid = taskq.TaskID(id, k, a)
+		}
+		if !seen[tid] {
+			seen[tid] = true
+			running = append(running, tid)
+		}
 	}
 	return running, true, nil
 }

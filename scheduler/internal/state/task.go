@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -42,7 +43,27 @@ func (s *Store) Fail(ctx context.Context, id, key, errMsg string) (bool, error) 
 	return n == 1, nil
 }
 
-// Running returns the running tasks of graph id and their workers.
+// A task's runner, the value of its field in a graph's running hash, is the
+// ID of the worker that started it, followed for a task run as a member of
+// a chunk by a newline and the chunk's asynq task ID (a worker ID has no
+// newline): the sweeper reads the worker, Cancel the asynq task to cancel.
+
+// Runner returns the runner of a task started by worker, as a member of
+// the chunk whose asynq task ID is chunk ("" if not in a chunk).
+func Runner(worker, chunk string) string {
+	if chunk == "" {
+		return worker
+	}
+	return worker + "\n" + chunk
+}
+
+// ParseRunner splits a runner into the worker and the chunk's task ID.
+func ParseRunner(r string) (worker, chunk string) {
+	worker, chunk, _ = strings.Cut(r, "\n")
+	return worker, chunk
+}
+
+// Running returns the running tasks of graph id and their runners (Runner).
 func (s *Store) Running(ctx context.Context, id string) (map[string]string, error) {
 	m, err := s.rdb.HGetAll(ctx, s.key(id, "running")).Result()
 	if err != nil {

@@ -12,12 +12,15 @@ import (
 
 // WorkerInfo is what a live worker advertises.
 type WorkerInfo struct {
-	ID        string    `json:"id"`
-	Host      string    `json:"host"`
-	PID       int       `json:"pid"`
-	Functions []string  `json:"functions"`
-	Queues    []string  `json:"queues"`
-	Started   time.Time `json:"started"`
+	ID        string   `json:"id"`
+	Host      string   `json:"host"`
+	PID       int      `json:"pid"`
+	Functions []string `json:"functions"`
+	Queues    []string `json:"queues"`
+	// Concurrency is the tasks (asynq slots) the worker holds at once: the
+	// scheduler sizes chunks on the sum over live workers (Dispatch).
+	Concurrency int       `json:"concurrency,omitempty"`
+	Started     time.Time `json:"started"`
 }
 
 // Advertise records that worker w is alive for ttl; workers call it well
