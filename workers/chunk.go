@@ -130,7 +130,7 @@ func (w *Worker) runMember(ctx context.Context, fn Func, m member, deps [][]byte
 		}
 		start := time.Now()
 		w.m.running.Inc()
-		res, err := w.call(ctx, fn, p, deps)
+		res, err := w.call(ctx, fn, p, deps, retried)
 		w.m.running.Dec()
 		<-w.run
 		switch {

@@ -17,6 +17,10 @@ type Call struct {
 	// Deps are the results of the task's dependencies, in the order of its
 	// dependency keys (Arrow IPC streams for tabular results, by convention).
 	Deps [][]byte
+	// Retried is how many attempts of the task failed before this one (a
+	// function must read it here, not from asynq's context: a task run as
+	// a member of a chunk is retried by the worker, not by asynq).
+	Retried int
 }
 
 // Func computes a task's result. It must honour ctx (the task's timeout,

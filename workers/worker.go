@@ -282,7 +282,8 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	start := time.Now()
 	w.m.running.Inc()
-	res, err := w.call(ctx, fn, p, deps)
+	retried, _ := asynq.GetRetryCount(ctx)
+	res, err := w.call(ctx, fn, p, deps, retried)
 	w.m.running.Dec()
 	<-w.run
 	if err != nil {
@@ -290,7 +291,6 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			// Cancelled by asynq (graph cancelled, or shutdown): not a task failure.
 			return err
 		}
-		retried, _ := asynq.GetRetryCount(ctx)
 		maxRetry, _ := asynq.GetMaxRetry(ctx)
 		if errors.Is(err, ErrPermanent) || retried >= maxRetry {
 			return w.fail(ctx, p, err)
@@ -315,7 +315,7 @@ func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
 }
 
 // call runs fn under the task's timeout, turning a panic into an error.
-func (w *Worker) call(ctx context.Context, fn Func, p *taskq.Payload, deps [][]byte) (res []byte, err error) {
+func (w *Worker) call(ctx context.Context, fn Func, p *taskq.Payload, deps [][]byte, retried int) (res []byte, err error) {
 	if p.TimeoutMS > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(p.TimeoutMS)*time.Millisecond,
@@ -332,7 +332,7 @@ func (w *Worker) call(ctx context.Context, fn Func, p *taskq.Payload, deps [][]b
 			err = Permanent(fmt.Errorf("function %q panicked: %v\n%s", p.Func, r, debug.Stack()))
 		}
 	}()
-	return fn(ctx, Call{Graph: p.Graph, Key: p.Key, Args: p.Args, Deps: deps})
+	return fn(ctx, Call{Graph: p.Graph, Key: p.Key, Args: p.Args, Deps: deps, Retried: retried})
 }
 
 // fail records the task's final failure, which fails its graph, and tells

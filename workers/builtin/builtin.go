@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/tributary-dev/tributary/workers"
 )
 
@@ -98,8 +96,8 @@ func flaky(ctx context.Context, c workers.Call) ([]byte, error) {
 	if err != nil {
 		return nil, workers.Permanent(fmt.Errorf("flaky: %w", err))
 	}
-	if retried, _ := asynq.GetRetryCount(ctx); retried < n {
-		return nil, fmt.Errorf("flaky: attempt %d of %d fails on purpose", retried+1, n+1)
+	if c.Retried < n {
+		return nil, fmt.Errorf("flaky: attempt %d of %d fails on purpose", c.Retried+1, n+1)
 	}
 	return sum(ctx, workers.Call{Deps: c.Deps})
 }
