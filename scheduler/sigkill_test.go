@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/tributary-dev/tributary/scheduler"
 	"github.com/tributary-dev/tributary/scheduler/client"
 	"github.com/tributary-dev/tributary/scheduler/graph"
+	"github.com/tributary-dev/tributary/scheduler/taskq"
 )
 
 // proc is a tributary subprocess.
@@ -240,4 +242,73 @@ func TestSchedulerSIGKILL(t *testing.T) {
 	t.Logf("standby leads %v after the kill", time.Since(killed).Round(100*time.Millisecond))
 	checkResult(t, cs, id)
 	checkRedispatched(t, rdb, prefix, id, lost)
+}
+
+// TestWorkerSIGKILLMidChunk: a worker killed while it runs chunks (its 6
+// independent roots, on 4 slots, go as 3 chunks of 2: one const and one
+// 3 s sleep each): the members it completed stay done and are not run
+// again, the members it was running are re-dispatched alone, once each,
+// and run on another worker; the graph completes with the exact result
+// and every task counted once.
+func TestWorkerSIGKILLMidChunk(t *testing.T) {
+	rdb := testenv.Redis(t)
+	prefix := testenv.Prefix(t)
+	t.Cleanup(func() { cleanup(rdb, prefix) })
+	s := startScheduler(t, prefix, "scheduler")
+	c := client.New(s.url)
+	waitReady(t, c)
+	w1 := startWorker(t, prefix, "worker-1")
+	b := graph.New("chunk-sigkill")
+	var roots, fast, slow []string
+	for i := range 3 {
+		fast = append(fast, b.Task("const-"+strconv.Itoa(i), "const", strconv.Itoa(i+1)))
+		slow = append(slow, b.Task("sleep-"+strconv.Itoa(i), "sleepsum", "3s"))
+		roots = append(roots, fast[i], slow[i])
+	}
+	b.Task("root", "sum", nil, roots...)
+	g, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := submitWhenWorkersUp(t, c, g)
+	base := prefix + ":{" + prefix + "}:graph:" + id
+	waitFor(t, 30*time.Second, func() bool {
+		st, err := rdb.HMGet(context.Background(), base+":state", append(slices.Clone(fast), slow...)...).Result()
+		if err != nil {
+			return false
+		}
+		for i, v := range st {
+			if want := map[bool]string{true: "d", false: "r"}[i < len(fast)]; v != want {
+				return false
+			}
+		}
+		return true
+	})
+	run, err := rdb.HGetAll(context.Background(), base+":running").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range slow {
+		if w, chunk := scheduler.ParseRunner(run[k]); w != "worker-1" || !strings.HasSuffix(chunk, taskq.ChunkSuffix) {
+			t.Fatalf("runner of %s = %q, want worker-1 in a chunk", k, run[k])
+		}
+	}
+	w1.kill(t)
+	startWorker(t, prefix, "worker-2")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := c.Wait(ctx, id, 100*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != scheduler.GraphDone || st.Done != st.Total {
+		t.Fatalf("graph %+v: want done", st)
+	}
+	if r, err := c.Result(ctx, "root"); err != nil || string(r) != "6" {
+		t.Fatalf("root = %q (%v), want 6", r, err)
+	}
+	checkRedispatched(t, rdb, prefix, id, slow)
+	if n, err := rdb.HGet(ctx, prefix+":{"+prefix+"}:stats", "tasks_done").Int(); err != nil || n != len(g.Tasks) {
+		t.Fatalf("tasks_done = %d (%v), want %d: each task counted once", n, err, len(g.Tasks))
+	}
 }

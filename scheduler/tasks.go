@@ -77,6 +77,9 @@ func (r *TaskRecorder) CompleteMany(ctx context.Context, reqs []CompleteReq) ([]
 // of the chunk whose asynq task ID is chunk (state.Runner).
 func Runner(worker, chunk string) string { return state.Runner(worker, chunk) }
 
+// ParseRunner splits a runner into the worker and the chunk's asynq task ID.
+func ParseRunner(r string) (worker, chunk string) { return state.ParseRunner(r) }
+
 // Complete stores task p's result (memo: it was already stored), applies
 // the complete event and enqueues the dependents that became ready.
 func (r *TaskRecorder) Complete(ctx context.Context, p *taskq.Payload, result []byte, memo bool) (Completion, error) {
