@@ -16,5 +16,8 @@
 // Known gap: a worker that dies after asynq handed it a task but before the
 // task's start was recorded leaves a task the sweeper cannot see (it is not
 // "running" anywhere); asynq's own lease expiry brings it back, a minute or
-// more later, and the graph still completes with the right result.
+// more later, and the graph still completes with the right result. For a
+// chunk (several ready tasks of a graph in one asynq task, see Config.Chunk)
+// the gap is the time between asynq's dequeue and the one start batch of
+// all its members.
 package scheduler

@@ -60,6 +60,8 @@ const (
 	// DefaultChunk: see Config.Chunk and docs/benchmarks-scheduler.md
 	// ("Fifth pass") for the measurements it was chosen on.
 	DefaultChunk = 32
+	// MaxChunk bounds Config.Chunk.
+	MaxChunk = 1024
 )
 
 // DefaultDefaults are the defaults of a graph's tasks.
@@ -106,6 +108,9 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Chunk <= 0 {
 		cfg.Chunk = DefaultChunk
 	}
+	// A chunk's members are read with one HMGET (and Lua's unpack) in the
+	// enqueue script.
+	cfg.Chunk = min(cfg.Chunk, MaxChunk)
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
 	}

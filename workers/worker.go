@@ -27,10 +27,12 @@ type Config struct {
 	KeyPrefix string
 	// Queues to serve and their priorities (taskq.DefaultQueues(KeyPrefix) if zero).
 	Queues taskq.Queues
-	// Concurrency is the number of tasks a worker holds at once, from
+	// Concurrency is the number of asynq tasks a worker holds at once, from
 	// asynq's dequeue to asynq's done: the tasks whose functions run, and
 	// those in their state round trips (start, complete, asynq's done)
-	// around it (default DefaultConcurrency).
+	// around it (default DefaultConcurrency). An asynq task may be a chunk
+	// of several graph tasks (processChunk); the scheduler sizes chunks on
+	// the live workers' concurrency, which each worker advertises.
 	Concurrency int
 	// Parallelism bounds the functions run at once, among the Concurrency
 	// tasks held (default 2 x CPUs, at most Concurrency): CPU-bound (and
