@@ -246,7 +246,7 @@ func TestSchedulerSIGKILL(t *testing.T) {
 
 // TestWorkerSIGKILLMidChunk: a worker killed while it runs chunks (its 6
 // independent roots, on 4 slots, go as 3 chunks of 2: one const and one
-// 3 s sleep each): the members it completed stay done and are not run
+// 5 s sleep each): the members it completed stay done and are not run
 // again, the members it was running are re-dispatched alone, once each,
 // and run on another worker; the graph completes with the exact result
 // and every task counted once.
@@ -262,7 +262,7 @@ func TestWorkerSIGKILLMidChunk(t *testing.T) {
 	var roots, fast, slow []string
 	for i := range 3 {
 		fast = append(fast, b.Task("const-"+strconv.Itoa(i), "const", strconv.Itoa(i+1)))
-		slow = append(slow, b.Task("sleep-"+strconv.Itoa(i), "sleepsum", "3s"))
+		slow = append(slow, b.Task("sleep-"+strconv.Itoa(i), "sleepsum", "5s"))
 		roots = append(roots, fast[i], slow[i])
 	}
 	b.Task("root", "sum", nil, roots...)
