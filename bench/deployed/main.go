@@ -518,6 +518,10 @@ func (b *bench) replay(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	cpu0, err := b.speedCPU(ctx)
+	if err != nil {
+		return nil, err
+	}
 	b.logf("speed: tributary replay --speed max --limit %d --encoding %s", b.c.Rows, b.c.Encoding)
 	t0 := time.Now()
 	_, err = b.ps.run("replay", 30*time.Minute, b.c.Bin, "replay", "--data", b.c.Data, "--speed", "max",
@@ -535,11 +539,20 @@ func (b *bench) replay(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	cpu1, err := b.speedCPU(ctx)
+	if err != nil {
+		return nil, err
+	}
 	workers, err := b.speedMetrics(ctx)
 	if err != nil {
 		return nil, err
 	}
-	b.logf("speed: caught up %.1f s after the replay's end (%.0f events/s)", t2.Sub(t1).Seconds(), float64(applied)/t2.Sub(t0).Seconds())
+	// The speed workers' own CPU per million events: on a shared machine
+	// it moves far less with other load than the wall-clock rate does.
+	workers["cpu_seconds"] = round(cpu1-cpu0, 3)
+	workers["cpu_s_per_million_events"] = round((cpu1-cpu0)*1e6/float64(applied), 3)
+	b.logf("speed: caught up %.1f s after the replay's end (%.0f events/s; speed workers %.2f CPU s per 1M events)",
+		t2.Sub(t1).Seconds(), float64(applied)/t2.Sub(t0).Seconds(), workers["cpu_s_per_million_events"])
 	return map[string]any{
 		"events": applied, "replay_seconds": round(t1.Sub(t0).Seconds(), 3),
 		"replay_events_per_s":   round(float64(b.c.Rows)/t1.Sub(t0).Seconds(), 0),
@@ -575,6 +588,23 @@ func (b *bench) speedMetrics(ctx context.Context) (map[string]float64, error) {
 		out["flush_mean_ms"] = round(out["flush_seconds"]*1000/out["flushes"], 1)
 	}
 	return out, nil
+}
+
+// speedCPU sums the speed workers' process_cpu_seconds_total.
+func (b *bench) speedCPU(ctx context.Context) (float64, error) {
+	var sum float64
+	for i := 1; i <= b.c.SpeedWorkers; i++ {
+		txt, err := getText(ctx, "http://"+b.port(20+i)+"/metrics")
+		if err != nil {
+			return 0, err
+		}
+		v, ok := metricSum(txt, "process_cpu_seconds_total")
+		if !ok {
+			return 0, fmt.Errorf("speed-%d: no process_cpu_seconds_total in /metrics", i)
+		}
+		sum += v
+	}
+	return sum, nil
 }
 
 // caughtUp waits until every partition's committed offset is its stream's
