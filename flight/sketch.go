@@ -3,6 +3,7 @@ package flight
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
 )
@@ -50,6 +51,13 @@ var sketchMapping = func() *mapping.LogarithmicMapping {
 // delays of DDSketch index k-1, bin -k their negatives. Delays are whole
 // minutes, so |delay| >= 1 and every index is >= 0.
 func SketchBin(delay int32) int32 {
+	if delay > -binTableHalf && delay < binTableHalf {
+		return binTable[delay+binTableHalf]
+	}
+	return sketchBin(delay)
+}
+
+func sketchBin(delay int32) int32 {
 	switch {
 	case delay == 0:
 		return 0
@@ -59,6 +67,20 @@ func SketchBin(delay int32) int32 {
 		return -int32(sketchMapping.Index(float64(-delay))) - 1
 	}
 }
+
+// binTableHalf bounds the delays whose bin is looked up rather than
+// computed (a logarithm): every delay of the data set but a few hundred.
+const binTableHalf = 4096
+
+// binTable holds sketchBin(d) at d+binTableHalf for |d| < binTableHalf
+// (32 KiB). Like sketchMapping it is computed once and only read.
+var binTable = func() []int32 {
+	t := make([]int32, 2*binTableHalf)
+	for d := int32(-binTableHalf + 1); d < binTableHalf; d++ {
+		t[d+binTableHalf] = sketchBin(d)
+	}
+	return t
+}()
 
 // SketchBinValue returns the value that represents a bin: within α of every
 // delay that the bin holds.
@@ -75,34 +97,108 @@ func SketchBinValue(bin int32) float64 {
 
 // DelaySketch is a DDSketch of delays with relative accuracy
 // SketchRelativeAccuracy, kept as plain bin counts so that it merges by adding
-// counts: the speed layer stores the bins in Redis hashes and adds them with
-// HINCRBY. The zero value is empty and ready to use.
+// counts. The zero value is empty and ready to use.
+//
+// The bins are a slice kept sorted by bin: the speed layer merges and packs
+// millions of sketches (one per bucket and flush), and a sorted slice merges
+// in one linear walk and is packed in order with neither a map nor a sort. A
+// bucket holds a few dozen bins at most of the time (~750 at the very most),
+// 16 bytes each: a dense array over the bins' range would cost kilobytes per
+// bucket. Copying a DelaySketch shares its bins: use Clone to change a copy.
 type DelaySketch struct {
-	bins map[int32]int64
+	bins []Bin // increasing Bin, each N != 0
 	n    int64
 }
 
 // Add counts one delay.
 func (s *DelaySketch) Add(delay int32) { s.AddBin(SketchBin(delay), 1) }
 
-// AddBin adds n to a bin's count (merging stored bins).
+// AddBin adds n to a bin's count (merging stored bins). Adding bins in
+// increasing order, as a packed sketch is read, appends.
 func (s *DelaySketch) AddBin(bin int32, n int64) {
 	if n == 0 {
 		return
 	}
-	if s.bins == nil {
-		s.bins = make(map[int32]int64)
-	}
-	s.bins[bin] += n
 	s.n += n
+	l := len(s.bins)
+	if l == 0 || s.bins[l-1].Bin < bin {
+		s.bins = append(s.bins, Bin{Bin: bin, N: n})
+		return
+	}
+	i := s.search(bin)
+	if s.bins[i].Bin == bin {
+		s.bins[i].N += n
+		return
+	}
+	s.bins = slices.Insert(s.bins, i, Bin{Bin: bin, N: n})
 }
 
-// Merge adds o into s.
+// search returns the index of the first bin >= bin; the caller made sure
+// that one exists (the last bin is >= bin).
+func (s *DelaySketch) search(bin int32) int {
+	lo, hi := 0, len(s.bins)-1
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.bins[m].Bin < bin {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// Merge adds o into s, in one walk of both bin lists and without allocating
+// when s has the room.
 func (s *DelaySketch) Merge(o *DelaySketch) {
-	for b, c := range o.bins {
-		s.AddBin(b, c)
+	if len(o.bins) == 0 {
+		return
+	}
+	s.n += o.n
+	if len(s.bins) == 0 {
+		s.bins = append(s.bins, o.bins...)
+		return
+	}
+	// Count the bins of o that s lacks, grow s by that many, then merge
+	// from the back so that no bin of s is overwritten before it is read.
+	extra := 0
+	for i, j := 0, 0; j < len(o.bins); {
+		switch {
+		case i == len(s.bins) || o.bins[j].Bin < s.bins[i].Bin:
+			extra++
+			j++
+		case o.bins[j].Bin == s.bins[i].Bin:
+			i++
+			j++
+		default:
+			i++
+		}
+	}
+	i, j := len(s.bins)-1, len(o.bins)-1
+	s.bins = slices.Grow(s.bins, extra)[:len(s.bins)+extra]
+	for k := len(s.bins) - 1; j >= 0; k-- {
+		switch {
+		case i < 0 || o.bins[j].Bin > s.bins[i].Bin:
+			s.bins[k] = o.bins[j]
+			j--
+		case o.bins[j].Bin == s.bins[i].Bin:
+			s.bins[k] = Bin{Bin: s.bins[i].Bin, N: s.bins[i].N + o.bins[j].N}
+			i--
+			j--
+		default:
+			s.bins[k] = s.bins[i]
+			i--
+		}
 	}
 }
+
+// Clone returns a copy of s that shares nothing with it.
+func (s *DelaySketch) Clone() DelaySketch {
+	return DelaySketch{bins: slices.Clone(s.bins), n: s.n}
+}
+
+// Reset empties s, keeping its room for reuse.
+func (s *DelaySketch) Reset() { s.bins, s.n = s.bins[:0], 0 }
 
 // Count is the number of delays counted.
 func (s *DelaySketch) Count() int64 { return s.n }
@@ -111,7 +207,11 @@ func (s *DelaySketch) Count() int64 { return s.n }
 func (s *DelaySketch) Len() int { return len(s.bins) }
 
 // Each calls fn for every non-empty bin in increasing order of value.
-func (s *DelaySketch) Each(fn func(bin int32, count int64)) { eachSorted(s.bins, fn) }
+func (s *DelaySketch) Each(fn func(bin int32, count int64)) {
+	for _, b := range s.bins {
+		fn(b.Bin, b.N)
+	}
+}
 
 // Quantiles returns the value of the bin holding the nearest-rank quantile of
 // every q (the same rank as Histogram.Quantiles), so each result is within
@@ -120,10 +220,17 @@ func (s *DelaySketch) Quantiles(qs ...float64) (out []float64, ok bool) {
 	if s.n == 0 {
 		return nil, false
 	}
-	bins := rankKeys(s.bins, s.n, qs)
-	out = make([]float64, len(bins))
-	for i, b := range bins {
-		out[i] = SketchBinValue(b)
+	out = make([]float64, len(qs))
+	for i, q := range qs {
+		r := Rank(q, s.n)
+		var seen int64
+		for _, b := range s.bins {
+			seen += b.N
+			if seen >= r {
+				out[i] = SketchBinValue(b.Bin)
+				break
+			}
+		}
 	}
 	return out, true
 }

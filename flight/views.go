@@ -64,6 +64,16 @@ func (v View) Key(e *Event) string {
 	return e.Origin
 }
 
+// AppendKey appends v.Key(e) to buf: the same group, without a new string.
+func (v View) AppendKey(buf []byte, e *Event) []byte {
+	buf = append(buf, e.Origin...)
+	if v.Dim == ByRoute {
+		buf = append(buf, '-')
+		buf = append(buf, e.Destination...)
+	}
+	return buf
+}
+
 // BucketKey identifies one bucket of one view: a group and an hour.
 type BucketKey struct {
 	Group string

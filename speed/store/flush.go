@@ -85,7 +85,7 @@ func (w *Writer) Flush(ctx context.Context, f *Flush) error {
 }
 
 func (w *Writer) flush(ctx context.Context, f *Flush, st *State) error {
-	if err := st.load(ctx, w.rdb, w.keys, f.Partition, w.views, f.Buckets); err != nil {
+	if err := st.load(ctx, w.rdb, w.keys, f.Partition, w.views, f.Buckets, f.PrevMaxTime); err != nil {
 		return fmt.Errorf("flush partition %d: %w", f.Partition, err)
 	}
 	keys, args := w.build(f, st)
@@ -137,11 +137,18 @@ func (w *Writer) build(f *Flush, st *State) ([]string, []any) {
 		hour int64
 	}
 	fields := map[vh][]any{}
+	// Every packed value is a slice of one buffer, kept in st for the
+	// next flushes: a buffer per bucket was a few allocations each.
+	buf := st.buf[:0]
 	for id, d := range f.Buckets {
-		b := st.merge(id, w.views[id.View], d)
+		b := st.merge(id, d)
 		k := vh{id.View, id.Hour}
-		fields[k] = append(fields[k], id.Group, b.pack(nil))
+		start := len(buf)
+		buf = b.pack(buf)
+		// Growing buf moves it, not the bytes earlier values point to.
+		fields[k] = append(fields[k], id.Group, buf[start:len(buf):len(buf)])
 	}
+	st.buf = buf
 	for k, fv := range fields {
 		key := w.keys.Hour(f.Partition, w.views[k.view].Name, k.hour)
 		for len(fv) > 0 {

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 
 	"github.com/tributary-dev/tributary/flight"
 )
@@ -19,8 +19,21 @@ var errPacked = errors.New("malformed packed bucket")
 type state struct {
 	stats  flight.Stats
 	sketch flight.DelaySketch
-	// dests is nil for views that do not count distinct destinations.
-	dests map[string]struct{}
+	// dests are the distinct destinations, sorted as pack writes them (a
+	// flush packs every bucket it touches: sorting a set each time cost
+	// more than keeping it sorted); empty for views that do not count them.
+	dests []string
+}
+
+// addDest adds a destination to s's sorted set.
+func (s *state) addDest(d string) {
+	if n := len(s.dests); n == 0 || s.dests[n-1] < d {
+		s.dests = append(s.dests, d) // in order: as a packed bucket is read
+		return
+	}
+	if i, found := slices.BinarySearch(s.dests, d); !found {
+		s.dests = slices.Insert(s.dests, i, d)
+	}
 }
 
 // pack encodes s, appending to buf:
@@ -41,13 +54,8 @@ func (s *state) pack(buf []byte) []byte {
 		buf = binary.AppendUvarint(buf, uint64(n))
 		prev = bin
 	})
-	ds := make([]string, 0, len(s.dests))
-	for d := range s.dests {
-		ds = append(ds, d)
-	}
-	sort.Strings(ds)
-	buf = binary.AppendUvarint(buf, uint64(len(ds)))
-	for _, d := range ds {
+	buf = binary.AppendUvarint(buf, uint64(len(s.dests)))
+	for _, d := range s.dests {
 		buf = binary.AppendUvarint(buf, uint64(len(d)))
 		buf = append(buf, d...)
 	}
@@ -57,6 +65,16 @@ func (s *state) pack(buf []byte) []byte {
 // unpack decodes a packed bucket, adding its stats and bins to stats and
 // sketch and its destinations to dests when dests is not nil.
 func unpack(p []byte, stats *flight.Stats, sketch *flight.DelaySketch, dests map[string]struct{}) error {
+	var add func([]byte)
+	if dests != nil {
+		add = func(d []byte) { dests[string(d)] = struct{}{} }
+	}
+	return unpackTo(p, stats, sketch, add)
+}
+
+// unpackTo is unpack calling addDest, when not nil, with every destination
+// (in the sorted order pack wrote them; the bytes are p's).
+func unpackTo(p []byte, stats *flight.Stats, sketch *flight.DelaySketch, addDest func([]byte)) error {
 	if len(p) == 0 || p[0] != packedVersion {
 		return fmt.Errorf("%w: version", errPacked)
 	}
@@ -109,8 +127,8 @@ func unpack(p []byte, stats *flight.Stats, sketch *flight.DelaySketch, dests map
 		if err != nil || uint64(len(p)) < l {
 			return fmt.Errorf("%w: destination", errPacked)
 		}
-		if dests != nil {
-			dests[string(p[:l])] = struct{}{}
+		if addDest != nil {
+			addDest(p[:l])
 		}
 		p = p[l:]
 	}

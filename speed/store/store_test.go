@@ -14,9 +14,17 @@ import (
 	"github.com/tributary-dev/tributary/speed/store"
 )
 
+// pending is the flush of one event after offset prev, by an aggregate
+// started as a worker starts one, from the committed progress: after a
+// flush (prev >= 0), the event time these flushes commit.
 func pending(prev, off int64, delay int32) agg.Pending {
-	a := agg.New(flight.Views(), int64(time.Hour/time.Microsecond), agg.Progress{Offset: prev})
-	a.Message(off, []flight.Event{{ID: "x", Time: time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(),
+	at := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	from := agg.Progress{Offset: prev}
+	if prev >= 0 {
+		from.MaxTime = at
+	}
+	a := agg.New(flight.Views(), int64(time.Hour/time.Microsecond), from)
+	a.Message(off, []flight.Event{{ID: "x", Time: at,
 		Origin: "ATL", Destination: "LAX", Delay: delay, Distance: 1, Producer: "p", Seq: uint64(off + 1)}})
 	return a.Pending()
 }
