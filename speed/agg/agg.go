@@ -90,9 +90,10 @@ type Partition struct {
 	seqs             *dedup.Seqs
 
 	buckets    map[BucketID]*Delta
-	spare      [][]*Delta // per view, deltas of committed flushes, emptied, for reuse
-	keyBuf     []byte     // a group key being built
-	groups     map[string]string
+	spare      [][]*Delta               // per view, deltas of committed flushes, emptied, for reuse
+	keyBuf     []byte                   // a group key being built
+	groups     []map[string]*groupCache // per view, by group key
+	gen        uint64                   // flushes committed: a groupCache of another is stale
 	quarantine []Quarantined
 	counters   Counters
 	refused    Refused
@@ -110,7 +111,8 @@ func New(views []flight.View, lateness int64, from Progress) *Partition {
 	p := &Partition{
 		views: views, lateness: lateness,
 		committedOffset: from.Offset, committedMaxTime: from.MaxTime, offset: from.Offset, maxTime: from.MaxTime,
-		seqs: dedup.New(from.Seqs), buckets: map[BucketID]*Delta{}, groups: map[string]string{}, spare: make([][]*Delta, len(views)),
+		seqs: dedup.New(from.Seqs), buckets: map[BucketID]*Delta{},
+		groups: make([]map[string]*groupCache, len(views)), spare: make([][]*Delta, len(views)),
 		refused: Refused{Counts: map[Refusal]int64{}, Samples: map[string]Sample{}},
 	}
 	return p
@@ -213,12 +215,7 @@ func (p *Partition) apply(e *flight.Event) {
 	hour := flight.Hour(e.Time)
 	bin := flight.SketchBin(e.Delay)
 	for vi, v := range p.views {
-		id := BucketID{View: vi, Group: p.group(v, e), Hour: hour}
-		d := p.buckets[id]
-		if d == nil {
-			d = p.newDelta(vi, v)
-			p.buckets[id] = d
-		}
+		d := p.delta(vi, v, e, hour)
 		d.Stats.Add(e.Delay)
 		d.Sketch.AddBin(bin, 1)
 		if d.Dests != nil {
@@ -231,27 +228,62 @@ func (p *Partition) apply(e *flight.Event) {
 // worker's default --max-pending-buckets is 4,096), a few MB.
 const maxSpare = 8192
 
-// maxGroups bounds the group keys p keeps (see group): far more than the
+// groupCache is what p remembers of one group of a view: its key, and the
+// delta of the hour it last took an event in (events come in time order,
+// so the next one of the group is almost always in the same hour).
+type groupCache struct {
+	group string
+	gen   uint64 // p.gen when d was taken: d is p's until the next commit
+	hour  int64
+	d     *Delta
+	// maxHour is the latest hour of the group's buckets in generation gen.
+	maxHour int64
+}
+
+// maxGroups bounds the groups p remembers per view: far more than the
 // routes of a partition (a few hundred), so that only a stream of made-up
 // airports ever clears them.
 const maxGroups = 1 << 16
 
-// group returns e's group in view v. A view whose key is built (a route:
-// origin and destination) is built in a reused buffer and looked up among
-// the keys seen before, so that an event costs no new string: the speed
-// worker applies hundreds of thousands of events a second, and the
-// allocations were a fifth of its CPU.
-func (p *Partition) group(v flight.View, e *flight.Event) string {
+// delta returns the delta of e's bucket in view vi. The group key is built
+// in a reused buffer and looked up among the groups seen before, which
+// also gives the group's current delta without a lookup of its bucket: the
+// speed worker applies hundreds of thousands of events a second, and a new
+// string per event and two map lookups per event and view were a third of
+// its aggregation's CPU.
+func (p *Partition) delta(vi int, v flight.View, e *flight.Event, hour int64) *Delta {
 	p.keyBuf = v.AppendKey(p.keyBuf[:0], e)
-	if g, ok := p.groups[string(p.keyBuf)]; ok { // no allocation: a lookup
-		return g
+	gs := p.groups[vi]
+	g := gs[string(p.keyBuf)] // no allocation: a lookup
+	if g == nil {
+		if gs == nil || len(gs) >= maxGroups {
+			gs = make(map[string]*groupCache)
+			p.groups[vi] = gs
+		}
+		g = &groupCache{group: string(p.keyBuf)}
+		gs[g.group] = g
 	}
-	if len(p.groups) >= maxGroups {
-		clear(p.groups)
+	switch {
+	case g.gen == p.gen && g.d != nil && g.hour == hour:
+		return g.d
+	case g.gen != p.gen || hour > g.maxHour:
+		// The group has no bucket of this hour yet: the buckets were
+		// emptied by a commit since it last took an event, or the hour is
+		// after every hour it took one in since (most events of a route
+		// are the first of their bucket: no lookup for them).
+		d := p.newDelta(vi, v)
+		p.buckets[BucketID{View: vi, Group: g.group, Hour: hour}] = d
+		g.d, g.gen, g.hour, g.maxHour = d, p.gen, hour, hour
+		return d
 	}
-	g := string(p.keyBuf)
-	p.groups[g] = g
-	return g
+	id := BucketID{View: vi, Group: g.group, Hour: hour}
+	d := p.buckets[id]
+	if d == nil {
+		d = p.newDelta(vi, v)
+		p.buckets[id] = d
+	}
+	g.d, g.hour = d, hour
+	return d
 }
 
 // newDelta returns an empty delta for view vi, reusing a committed one.
@@ -333,6 +365,7 @@ func (p *Partition) Pending() Pending {
 func (p *Partition) Committed() {
 	p.committedOffset = p.offset
 	p.committedMaxTime = p.maxTime
+	p.gen++ // the groups' deltas are emptied below
 	// The deltas are emptied and kept for the next flushes, with their
 	// sketches' and sets' room: a flush of a catching-up partition writes
 	// thousands of buckets, and allocating them anew was most of the

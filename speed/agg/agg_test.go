@@ -1,6 +1,8 @@
 package agg
 
 import (
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -133,4 +135,46 @@ func TestFutureMeasuredFromProducerClock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeltasReusedAfterCommit: the deltas a commit empties and reuses start
+// the next flush exactly as new ones (no stats, bins or destinations of the
+// previous flush), and the pending flush knows the committed highest event
+// time.
+func TestDeltasReusedAfterCommit(t *testing.T) {
+	batches := [][]flight.Event{
+		{ev(1, 0, "ATL", "LAX", 5), ev(2, 1, "ATL", "ORD", 40), ev(3, 2, "BOS", "ATL", -7), ev(4, 70, "ATL", "JFK", 0)},
+		{ev(5, 71, "ATL", "LAX", 12), ev(6, 72, "BOS", "SFO", 3)},
+		{ev(7, 73, "ATL", "ORD", -1), ev(8, 130, "SEA", "ATL", 200), ev(9, 74, "ATL", "ORD", 8), ev(10, 131, "ATL", "ORD", 2), ev(11, 75, "ATL", "ORD", 4)},
+	}
+	p := New(flight.Views(), int64(time.Hour/time.Microsecond), Progress{Offset: -1, MaxTime: 42})
+	wantPrevMax := int64(42)
+	for i, b := range batches {
+		p.Message(int64(i), b)
+		got := p.Pending()
+		fresh := New(flight.Views(), int64(time.Hour/time.Microsecond), Progress{Offset: -1})
+		fresh.Message(int64(i), b)
+		want := fresh.Pending()
+		if got.PrevMaxTime != wantPrevMax {
+			t.Fatalf("flush %d: PrevMaxTime %d, want %d", i, got.PrevMaxTime, wantPrevMax)
+		}
+		if len(got.Buckets) != len(want.Buckets) {
+			t.Fatalf("flush %d: %d buckets, want %d", i, len(got.Buckets), len(want.Buckets))
+		}
+		for id, w := range want.Buckets {
+			g := got.Buckets[id]
+			if g == nil || g.Stats != w.Stats || !slices.Equal(sketchBins(&g.Sketch), sketchBins(&w.Sketch)) || g.Sketch.Count() != w.Sketch.Count() ||
+				!maps.Equal(g.Dests, w.Dests) || (g.Dests == nil) != (w.Dests == nil) {
+				t.Fatalf("flush %d bucket %v: %+v, want %+v", i, id, g, w)
+			}
+		}
+		wantPrevMax = got.MaxTime
+		p.Committed()
+	}
+}
+
+func sketchBins(s *flight.DelaySketch) []flight.Bin {
+	var out []flight.Bin
+	s.Each(func(b int32, n int64) { out = append(out, flight.Bin{Bin: b, N: n}) })
+	return out
 }

@@ -140,8 +140,9 @@ func (w *Writer) build(f *Flush, st *State) ([]string, []any) {
 	// Every packed value is a slice of one buffer, kept in st for the
 	// next flushes: a buffer per bucket was a few allocations each.
 	buf := st.buf[:0]
-	for id, d := range f.Buckets {
-		b := st.merge(id, d)
+	for _, t := range st.touched {
+		b, id := t.b, t.id
+		b.merge(t.d)
 		k := vh{id.View, id.Hour}
 		start := len(buf)
 		buf = b.pack(buf)

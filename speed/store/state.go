@@ -22,7 +22,8 @@ import (
 // event can reach any more. Not safe for concurrent use.
 type State struct {
 	buckets map[agg.BucketID]*state
-	buf     []byte // the packed values of the last flush (see Writer.build)
+	buf     []byte    // the packed values of the last flush (see Writer.build)
+	touched []touched // the buckets of the last flush (see load)
 }
 
 // NewState returns an empty state.
@@ -32,7 +33,7 @@ func NewState() *State { return &State{buckets: map[agg.BucketID]*state{}} }
 func (s *State) Len() int { return len(s.buckets) }
 
 // Reset forgets every bucket (after a refused or failed flush, or a lost lease).
-func (s *State) Reset() { clear(s.buckets) }
+func (s *State) Reset() { clear(s.buckets); s.touched = s.touched[:0] }
 
 // Evict drops the buckets of the hours that end at or before watermark (µs):
 // events older than the watermark are late and not applied, so those
@@ -50,33 +51,36 @@ func (s *State) Evict(watermark int64) {
 	}
 }
 
-// load reads from Redis the buckets of pending, partition p's, that s does
-// not hold, in one pipelined round trip (one HMGET per hour hash). A bucket
-// of an hour after committedMax (the partition's committed highest event
-// time, µs) cannot be in Redis: a flush writes its buckets and that time in
-// one script, and no applied event was in such an hour. Such buckets start
-// empty without a read: the hours a partition catches up on are all new,
-// and reading them was an eighth of the worker's CPU and half its Redis
-// commands.
+// load finds the state of every bucket of pending, partition p's, in s
+// and lists them in s.touched with their deltas. Those s does not hold are
+// read from Redis in one pipelined round trip (one HMGET per hour hash),
+// except when their hour comes after committedMax (the partition's
+// committed highest event time, µs): such a bucket cannot be in Redis,
+// since a flush writes its buckets and that time in one script and no
+// applied event was in such an hour, so it starts empty. The hours a
+// partition catches up on are all new: reading them was an eighth of the
+// worker's CPU and half its Redis commands.
 func (s *State) load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys, p int, views []flight.View, pending map[agg.BucketID]*agg.Delta, committedMax int64) error {
 	type vh struct {
 		view int
 		hour int64
 	}
-	var missing map[vh][]string
-	for id := range pending {
-		if _, ok := s.buckets[id]; ok {
-			continue
+	s.touched = s.touched[:0]
+	var missing map[vh][]int // indexes into s.touched
+	for id, d := range pending {
+		b := s.buckets[id]
+		if b == nil && id.Hour*1e6 > committedMax {
+			b = &state{}
+			s.buckets[id] = b
 		}
-		if id.Hour*1e6 > committedMax {
-			s.buckets[id] = &state{}
-			continue
+		if b == nil {
+			if missing == nil {
+				missing = map[vh][]int{}
+			}
+			k := vh{id.View, id.Hour}
+			missing[k] = append(missing[k], len(s.touched))
 		}
-		if missing == nil {
-			missing = map[vh][]string{}
-		}
-		k := vh{id.View, id.Hour}
-		missing[k] = append(missing[k], id.Group)
+		s.touched = append(s.touched, touched{id: id, d: d, b: b})
 	}
 	if len(missing) == 0 {
 		return nil
@@ -84,48 +88,55 @@ func (s *State) load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys,
 	pipe := rdb.Pipeline()
 	type read struct {
 		vh
-		groups []string
-		cmd    *redis.SliceCmd
+		idx []int
+		cmd *redis.SliceCmd
 	}
 	reads := make([]read, 0, len(missing))
-	for k, gs := range missing {
-		reads = append(reads, read{k, gs, pipe.HMGet(ctx, keys.Hour(p, views[k.view].Name, k.hour), gs...)})
+	for k, idx := range missing {
+		groups := make([]string, len(idx))
+		for j, i := range idx {
+			groups[j] = s.touched[i].id.Group
+		}
+		reads = append(reads, read{k, idx, pipe.HMGet(ctx, keys.Hour(p, views[k.view].Name, k.hour), groups...)})
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("load buckets: %w", err)
 	}
 	for _, r := range reads {
 		vals := r.cmd.Val()
-		for i, g := range r.groups {
+		for j, i := range r.idx {
+			id := s.touched[i].id
 			b := &state{}
-			if i < len(vals) {
-				if v, ok := vals[i].(string); ok {
+			if j < len(vals) {
+				if v, ok := vals[j].(string); ok {
 					var addDest func([]byte)
 					if views[r.view].DistinctDestinations {
 						addDest = func(d []byte) { b.addDest(string(d)) }
 					}
 					if err := unpackTo([]byte(v), &b.stats, &b.sketch, addDest); err != nil {
-						return fmt.Errorf("load bucket %s %s %d: %w", views[r.view].Name, g, r.hour, err)
+						return fmt.Errorf("load bucket %s %s %d: %w", views[r.view].Name, id.Group, r.hour, err)
 					}
 				}
 			}
-			s.buckets[agg.BucketID{View: r.view, Group: g, Hour: r.hour}] = b
+			s.buckets[id] = b
+			s.touched[i].b = b
 		}
 	}
 	return nil
 }
 
-// merge adds d into the bucket id (loaded before) and returns it.
-func (s *State) merge(id agg.BucketID, d *agg.Delta) *state {
-	b := s.buckets[id]
-	if b == nil { // not loaded: only when the caller skipped load
-		b = &state{}
-		s.buckets[id] = b
-	}
+// touched is one bucket of a flush: its delta and its state in the State.
+type touched struct {
+	id agg.BucketID
+	d  *agg.Delta
+	b  *state
+}
+
+// merge adds d into b.
+func (b *state) merge(d *agg.Delta) {
 	b.stats.Merge(d.Stats)
 	b.sketch.Merge(&d.Sketch)
 	for dst := range d.Dests { // nil for views that do not count them
 		b.addDest(dst)
 	}
-	return b
 }

@@ -227,3 +227,85 @@ func TestOwnerStateAcrossFlushes(t *testing.T) {
 		t.Fatalf("state holds %d buckets after a refused flush", st.Len())
 	}
 }
+
+// TestNewOwnerMergesCommittedHours: an owner that takes a partition over
+// starts with an empty State and its committed progress. The buckets of the
+// hours up to the committed highest event time may be in Redis and are
+// merged with them; those of later hours cannot be (the script writes
+// buckets and that time together) and start empty. Every bucket comes out
+// as the sum of both owners' events.
+func TestNewOwnerMergesCommittedHours(t *testing.T) {
+	rdb := testenv.Redis(t)
+	ctx := context.Background()
+	prefix := testenv.Prefix(t)
+	keys := keyspace.New(prefix)
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, keys.Base()+"*") })
+	w := store.NewWriter(rdb, keys, flight.Views(), 0)
+	r := store.NewReader(rdb, prefix, 1)
+	t0 := time.Date(2001, 1, 1, 5, 0, 0, 0, time.UTC)
+	ev := func(seq uint64, dest string, delay int32, at time.Duration) flight.Event {
+		return flight.Event{ID: "x", Time: t0.Add(at).UnixMicro(), Origin: "ATL", Destination: dest, Delay: delay, Distance: 1, Producer: "p", Seq: seq}
+	}
+	owners := []struct {
+		name   string
+		events []flight.Event
+	}{
+		{"x", []flight.Event{ev(1, "LAX", 10, 10*time.Minute), ev(2, "JFK", -4, 50*time.Minute), ev(3, "LAX", 0, 55*time.Minute)}},
+		// y: the hour x wrote (ATL-LAX and ATL there already), an earlier
+		// hour within the lateness, and a later one.
+		{"y", []flight.Event{ev(4, "LAX", 7, 58*time.Minute), ev(5, "SFO", 3, -time.Minute), ev(6, "LAX", 90, 70*time.Minute), ev(7, "JFK", 15, 59*time.Minute)}},
+	}
+	type bk struct {
+		view, group string
+		hour        int64
+	}
+	want := map[bk]*flight.Stats{}
+	wantDests := map[int64]map[string]bool{}
+	for i, o := range owners {
+		l, err := lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), o.name, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from, err := store.Load(ctx, rdb, keys, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := agg.New(flight.Views(), int64(time.Hour/time.Microsecond), from)
+		a.Message(int64(i), o.events)
+		f := &store.Flush{Partition: 0, Lease: l.Value(), Token: l.Token, State: store.NewState(), Pending: a.Pending()}
+		if err := w.Flush(ctx, f); err != nil {
+			t.Fatalf("%s: %v", o.name, err)
+		}
+		if _, err := rdb.Del(ctx, keys.Lease(0)).Result(); err != nil { // x leaves
+			t.Fatal(err)
+		}
+		for _, e := range o.events {
+			h := flight.Hour(e.Time)
+			for _, k := range []bk{{"airport_hour", "ATL", h}, {"route_hour", "ATL-" + e.Destination, h}} {
+				if want[k] == nil {
+					want[k] = &flight.Stats{}
+				}
+				want[k].Add(e.Delay)
+			}
+			if wantDests[h] == nil {
+				wantDests[h] = map[string]bool{}
+			}
+			wantDests[h][e.Destination] = true
+		}
+	}
+	for k, s := range want {
+		b, err := r.Bucket(ctx, k.view, k.group, k.hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Stats != *s || b.Sketch.Count() != s.Count {
+			t.Errorf("bucket %v: %+v, want %+v", k, b.Stats, *s)
+		}
+		if k.view == "airport_hour" && b.Distinct != int64(len(wantDests[k.hour])) {
+			t.Errorf("bucket %v: %d destinations, want %d", k, b.Distinct, len(wantDests[k.hour]))
+		}
+	}
+	if len(want) != 7 {
+		t.Fatalf("%d buckets expected, the test wants 7", len(want))
+	}
+}
