@@ -88,7 +88,10 @@ func (w *Writer) flush(ctx context.Context, f *Flush, st *State) error {
 	if err := st.load(ctx, w.rdb, w.keys, f.Partition, w.views, f.Buckets, f.PrevMaxTime); err != nil {
 		return fmt.Errorf("flush partition %d: %w", f.Partition, err)
 	}
-	keys, args := w.build(f, st)
+	keys, args, err := w.build(f, st)
+	if err != nil {
+		return fmt.Errorf("flush partition %d: %w", f.Partition, err)
+	}
 	res, err := w.script.Run(ctx, w.rdb, keys, args...).Slice()
 	if err != nil {
 		return fmt.Errorf("flush partition %d: %w", f.Partition, err)
@@ -119,7 +122,7 @@ func (w *Writer) flush(ctx context.Context, f *Flush, st *State) error {
 //	Q key n entry...            (RPUSH, capped)
 //
 // Every "key" is an index into KEYS.
-func (w *Writer) build(f *Flush, st *State) ([]string, []any) {
+func (w *Writer) build(f *Flush, st *State) ([]string, []any, error) {
 	keys := []string{w.keys.Lease(f.Partition), w.keys.Partition(f.Partition), w.keys.Quarantine(f.Partition)}
 	c := f.Counters
 	args := []any{f.Lease, f.Token, f.PrevOffset, f.Offset, f.MaxTime, w.ttl.Milliseconds(), QuarantineCap,
@@ -140,14 +143,19 @@ func (w *Writer) build(f *Flush, st *State) ([]string, []any) {
 	// Every packed value is a slice of one buffer, kept in st for the
 	// next flushes: a buffer per bucket was a few allocations each.
 	buf := st.buf[:0]
-	for _, t := range st.touched {
-		b, id := t.b, t.id
-		b.merge(t.d)
-		k := vh{id.View, id.Hour}
+	for i := range st.touched {
+		t := &st.touched[i]
+		b, err := st.merged(t, w.views[t.id.View])
+		if err != nil {
+			return nil, nil, err
+		}
 		start := len(buf)
 		buf = b.pack(buf)
 		// Growing buf moves it, not the bytes earlier values point to.
-		fields[k] = append(fields[k], id.Group, buf[start:len(buf):len(buf)])
+		packed := buf[start:len(buf):len(buf)]
+		st.buckets[t.id] = string(packed)
+		k := vh{t.id.View, t.id.Hour}
+		fields[k] = append(fields[k], t.id.Group, packed)
 	}
 	st.buf = buf
 	for k, fv := range fields {
@@ -173,7 +181,7 @@ func (w *Writer) build(f *Flush, st *State) ([]string, []any) {
 			entries = entries[n:]
 		}
 	}
-	return keys, args
+	return keys, args, nil
 }
 
 // Load returns partition p's committed progress.

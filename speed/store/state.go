@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -20,14 +22,20 @@ import (
 // partition has one fenced owner: nothing else changes the buckets it holds.
 // Buckets are loaded from Redis on first touch; Evict drops the hours that no
 // event can reach any more. Not safe for concurrent use.
+//
+// A bucket is held packed, as Redis holds it: a flush writes that form, most
+// buckets are written once (a route's hour holds a flight or two), and a
+// packed bucket is a single allocation without pointers (nothing for the
+// garbage collector to scan) where a decoded one was several.
 type State struct {
-	buckets map[agg.BucketID]*state
+	buckets map[agg.BucketID]string
 	buf     []byte    // the packed values of the last flush (see Writer.build)
 	touched []touched // the buckets of the last flush (see load)
+	scratch state     // a bucket being merged (see Writer.build)
 }
 
 // NewState returns an empty state.
-func NewState() *State { return &State{buckets: map[agg.BucketID]*state{}} }
+func NewState() *State { return &State{buckets: map[agg.BucketID]string{}} }
 
 // Len is the number of buckets held.
 func (s *State) Len() int { return len(s.buckets) }
@@ -51,9 +59,9 @@ func (s *State) Evict(watermark int64) {
 	}
 }
 
-// load finds the state of every bucket of pending, partition p's, in s
-// and lists them in s.touched with their deltas. Those s does not hold are
-// read from Redis in one pipelined round trip (one HMGET per hour hash),
+// load lists in s.touched every bucket of pending, partition p's, with its
+// delta and its packed content before the flush. The buckets s does not hold
+// are read from Redis in one pipelined round trip (one HMGET per hour hash),
 // except when their hour comes after committedMax (the partition's
 // committed highest event time, µs): such a bucket cannot be in Redis,
 // since a flush writes its buckets and that time in one script and no
@@ -68,19 +76,15 @@ func (s *State) load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys,
 	s.touched = s.touched[:0]
 	var missing map[vh][]int // indexes into s.touched
 	for id, d := range pending {
-		b := s.buckets[id]
-		if b == nil && id.Hour*1e6 > committedMax {
-			b = &state{}
-			s.buckets[id] = b
-		}
-		if b == nil {
+		packed, ok := s.buckets[id]
+		if !ok && id.Hour*1e6 <= committedMax {
 			if missing == nil {
 				missing = map[vh][]int{}
 			}
 			k := vh{id.View, id.Hour}
 			missing[k] = append(missing[k], len(s.touched))
 		}
-		s.touched = append(s.touched, touched{id: id, d: d, b: b})
+		s.touched = append(s.touched, touched{id: id, d: d, packed: packed})
 	}
 	if len(missing) == 0 {
 		return nil
@@ -105,31 +109,49 @@ func (s *State) load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys,
 	for _, r := range reads {
 		vals := r.cmd.Val()
 		for j, i := range r.idx {
-			id := s.touched[i].id
-			b := &state{}
 			if j < len(vals) {
 				if v, ok := vals[j].(string); ok {
-					var addDest func([]byte)
-					if views[r.view].DistinctDestinations {
-						addDest = func(d []byte) { b.addDest(string(d)) }
-					}
-					if err := unpackTo([]byte(v), &b.stats, &b.sketch, addDest); err != nil {
-						return fmt.Errorf("load bucket %s %s %d: %w", views[r.view].Name, id.Group, r.hour, err)
-					}
+					s.touched[i].packed = v
 				}
 			}
-			s.buckets[id] = b
-			s.touched[i].b = b
 		}
 	}
 	return nil
 }
 
-// touched is one bucket of a flush: its delta and its state in the State.
+// touched is one bucket of a flush: its delta and its packed content
+// before the flush ("" when empty).
 type touched struct {
-	id agg.BucketID
-	d  *agg.Delta
-	b  *state
+	id     agg.BucketID
+	d      *agg.Delta
+	packed string
+}
+
+// merged returns t's bucket with its delta merged, in s.scratch (valid
+// until the next call: its destinations may point into t.packed).
+func (s *State) merged(t *touched, v flight.View) (*state, error) {
+	b := &s.scratch
+	b.stats = flight.Stats{}
+	b.sketch.Reset()
+	b.dests = b.dests[:0]
+	if t.packed != "" {
+		var addDest func([]byte)
+		if v.DistinctDestinations {
+			// The packed string is immutable and outlives b's use: its
+			// bytes serve as the destinations without a copy.
+			addDest = func(d []byte) { b.dests = append(b.dests, unsafe.String(unsafe.SliceData(d), len(d))) }
+		}
+		p := unsafe.Slice(unsafe.StringData(t.packed), len(t.packed))
+		if err := unpackTo(p, &b.stats, &b.sketch, addDest); err != nil {
+			return nil, fmt.Errorf("bucket %s %s %d: %w", v.Name, t.id.Group, t.id.Hour, err)
+		}
+		if !slices.IsSorted(b.dests) {
+			slices.Sort(b.dests) // pack writes them sorted: only a foreign writer would not
+			b.dests = slices.Compact(b.dests)
+		}
+	}
+	b.merge(t.d)
+	return b, nil
 }
 
 // merge adds d into b.
