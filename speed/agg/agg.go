@@ -341,6 +341,10 @@ type Pending struct {
 	// flush, 0 when none: no bucket of a later hour exists yet.
 	PrevMaxTime int64
 	MaxTime     int64
+	// Watermark is the partition's watermark once this flush is committed
+	// (Partition.Watermark): the buckets of hours that end at or before it
+	// are only reachable by a refill any more.
+	Watermark int64
 	// MinTime is the lowest event time applied by this flush (µs), 0 if none.
 	MinTime int64
 	// Seqs holds the producers whose dedup mark changed.
@@ -356,7 +360,7 @@ type Pending struct {
 // empties its buckets for reuse (its counters and refusals stay valid).
 func (p *Partition) Pending() Pending {
 	return Pending{
-		PrevOffset: p.committedOffset, Offset: p.offset, PrevMaxTime: p.committedMaxTime, MaxTime: p.maxTime, MinTime: p.minApplied, Seqs: p.seqs.Changed(),
+		PrevOffset: p.committedOffset, Offset: p.offset, PrevMaxTime: p.committedMaxTime, MaxTime: p.maxTime, Watermark: p.Watermark(), MinTime: p.minApplied, Seqs: p.seqs.Changed(),
 		Buckets: p.buckets, Quarantine: p.quarantine, Counters: p.counters, Refused: p.refused, Messages: p.messages,
 	}
 }

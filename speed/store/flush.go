@@ -153,7 +153,16 @@ func (w *Writer) build(f *Flush, st *State) ([]string, []any, error) {
 		buf = b.pack(buf)
 		// Growing buf moves it, not the bytes earlier values point to.
 		packed := buf[start:len(buf):len(buf)]
-		st.buckets[t.id] = string(packed)
+		switch {
+		case f.Watermark <= 0 || (t.id.Hour+3600)*1e6 > f.Watermark:
+			st.buckets[t.id] = string(packed)
+		case t.held:
+			// An hour that ends at or before the watermark once committed:
+			// State.Evict would drop it right after, so it is not kept (a
+			// partition catching up writes thousands of buckets per flush,
+			// nearly all in such hours).
+			delete(st.buckets, t.id)
+		}
 		k := vh{t.id.View, t.id.Hour}
 		fields[k] = append(fields[k], t.id.Group, packed)
 	}

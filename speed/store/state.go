@@ -84,7 +84,7 @@ func (s *State) load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys,
 			k := vh{id.View, id.Hour}
 			missing[k] = append(missing[k], len(s.touched))
 		}
-		s.touched = append(s.touched, touched{id: id, d: d, packed: packed})
+		s.touched = append(s.touched, touched{id: id, d: d, packed: packed, held: ok})
 	}
 	if len(missing) == 0 {
 		return nil
@@ -125,6 +125,7 @@ type touched struct {
 	id     agg.BucketID
 	d      *agg.Delta
 	packed string
+	held   bool // in s.buckets before the flush
 }
 
 // merged returns t's bucket with its delta merged, in s.scratch (valid

@@ -309,3 +309,65 @@ func TestNewOwnerMergesCommittedHours(t *testing.T) {
 		t.Fatalf("%d buckets expected, the test wants 7", len(want))
 	}
 }
+
+// TestStateDropsHoursPastTheWatermark: a flush does not keep the buckets of
+// hours that end at or before the watermark once it commits (a partition
+// catching up writes thousands of them per flush, and Evict would drop them
+// right after), and forgets those it held; a refill that reaches such an
+// hour later reads its bucket from Redis and stays exact.
+func TestStateDropsHoursPastTheWatermark(t *testing.T) {
+	rdb := testenv.Redis(t)
+	ctx := context.Background()
+	prefix := testenv.Prefix(t)
+	keys := keyspace.New(prefix)
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, keys.Base()+"*") })
+	w := store.NewWriter(rdb, keys, flight.Views(), 0)
+	r := store.NewReader(rdb, prefix, 1)
+	l, err := lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), "x", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	ev := func(seq uint64, delay int32, at time.Duration) flight.Event {
+		return flight.Event{ID: "x", Time: t0.Add(at).UnixMicro(), Origin: "ATL", Destination: "LAX", Delay: delay, Distance: 1, Producer: "p", Seq: seq}
+	}
+	a := agg.New(flight.Views(), int64(time.Hour/time.Microsecond), agg.Progress{Offset: -1})
+	st := store.NewState()
+	steps := []struct {
+		events []flight.Event
+		held   int // buckets the State holds after the flush, before any Evict
+	}{
+		{[]flight.Event{ev(1, 10, 10*time.Minute)}, 2},
+		// Hour 3: the watermark moves to 02:00, past hour 0's end.
+		{[]flight.Event{ev(3, 20, 20*time.Minute), ev(4, 30, 3*time.Hour)}, 2},
+		// Seq 2 fills its producer's gap: applied in hour 0, read back from Redis.
+		{[]flight.Event{ev(2, -5, 30*time.Minute)}, 2},
+	}
+	for i, s := range steps {
+		a.Message(int64(i), s.events)
+		if err := w.Flush(ctx, &store.Flush{Partition: 0, Lease: l.Value(), Token: l.Token, State: st, Pending: a.Pending()}); err != nil {
+			t.Fatalf("flush %d: %v", i, err)
+		}
+		a.Committed()
+		if st.Len() != s.held {
+			t.Fatalf("flush %d: the state holds %d buckets, want %d", i, st.Len(), s.held)
+		}
+	}
+	for _, c := range []struct {
+		view, group string
+		hour        int64
+		want        flight.Stats
+	}{
+		{"airport_hour", "ATL", t0.Unix(), flight.Stats{Count: 3, Sum: 25, Delayed: 1, Min: -5, Max: 20}},
+		{"route_hour", "ATL-LAX", t0.Unix(), flight.Stats{Count: 3, Sum: 25, Delayed: 1, Min: -5, Max: 20}},
+		{"airport_hour", "ATL", t0.Add(3 * time.Hour).Unix(), flight.Stats{Count: 1, Sum: 30, Delayed: 1, Min: 30, Max: 30}},
+	} {
+		b, err := r.Bucket(ctx, c.view, c.group, c.hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Stats != c.want || b.Sketch.Count() != c.want.Count {
+			t.Errorf("%s %s %d: %+v, want %+v", c.view, c.group, c.hour, b.Stats, c.want)
+		}
+	}
+}
