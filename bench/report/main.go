@@ -238,6 +238,9 @@ func speedRows(r results) []row {
 			out = append(out, row{"speed", "flushes (mean ms); refused by fencing; leases lost", fmt.Sprintf("%s (%.0f); %s; %s",
 				thousands(fl), mean, thousands(refused), thousands(lost)), "", "", "", ""})
 		}
+		if c, ok := r.num("speed", "workers", "cpu_s_per_million_events"); ok {
+			out = append(out, row{"speed", "speed workers' CPU per 1,000,000 events (s)", fmt.Sprintf("%.2f", c), "", "", "", ""})
+		}
 	}
 	return out
 }

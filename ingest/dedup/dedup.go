@@ -85,6 +85,13 @@ type Seqs struct {
 	marks   map[string]*Mark
 	changed map[string]struct{}
 	evicted uint64
+	// The last producer classified, its mark, and whether it is in
+	// changed: a message's events mostly come from one producer, and two
+	// map operations per event were a tenth of the speed worker's
+	// aggregation.
+	lastProducer string
+	last         *Mark
+	lastChanged  bool
 }
 
 // New starts from committed marks (copied).
@@ -125,10 +132,15 @@ func (s *Seqs) Classify(producer string, seq uint64) Admission {
 	if seq == 0 {
 		return InOrder
 	}
-	m := s.marks[producer]
-	if m == nil {
-		m = &Mark{}
-		s.marks[producer] = m
+	m := s.last
+	if m == nil || producer != s.lastProducer {
+		m = s.marks[producer]
+		if m == nil {
+			m = &Mark{}
+			s.marks[producer] = m
+		}
+		s.lastProducer, s.last = producer, m
+		_, s.lastChanged = s.changed[producer]
 	}
 	verdict := InOrder
 	switch {
@@ -159,7 +171,10 @@ func (s *Seqs) Classify(producer string, seq uint64) Admission {
 			s.bound(m)
 		}
 	}
-	s.changed[producer] = struct{}{}
+	if !s.lastChanged {
+		s.changed[producer] = struct{}{}
+		s.lastChanged = true
+	}
 	return verdict
 }
 
@@ -201,4 +216,4 @@ func (s *Seqs) Changed() map[string]Mark {
 }
 
 // Committed records that the changed marks were written.
-func (s *Seqs) Committed() { clear(s.changed) }
+func (s *Seqs) Committed() { clear(s.changed); s.lastChanged = false }

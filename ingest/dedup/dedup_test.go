@@ -224,3 +224,35 @@ func TestParseMark(t *testing.T) {
 		}
 	}
 }
+
+// TestChangedAcrossCommits: Changed lists exactly the producers with an
+// admitted seq since the last Committed, however their events interleave
+// (Seqs remembers the last producer: a commit must not hide it).
+func TestChangedAcrossCommits(t *testing.T) {
+	s := dedup.New(map[string]dedup.Mark{"c": {High: 3}})
+	type ev struct {
+		p   string
+		seq uint64
+	}
+	steps := []struct {
+		events []ev
+		want   []string
+	}{
+		{[]ev{{"a", 1}, {"a", 2}, {"b", 1}, {"a", 3}}, []string{"a", "b"}},
+		// The same producer as the last one before the commit.
+		{[]ev{{"a", 4}}, []string{"a"}},
+		// Only duplicates (a retry of a committed seq): nothing changed.
+		{[]ev{{"a", 4}, {"c", 2}}, nil},
+		{[]ev{{"c", 5}, {"c", 4}, {"b", 1}, {"c", 6}}, []string{"c"}},
+	}
+	for i, st := range steps {
+		for _, e := range st.events {
+			s.Classify(e.p, e.seq)
+		}
+		got := slices.Sorted(maps.Keys(s.Changed()))
+		if !slices.Equal(got, st.want) {
+			t.Fatalf("step %d: changed %v, want %v", i, got, st.want)
+		}
+		s.Committed()
+	}
+}
