@@ -288,8 +288,66 @@ func (e *env) checkViews(exp map[bucketRef]*want) {
 			e.t.Errorf("%s hour %d: %d groups in Redis, %d expected", k[0], hour, len(got), len(gs))
 		}
 	}
-	e.t.Logf("checked %d buckets (%d view-hours): stats exact, quantiles within α=%v, max HLL error %d",
+	e.checkDigests(exp)
+	e.t.Logf("checked %d buckets (%d view-hours): stats exact, quantiles within α=%v, max HLL error %d, digests exact",
 		len(refs), len(groups), flight.SketchRelativeAccuracy, hllMaxErr)
+}
+
+// checkDigests checks that every hour's digest (keyspace.FieldDigest, kept
+// by the partitions' owners through crashes and takeovers) is the sum of
+// the hashes of the exact buckets: the sketch bins of each bucket's exact
+// histogram, its exact destinations.
+func (e *env) checkDigests(exp map[bucketRef]*want) {
+	e.t.Helper()
+	type vh struct {
+		view string
+		hour int64
+	}
+	sums, counts := map[vh]uint64{}, map[vh]int64{}
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for r, w := range exp {
+		h := flight.NewBucketHash(r.group, w.stats)
+		var bins []flight.Bin
+		w.hist.Each(func(d int32, n int64) {
+			b := flight.SketchBin(d)
+			if len(bins) > 0 && bins[len(bins)-1].Bin == b {
+				bins[len(bins)-1].N += n
+			} else {
+				bins = append(bins, flight.Bin{Bin: b, N: n})
+			}
+		})
+		for _, b := range bins {
+			h.Bin(b.Bin, b.N)
+		}
+		if r.view == "airport_hour" {
+			ds := make([]string, 0, len(w.dests))
+			for d := range w.dests {
+				ds = append(ds, d)
+			}
+			sort.Strings(ds)
+			for _, d := range ds {
+				h.Dest(d)
+			}
+		}
+		sums[vh{r.view, r.hour}] += h.Sum()
+		counts[vh{r.view, r.hour}]++
+		lo, hi = min(lo, r.hour), max(hi, r.hour+3600)
+	}
+	bad := 0
+	for _, v := range flight.Views() {
+		ds, err := e.reader.HourDigests(context.Background(), v.Name, lo, hi)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, d := range ds {
+			k := vh{v.Name, d.Hour}
+			if !d.Complete || d.Sum != sums[k] || d.Buckets != counts[k] || d.Present != (counts[k] > 0) {
+				if bad++; bad < 10 {
+					e.t.Errorf("%s hour %d: digest %+v, want sum %x of %d buckets", v.Name, d.Hour, d, sums[k], counts[k])
+				}
+			}
+		}
+	}
 }
 
 // checkTotals checks the partitions' counters: applied = the valid events,

@@ -135,6 +135,15 @@ type worker struct {
 	dsts   []string
 	qs     []float64
 	binVal map[int32]float64
+	// the digest pass's, per hour of a chunk: the batch digest, the number
+	// of buckets and the percentiles' errors (nh * len(qs))
+	hsum     []uint64
+	hbuckets []int64
+	hqerr    []float64
+	sbins    []flight.Bin
+	binOf    []int32
+	// hours settled by their digests, and compared bucket by bucket
+	byDigest, compared int64
 }
 
 func newWorker(v *view.View, speed SpeedReader) *worker {
@@ -151,6 +160,8 @@ func (w *worker) addTo(rep *Report) {
 	rep.MissingInSpeed += w.missing
 	rep.ExtraInSpeed += w.extra
 	rep.MissingEvents += w.missingEvents
+	rep.HoursByDigest += w.byDigest
+	rep.HoursCompared += w.compared
 	for i, q := range w.qs {
 		name := flight.PercentileName(q)
 		rep.QuantileRelErr[name] = max(rep.QuantileRelErr[name], w.qerr[i])
@@ -158,22 +169,185 @@ func (w *worker) addTo(rep *Report) {
 	rep.DistinctRelErr = max(rep.DistinctRelErr, w.derr)
 }
 
-// job compares one chunk: the speed buckets of its hours first, held by
-// (group, hour); then the batch view's rows of those hours, group by group,
-// each bucket against its speed bucket; then the speed buckets that no batch
-// bucket matched.
+// job compares one chunk of hours. It reads the speed layer's digest of
+// every hour (flight.HourDigest: one field per partition's hour hash) and
+// computes the same digests from the batch view's rows (digests); the hours
+// whose digests agree hold, bucket for bucket, the sketch of the batch
+// view's exact events, and are not read. Only the other hours (a
+// difference, or a hash written without a digest) are compared bucket by
+// bucket (compareHours).
 func (w *worker) job(ctx context.Context, j job) error {
 	vc, nh := j.vc, int((j.hi-j.lo)/3600)
+	ds, err := w.speed.HourDigests(ctx, vc.def.Name, j.lo, j.hi)
+	if err != nil {
+		return err
+	}
+	if len(ds) != nh {
+		return fmt.Errorf("reconcile: the speed reader returned %d digests for the %d hours of [%d, %d)", len(ds), nh, j.lo, j.hi)
+	}
+	for h, d := range ds {
+		if want := j.lo + int64(h)*3600; d.Hour != want {
+			return fmt.Errorf("reconcile: the speed reader returned the digest of hour %d for hour %d", d.Hour, want)
+		}
+		if d.Present {
+			w.hours[vc.def.Name] = append(w.hours[vc.def.Name], d.Hour)
+		}
+	}
+	if err := w.digests(vc, j.lo, nh); err != nil {
+		return err
+	}
+	for lo := 0; lo < nh; {
+		if w.same(ds[lo], lo) {
+			// Every bucket of the hour is the same on both sides: the
+			// counts and stats agree, the distinct destinations are the
+			// same sets, and the speed percentiles are the sketch's of the
+			// exact events, whose errors digests computed.
+			if w.hbuckets[lo] > 0 || ds[lo].Present {
+				w.byDigest++
+			}
+			w.buckets += w.hbuckets[lo]
+			for i := range w.qerr {
+				w.qerr[i] = max(w.qerr[i], w.hqerr[lo*len(w.qs)+i])
+			}
+			lo++
+			continue
+		}
+		hi := lo + 1
+		for hi < nh && !w.same(ds[hi], hi) {
+			hi++
+		}
+		if err := w.compareHours(ctx, vc, j.lo+int64(lo)*3600, j.lo+int64(hi)*3600); err != nil {
+			return err
+		}
+		for h := lo; h < hi; h++ {
+			if w.hbuckets[h] > 0 || ds[h].Present {
+				w.compared++
+			}
+		}
+		lo = hi
+	}
+	return nil
+}
+
+// same says whether the speed layer's hour h of the chunk holds the batch
+// view's buckets: the same number of them and the same digest.
+func (w *worker) same(d flight.HourDigest, h int) bool {
+	return d.Complete && d.Sum == w.hsum[h] && d.Buckets == w.hbuckets[h]
+}
+
+// digests computes, from the batch view's rows of the nh hours from lo, each
+// hour's flight.HourDigest sum (hsum), its number of buckets (hbuckets) and
+// the largest relative error of each percentile that the sketch of each
+// bucket's exact events makes (hqerr): the speed layer's, should the digests
+// agree.
+func (w *worker) digests(vc *viewCmp, lo int64, nh int) error {
+	w.hsum = slices.Grow(w.hsum[:0], nh)[:nh]
+	w.hbuckets = slices.Grow(w.hbuckets[:0], nh)[:nh]
+	w.hqerr = slices.Grow(w.hqerr[:0], nh*len(w.qs))[:nh*len(w.qs)]
+	clear(w.hsum)
+	clear(w.hbuckets)
+	clear(w.hqerr)
+	hi := lo + int64(nh)*3600
+	for _, g := range vc.groups {
+		w.rows = w.rows[:0]
+		if err := w.v.RowsBetween(vc.def.Name, g, lo, hi, func(hour int64, t *view.Table, i int) {
+			w.rows = append(w.rows, row{hour: hour, t: t, i: i})
+		}); err != nil {
+			return err
+		}
+		for r0 := 0; r0 < len(w.rows); {
+			r1 := r0 + 1
+			for r1 < len(w.rows) && w.rows[r1].hour == w.rows[r0].hour {
+				r1++
+			}
+			bucket := w.rows[r0:r1]
+			r0 = r1
+			h := int((bucket[0].hour - lo) / 3600)
+			var st flight.Stats
+			for _, r := range bucket {
+				st.Merge(r.t.Stats(r.i))
+			}
+			pairs := w.hist(bucket)
+			w.sbins = w.sbins[:0]
+			for _, p := range pairs { // increasing delays: non-decreasing bins
+				b := w.sketchBin(p.delay)
+				if n := len(w.sbins); n > 0 && w.sbins[n-1].Bin == b {
+					w.sbins[n-1].N += p.n
+				} else {
+					w.sbins = append(w.sbins, flight.Bin{Bin: b, N: p.n})
+				}
+			}
+			bh := flight.NewBucketHash(g, st)
+			for _, b := range w.sbins {
+				bh.Bin(b.Bin, b.N)
+			}
+			if vc.def.DistinctDestinations {
+				for _, d := range w.destSet(bucket) {
+					bh.Dest(d)
+				}
+			}
+			w.hsum[h] += bh.Sum()
+			w.hbuckets[h]++
+			if len(pairs) > 0 {
+				qe := w.hqerr[h*len(w.qs) : (h+1)*len(w.qs)]
+				for i, q := range w.qs {
+					rank := flight.Rank(q, st.Count)
+					exact := float64(nearest(pairs, rank))
+					got := w.binValue(nearestBin(w.sbins, rank))
+					qe[i] = max(qe[i], math.Abs(got-exact)/math.Max(math.Abs(exact), 1))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// sketchBin is flight.SketchBin, memoized for the delays of a day either
+// way (a logarithm otherwise, per distinct delay of every bucket).
+func (w *worker) sketchBin(d int32) int32 {
+	const half = 1440
+	if d <= -half || d >= half {
+		return flight.SketchBin(d)
+	}
+	if w.binOf == nil {
+		w.binOf = make([]int32, 2*half)
+		for i := range w.binOf {
+			w.binOf[i] = flight.SketchBin(int32(i - half))
+		}
+	}
+	return w.binOf[d+half]
+}
+
+// destSet is a bucket's distinct destinations, sorted.
+func (w *worker) destSet(bucket []row) []string {
+	w.dsts = w.dsts[:0]
+	for _, r := range bucket {
+		for j := range r.t.NumDests(r.i) {
+			w.dsts = append(w.dsts, r.t.Dest(r.i, j))
+		}
+	}
+	if len(bucket) == 1 {
+		return w.dsts // one row: sorted and distinct already
+	}
+	slices.Sort(w.dsts)
+	w.dsts = slices.Compact(w.dsts)
+	return w.dsts
+}
+
+// compareHours compares the hours [lo, hi) of a view bucket by bucket: the
+// speed buckets of its hours first, held by (group, hour); then the batch
+// view's rows of those hours, group by group, each bucket against its speed
+// bucket; then the speed buckets that no batch bucket matched.
+func (w *worker) compareHours(ctx context.Context, vc *viewCmp, lo, hi int64) error {
+	nh := int((hi - lo) / 3600)
 	w.slots = slices.Grow(w.slots[:0], len(vc.groups)*nh)[:len(vc.groups)*nh]
 	clear(w.slots)
 	w.sp, w.bins, w.dests = w.sp[:0], w.bins[:0], w.dests[:0]
-	var withSpeed [chunkHours]bool
-	err := w.speed.ScanHours(ctx, vc.def.Name, j.lo, j.hi, func(hour int64, group string, b *flight.SketchedBucket) error {
-		if hour < j.lo || hour >= j.hi || hour%3600 != 0 {
-			return fmt.Errorf("reconcile: the speed reader returned hour %d for [%d, %d)", hour, j.lo, j.hi)
+	err := w.speed.ScanHours(ctx, vc.def.Name, lo, hi, func(hour int64, group string, b *flight.SketchedBucket) error {
+		if hour < lo || hour >= hi || hour%3600 != 0 {
+			return fmt.Errorf("reconcile: the speed reader returned hour %d for [%d, %d)", hour, lo, hi)
 		}
-		h := int((hour - j.lo) / 3600)
-		withSpeed[h] = true
+		h := int((hour - lo) / 3600)
 		gi, ok := vc.gid[group]
 		if !ok {
 			w.extraInSpeed(b.Stats) // a group the batch view does not have
@@ -197,28 +371,23 @@ func (w *worker) job(ctx context.Context, j job) error {
 	if err != nil {
 		return err
 	}
-	for h, ok := range withSpeed[:nh] {
-		if ok {
-			w.hours[vc.def.Name] = append(w.hours[vc.def.Name], j.lo+int64(h)*3600)
-		}
-	}
 	matched := 0
 	for gi, g := range vc.groups {
 		w.rows = w.rows[:0]
-		if err := w.v.RowsBetween(vc.def.Name, g, j.lo, j.hi, func(hour int64, t *view.Table, i int) {
+		if err := w.v.RowsBetween(vc.def.Name, g, lo, hi, func(hour int64, t *view.Table, i int) {
 			w.rows = append(w.rows, row{hour: hour, t: t, i: i})
 		}); err != nil {
 			return err
 		}
-		for lo := 0; lo < len(w.rows); {
-			hi := lo + 1
-			for hi < len(w.rows) && w.rows[hi].hour == w.rows[lo].hour {
-				hi++
+		for r0 := 0; r0 < len(w.rows); {
+			r1 := r0 + 1
+			for r1 < len(w.rows) && w.rows[r1].hour == w.rows[r0].hour {
+				r1++
 			}
-			bucket := w.rows[lo:hi]
-			lo = hi
+			bucket := w.rows[r0:r1]
+			r0 = r1
 			w.buckets++
-			slot := w.slots[gi*nh+int((bucket[0].hour-j.lo)/3600)]
+			slot := w.slots[gi*nh+int((bucket[0].hour-lo)/3600)]
 			if slot == 0 {
 				w.missing++
 				w.count++
@@ -320,14 +489,7 @@ func (w *worker) distinct(bucket []row) int64 {
 	if len(bucket) == 1 {
 		return int64(bucket[0].t.NumDests(bucket[0].i))
 	}
-	w.dsts = w.dsts[:0]
-	for _, r := range bucket {
-		for j := range r.t.NumDests(r.i) {
-			w.dsts = append(w.dsts, r.t.Dest(r.i, j))
-		}
-	}
-	slices.Sort(w.dsts)
-	return int64(len(slices.Compact(w.dsts)))
+	return int64(len(w.destSet(bucket)))
 }
 
 // binValue is flight.SketchBinValue, memoized: a bucket's percentiles fall

@@ -32,6 +32,12 @@ type Report struct {
 	QuantileRelErr  map[string]float64 `json:"quantile_relative_error"`
 	DistinctRelErr  float64            `json:"distinct_relative_error"`
 	ExpiredSpeedKey int64              `json:"expired_speed_keys"`
+	// HoursByDigest counts the (view, hour) pairs with buckets whose speed
+	// digest equals the batch view's: their buckets were not read.
+	// HoursCompared counts those compared bucket by bucket (the digests
+	// differ, or a speed hash has none).
+	HoursByDigest int64 `json:"hours_by_digest"`
+	HoursCompared int64 `json:"hours_compared"`
 }
 
 // ErrSuperseded is returned when the version to reconcile is no longer current.
@@ -42,6 +48,9 @@ type SpeedReader interface {
 	// ScanHours calls fn for every bucket of a view in the hours [from, to),
 	// hour after hour, each bucket once; b is reused between calls.
 	ScanHours(ctx context.Context, view string, from, to int64, fn func(hour int64, group string, b *flight.SketchedBucket) error) error
+	// HourDigests returns the digest of every hour of [from, to) of a
+	// view, in increasing hour (flight.HourDigest).
+	HourDigests(ctx context.Context, view string, from, to int64) ([]flight.HourDigest, error)
 }
 
 // SpeedExpirer expires the speed layer's keys of hours the batch view now

@@ -115,7 +115,8 @@ func TestRunReportsEveryDifference(t *testing.T) {
 			if !sameReport(rep, want) {
 				t.Fatalf("report\n%+v\nwant\n%+v", *rep, *want)
 			}
-			if want.CountMismatches < 300 || want.StatsMismatches != 2 || want.ExtraInSpeed < 2 || want.MissingInSpeed < 1 {
+			if want.CountMismatches < 300 || want.StatsMismatches != 2 || want.ExtraInSpeed < 2 || want.MissingInSpeed < 1 ||
+				want.HoursByDigest == 0 || want.HoursCompared == 0 {
 				t.Fatalf("the data does not exercise every difference: %+v", *want)
 			}
 			last, err := reconcile.Last(ctx, rdb, prefix)
@@ -150,6 +151,103 @@ func TestRunReportsEveryDifference(t *testing.T) {
 	if _, err := reconcile.Run(ctx, reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
 		Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 2}); err != reconcile.ErrSuperseded {
 		t.Fatalf("reconciling a version that is not current: %v, want ErrSuperseded", err)
+	}
+}
+
+// TestRunComparesBucketsWhereDigestsDiffer: speed and batch views of the
+// same events over 12 hours, then one difference at a time, made by the
+// events (a late event, a group only one side has) or behind the speed
+// layer's back (a bucket deleted while its hour's digest still counts it, a
+// digest lost as from a hash written before digests existed). The report is
+// checked against the comparison of the events: every difference is found
+// through its hour's digest and the hours whose digests agree are not
+// compared bucket by bucket; an hour without its digest is compared bucket
+// by bucket, never taken for a match.
+func TestRunComparesBucketsWhereDigestsDiffer(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.Redis(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	origins := []string{"ATL", "BOS", "DEN", "JFK", "LAX", "ORD"}
+	dests := []string{"ATL", "BOS", "DEN", "JFK", "LAX", "ORD", "SEA", "SFO"}
+	const hours = 12
+	var both []flight.Event
+	for range 3000 {
+		both = append(both, event(rng, origins, dests, hours, hour0))
+	}
+	boundary := int64(hour0 + hours*3600)
+	atl5 := event(rng, []string{"ATL"}, []string{"BOS"}, 1, hour0+5*3600) // in a bucket both sides have
+	atl5.Time = (hour0 + 5*3600) * 1e6
+	// lostDigest deletes the digest of the partition hash holding group's
+	// bucket of one hour, as a speed layer before digests wrote it.
+	lostDigest := func(v, group string, h int64) func(t *testing.T, prefix string) {
+		return func(t *testing.T, prefix string) {
+			k := keyspace.New(prefix).Hour(keyspace.GroupPartition(group, partitions), v, h)
+			if n := rdb.HDel(ctx, k, keyspace.FieldDigest).Val(); n != 1 {
+				t.Fatalf("no digest in %s to delete", k)
+			}
+		}
+	}
+	lostBucket := func(v, group string, h int64) func(t *testing.T, prefix string) {
+		return func(t *testing.T, prefix string) {
+			k := keyspace.New(prefix).Hour(keyspace.GroupPartition(group, partitions), v, h)
+			if n := rdb.HDel(ctx, k, group).Val(); n != 1 {
+				t.Fatalf("no bucket %s in %s to delete", group, k)
+			}
+		}
+	}
+	dropped := func(v, group string, h int64) func(flight.View, [2]string) bool {
+		return func(w flight.View, k [2]string) bool {
+			return w.Name == v && k == [2]string{group, strconv.FormatInt(h, 10)}
+		}
+	}
+	h5 := int64(hour0 + 5*3600)
+	for _, tc := range []struct {
+		name                 string
+		batchOnly, speedOnly []flight.Event
+		tamper               []func(t *testing.T, prefix string)
+		drop                 []func(flight.View, [2]string) bool
+		// noDigest: the (view, hour) pairs that lost their digest while
+		// their buckets agree: compared bucket by bucket all the same
+		noDigest int64
+		compared int64 // the hours expected to be compared bucket by bucket
+	}{
+		{name: "identical"},
+		{name: "a late event in a bucket both sides have", batchOnly: []flight.Event{atl5}, compared: 2},
+		{name: "a bucket the speed layer lacks", batchOnly: []flight.Event{event(rng, []string{"MIA"}, dests, 1, h5)}, compared: 2},
+		{name: "a bucket only the speed layer has", speedOnly: []flight.Event{event(rng, []string{"PHX"}, dests, 1, h5)}, compared: 2},
+		{name: "a speed bucket deleted behind its digest", tamper: []func(*testing.T, string){lostBucket("airport_hour", "ATL", h5)},
+			drop: []func(flight.View, [2]string) bool{dropped("airport_hour", "ATL", h5)}, compared: 1},
+		{name: "a digest lost", tamper: []func(*testing.T, string){lostDigest("route_hour", "ATL-BOS", h5)}, noDigest: 1, compared: 1},
+		{name: "a digest lost and a bucket deleted in its hash",
+			tamper: []func(*testing.T, string){lostDigest("airport_hour", "ATL", h5), lostBucket("airport_hour", "ATL", h5)},
+			drop:   []func(flight.View, [2]string) bool{dropped("airport_hour", "ATL", h5)}, compared: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := testenv.Prefix(t)
+			t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix+":*") })
+			batchEvents := append(slices.Clone(both), tc.batchOnly...)
+			speedEvents := append(slices.Clone(both), tc.speedOnly...)
+			publish(t, rdb, prefix, batchEvents, boundary)
+			flushSpeed(t, rdb, prefix, speedEvents)
+			for _, f := range tc.tamper {
+				f(t, prefix)
+			}
+			rep, err := reconcile.Run(ctx, reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
+				Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 1, Grace: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := expected(batchEvents, speedEvents, firstHour(batchEvents), boundary, tc.drop...)
+			want.Version, want.At = 1, rep.At
+			want.HoursByDigest -= tc.noDigest
+			want.HoursCompared += tc.noDigest
+			if !sameReport(rep, want) {
+				t.Fatalf("report\n%+v\nwant\n%+v", *rep, *want)
+			}
+			if want.HoursCompared != tc.compared || want.HoursByDigest+want.HoursCompared != 2*hours {
+				t.Fatalf("the case does not make the differences it means: %+v", *want)
+			}
+		})
 	}
 }
 
@@ -252,7 +350,12 @@ func buckets(v flight.View, evs []flight.Event, before int64) side {
 
 // expected is the report of comparing the events' buckets over [from, to),
 // computed with the flight package's own exact histogram and sketch.
-func expected(batchEvs, speedEvs []flight.Event, from, to int64) *reconcile.Report {
+//
+// drop, when not nil, names speed buckets removed behind the speed layer's
+// back (its digest still counts them). An hour is expected to be settled
+// by its digests when both sides hold the same buckets with the same
+// content, and compared bucket by bucket otherwise.
+func expected(batchEvs, speedEvs []flight.Event, from, to int64, drop ...func(v flight.View, k [2]string) bool) *reconcile.Report {
 	rep := &reconcile.Report{From: from, To: to, QuantileRelErr: map[string]float64{}}
 	qs := flight.Percentiles()
 	for _, q := range qs {
@@ -260,6 +363,33 @@ func expected(batchEvs, speedEvs []flight.Event, from, to int64) *reconcile.Repo
 	}
 	for _, v := range flight.Views() {
 		bs, ss := buckets(v, batchEvs, to), buckets(v, speedEvs, to)
+		for k := range ss {
+			for _, d := range drop {
+				if d(v, k) {
+					delete(ss, k)
+				}
+			}
+		}
+		same := map[int64]bool{} // the hours with buckets: identical on both sides?
+		for k, b := range bs {
+			if b.hour >= from {
+				s := ss[k]
+				ok, seen := same[b.hour]
+				same[b.hour] = (ok || !seen) && s != nil && sameBucket(v, b, s)
+			}
+		}
+		for k, s := range ss {
+			if s.hour >= from && bs[k] == nil {
+				same[s.hour] = false
+			}
+		}
+		for _, ok := range same {
+			if ok {
+				rep.HoursByDigest++
+			} else {
+				rep.HoursCompared++
+			}
+		}
 		hours := map[int64]bool{}
 		for k, s := range ss {
 			if s.hour < from {
@@ -305,6 +435,21 @@ func expected(batchEvs, speedEvs []flight.Event, from, to int64) *reconcile.Repo
 		}
 	}
 	return rep
+}
+
+// sameBucket says whether a speed bucket is exactly the sketch of a batch
+// bucket's events: the same stats, bins and destinations.
+func sameBucket(v flight.View, b, s *bucket) bool {
+	if b.stats != s.stats || !reflect.DeepEqual(bins(&b.sk), bins(&s.sk)) {
+		return false
+	}
+	return !v.DistinctDestinations || reflect.DeepEqual(b.dests, s.dests)
+}
+
+func bins(s *flight.DelaySketch) []flight.Bin {
+	var out []flight.Bin
+	s.Each(func(bin int32, n int64) { out = append(out, flight.Bin{Bin: bin, N: n}) })
+	return out
 }
 
 func sameReport(a, b *reconcile.Report) bool {

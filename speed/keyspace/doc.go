@@ -12,7 +12,11 @@
 //	                            partition of its origin (GroupPartition), so a
 //	                            reader of one group reads one partition's
 //	                            hashes, and a reader of every group of an hour
-//	                            reads the P hashes of that hour
+//	                            reads the P hashes of that hour; the
+//	                            reserved field #digest (FieldDigest) holds
+//	                            the sum of the hash's buckets'
+//	                            flight.BucketHash, which the reconciliation
+//	                            compares before any bucket
 //	P:{<p>}:part                hash, partition p's committed progress: offset
 //	                            (last applied stream offset), token (fencing token
 //	                            of the last writer), maxtime (µs, highest event

@@ -67,3 +67,10 @@ const (
 	// the highest applied seq, then the missing ranges below it).
 	SeqPrefix = "s:"
 )
+
+// FieldDigest is the reserved field of an hour hash (Hour) that holds the
+// hash's digest: the sum modulo 2^64 of its buckets' flight.BucketHash, in
+// hexadecimal, kept by the partition's owner with every flush. Groups are
+// airport codes or "ORG-DST", so no group is named like it; every reader
+// of whole hour hashes skips it.
+const FieldDigest = "#digest"

@@ -118,7 +118,9 @@ func (w *Writer) flush(ctx context.Context, f *Flush, st *State) error {
 //	[8..11] applied, late, duplicates, quarantined increments,
 //	[12] number of seqs, [13] lease TTL ms (0: leave it), [14] lowest event time
 //	applied (µs, 0: none), then producer/seq pairs, then ops:
-//	V key n {group packed}...   (HSET of n fields of an hour hash)
+//	V key n {group packed}...   (HSET of n fields of an hour hash; the
+//	                             last chunk of a hash also sets its
+//	                             keyspace.FieldDigest when known)
 //	Q key n entry...            (RPUSH, capped)
 //
 // Every "key" is an index into KEYS.
@@ -145,10 +147,11 @@ func (w *Writer) build(f *Flush, st *State) ([]string, []any, error) {
 	buf := st.buf[:0]
 	for i := range st.touched {
 		t := &st.touched[i]
-		b, err := st.merged(t, w.views[t.id.View])
+		b, old, err := st.merged(t, w.views[t.id.View])
 		if err != nil {
 			return nil, nil, err
 		}
+		st.updateDigest(t.id, old, hash(t.id.Group, b))
 		start := len(buf)
 		buf = b.pack(buf)
 		// Growing buf moves it, not the bytes earlier values point to.
@@ -168,6 +171,15 @@ func (w *Writer) build(f *Flush, st *State) ([]string, []any, error) {
 	}
 	st.buf = buf
 	for k, fv := range fields {
+		// The hour hash's digest, in the same HSET as its buckets.
+		if d, ok := st.digest(k.view, k.hour); ok {
+			fv = append(fv, keyspace.FieldDigest, d)
+		}
+		if f.Watermark > 0 && (k.hour+3600)*1e6 <= f.Watermark {
+			// Not kept, like the hour's buckets: a later flush into it
+			// (a gap filled) reads the digest again.
+			delete(st.hours, hourID{k.view, k.hour})
+		}
 		key := w.keys.Hour(f.Partition, w.views[k.view].Name, k.hour)
 		for len(fv) > 0 {
 			n := min(len(fv), maxMembers)

@@ -200,8 +200,10 @@ func (r *Reader) GroupsByHour(ctx context.Context, view string, from, to int64) 
 			return fmt.Errorf("groups of %s: %w", view, err)
 		}
 		for _, c := range pending {
-			if gs := c.cmd.Val(); len(gs) > 0 {
-				out[c.hour] = append(out[c.hour], gs...)
+			for _, g := range c.cmd.Val() {
+				if g != keyspace.FieldDigest {
+					out[c.hour] = append(out[c.hour], g)
+				}
 			}
 		}
 		pending = pending[:0]

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/speed/keyspace"
 )
 
 // scanChunk is the number of hours (whole hour hashes) read per round trip
@@ -50,6 +51,9 @@ func (r *Reader) ScanHours(ctx context.Context, view string, from, to int64, fn 
 			// partition only, so each bucket comes once.
 			hour := lo + int64(i/r.partitions)*3600
 			for group, p := range c.Val() {
+				if group == keyspace.FieldDigest {
+					continue
+				}
 				if err := decode(p, &b, v.DistinctDestinations); err != nil {
 					return fmt.Errorf("bucket %s %s %d: %w", view, group, hour, err)
 				}

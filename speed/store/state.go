@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"unsafe"
 
 	"github.com/redis/go-redis/v9"
@@ -27,21 +28,45 @@ import (
 // buckets are written once (a route's hour holds a flight or two), and a
 // packed bucket is a single allocation without pointers (nothing for the
 // garbage collector to scan) where a decoded one was several.
+//
+// It also holds the absolute digest (keyspace.FieldDigest) of the hour
+// hashes it writes: loaded with their buckets (or 0 for an hour no flush
+// wrote yet) and updated by each merged bucket's old and new hash, so that
+// a flush writes the hour's digest in the same script call as its buckets
+// (exactly once, like them).
 type State struct {
 	buckets map[agg.BucketID]string
+	hours   map[hourID]*hourSum
 	buf     []byte    // the packed values of the last flush (see Writer.build)
 	touched []touched // the buckets of the last flush (see load)
 	scratch state     // a bucket being merged (see Writer.build)
 }
 
+// hourID is one hour hash of the partition: a view (index) and an hour.
+type hourID struct {
+	view int
+	hour int64
+}
+
+// hourSum is an hour hash's digest. known is false for a hash written
+// without one (by a version before the digest): its digest would need every
+// bucket of the hash, so none is written and the reconciliation compares
+// that hour bucket by bucket.
+type hourSum struct {
+	sum   uint64
+	known bool
+}
+
 // NewState returns an empty state.
-func NewState() *State { return &State{buckets: map[agg.BucketID]string{}} }
+func NewState() *State {
+	return &State{buckets: map[agg.BucketID]string{}, hours: map[hourID]*hourSum{}}
+}
 
 // Len is the number of buckets held.
 func (s *State) Len() int { return len(s.buckets) }
 
 // Reset forgets every bucket (after a refused or failed flush, or a lost lease).
-func (s *State) Reset() { clear(s.buckets); s.touched = s.touched[:0] }
+func (s *State) Reset() { clear(s.buckets); clear(s.hours); s.touched = s.touched[:0] }
 
 // Evict drops the buckets of the hours that end at or before watermark (µs):
 // events older than the watermark are late and not applied, so those
@@ -55,6 +80,11 @@ func (s *State) Evict(watermark int64) {
 	for id := range s.buckets {
 		if (id.Hour+3600)*1e6 <= watermark {
 			delete(s.buckets, id)
+		}
+	}
+	for id := range s.hours {
+		if (id.hour+3600)*1e6 <= watermark {
+			delete(s.hours, id)
 		}
 	}
 }
@@ -77,12 +107,22 @@ func (s *State) load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys,
 	var missing map[vh][]int // indexes into s.touched
 	for id, d := range pending {
 		packed, ok := s.buckets[id]
-		if !ok && id.Hour*1e6 <= committedMax {
-			if missing == nil {
-				missing = map[vh][]int{}
+		k := vh{id.View, id.Hour}
+		if id.Hour*1e6 <= committedMax {
+			_, digest := s.hours[hourID(k)]
+			if !ok || !digest {
+				if missing == nil {
+					missing = map[vh][]int{}
+				}
+				if !ok {
+					missing[k] = append(missing[k], len(s.touched))
+				} else if _, listed := missing[k]; !listed {
+					missing[k] = nil // the hour's digest only
+				}
 			}
-			k := vh{id.View, id.Hour}
-			missing[k] = append(missing[k], len(s.touched))
+		} else if _, digest := s.hours[hourID(k)]; !digest {
+			// An hour no flush wrote: its hash does not exist yet.
+			s.hours[hourID(k)] = &hourSum{known: true}
 		}
 		s.touched = append(s.touched, touched{id: id, d: d, packed: packed, held: ok})
 	}
@@ -92,16 +132,25 @@ func (s *State) load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys,
 	pipe := rdb.Pipeline()
 	type read struct {
 		vh
-		idx []int
-		cmd *redis.SliceCmd
+		idx  []int
+		cmd  *redis.SliceCmd
+		hlen *redis.IntCmd // nil: the hour's digest is held
 	}
 	reads := make([]read, 0, len(missing))
 	for k, idx := range missing {
-		groups := make([]string, len(idx))
+		fields := make([]string, len(idx), len(idx)+1)
 		for j, i := range idx {
-			groups[j] = s.touched[i].id.Group
+			fields[j] = s.touched[i].id.Group
 		}
-		reads = append(reads, read{k, idx, pipe.HMGet(ctx, keys.Hour(p, views[k.view].Name, k.hour), groups...)})
+		key := keys.Hour(p, views[k.view].Name, k.hour)
+		r := read{vh: k, idx: idx}
+		if _, ok := s.hours[hourID(k)]; !ok {
+			// The digest, and whether the hash exists without one.
+			fields = append(fields, keyspace.FieldDigest)
+			r.hlen = pipe.HLen(ctx, key)
+		}
+		r.cmd = pipe.HMGet(ctx, key, fields...)
+		reads = append(reads, r)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("load buckets: %w", err)
@@ -115,8 +164,54 @@ func (s *State) load(ctx context.Context, rdb redis.Cmdable, keys keyspace.Keys,
 				}
 			}
 		}
+		if r.hlen == nil {
+			continue
+		}
+		h := &hourSum{known: r.hlen.Val() == 0} // no hash yet: the digest starts at 0
+		if len(vals) > len(r.idx) {
+			if v, ok := vals[len(r.idx)].(string); ok {
+				sum, err := strconv.ParseUint(v, 16, 64)
+				if err != nil {
+					return fmt.Errorf("load digest of %s %d: %w", views[r.view].Name, r.hour, err)
+				}
+				h = &hourSum{sum: sum, known: true}
+			}
+		}
+		s.hours[hourID(r.vh)] = h
 	}
 	return nil
+}
+
+// hash is a bucket's flight.BucketHash: its bins come in increasing order
+// from the sketch, its destinations are kept sorted.
+func hash(group string, b *state) uint64 {
+	h := flight.NewBucketHash(group, b.stats)
+	b.sketch.Each(h.Bin)
+	for _, d := range b.dests {
+		h.Dest(d)
+	}
+	return h.Sum()
+}
+
+// updateDigest replaces a bucket's old hash (0: it was empty) by its new one
+// in its hour's digest. An hour not loaded (load always loads it) counts as
+// unknown, like a hash without a digest.
+func (s *State) updateDigest(id agg.BucketID, old, nu uint64) {
+	h := s.hours[hourID{id.View, id.Hour}]
+	if h == nil {
+		h = &hourSum{}
+		s.hours[hourID{id.View, id.Hour}] = h
+	}
+	h.sum += nu - old
+}
+
+// digest is the digest to write with an hour hash, ok false when unknown.
+func (s *State) digest(view int, hour int64) (string, bool) {
+	h := s.hours[hourID{view, hour}]
+	if h == nil || !h.known {
+		return "", false
+	}
+	return strconv.FormatUint(h.sum, 16), true
 }
 
 // touched is one bucket of a flush: its delta and its packed content
@@ -129,8 +224,9 @@ type touched struct {
 }
 
 // merged returns t's bucket with its delta merged, in s.scratch (valid
-// until the next call: its destinations may point into t.packed).
-func (s *State) merged(t *touched, v flight.View) (*state, error) {
+// until the next call: its destinations may point into t.packed), and the
+// hash of its content before (0: it was empty).
+func (s *State) merged(t *touched, v flight.View) (*state, uint64, error) {
 	b := &s.scratch
 	b.stats = flight.Stats{}
 	b.sketch.Reset()
@@ -144,15 +240,19 @@ func (s *State) merged(t *touched, v flight.View) (*state, error) {
 		}
 		p := unsafe.Slice(unsafe.StringData(t.packed), len(t.packed))
 		if err := unpackTo(p, &b.stats, &b.sketch, addDest); err != nil {
-			return nil, fmt.Errorf("bucket %s %s %d: %w", v.Name, t.id.Group, t.id.Hour, err)
+			return nil, 0, fmt.Errorf("bucket %s %s %d: %w", v.Name, t.id.Group, t.id.Hour, err)
 		}
 		if !slices.IsSorted(b.dests) {
 			slices.Sort(b.dests) // pack writes them sorted: only a foreign writer would not
 			b.dests = slices.Compact(b.dests)
 		}
 	}
+	var old uint64
+	if t.packed != "" {
+		old = hash(t.id.Group, b)
+	}
 	b.merge(t.d)
-	return b, nil
+	return b, old, nil
 }
 
 // merge adds d into b.
