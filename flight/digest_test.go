@@ -20,18 +20,18 @@ func TestBucketHashSeesEveryPart(t *testing.T) {
 		t.Fatalf("hash %#x, was %#x: stored digests no longer match (every hour compared bucket by bucket)", got, uint64(golden))
 	}
 	variants := map[string]func(b *flight.SketchedBucket) string{
-		"group":          func(b *flight.SketchedBucket) string { return "ATM" },
-		"longer group":   func(b *flight.SketchedBucket) string { return "ATL\x00" },
-		"count":          func(b *flight.SketchedBucket) string { b.Count++; return "ATL" },
-		"sum":            func(b *flight.SketchedBucket) string { b.Sum++; return "ATL" },
-		"delayed":        func(b *flight.SketchedBucket) string { b.Delayed++; return "ATL" },
-		"min":            func(b *flight.SketchedBucket) string { b.Min--; return "ATL" },
-		"max":            func(b *flight.SketchedBucket) string { b.Max++; return "ATL" },
-		"min and max":    func(b *flight.SketchedBucket) string { b.Min, b.Max = b.Max, b.Min; return "ATL" },
-		"a bin":          func(b *flight.SketchedBucket) string { b.Bins[1].Bin++; return "ATL" },
-		"a bin's count":  func(b *flight.SketchedBucket) string { b.Bins[1].N++; return "ATL" },
-		"a bin less":     func(b *flight.SketchedBucket) string { b.Bins = b.Bins[:2]; return "ATL" },
-		"a destination":  func(b *flight.SketchedBucket) string { b.Dests[1] = "LAS"; return "ATL" },
+		"group":         func(b *flight.SketchedBucket) string { return "ATM" },
+		"longer group":  func(b *flight.SketchedBucket) string { return "ATL\x00" },
+		"count":         func(b *flight.SketchedBucket) string { b.Count++; return "ATL" },
+		"sum":           func(b *flight.SketchedBucket) string { b.Sum++; return "ATL" },
+		"delayed":       func(b *flight.SketchedBucket) string { b.Delayed++; return "ATL" },
+		"min":           func(b *flight.SketchedBucket) string { b.Min--; return "ATL" },
+		"max":           func(b *flight.SketchedBucket) string { b.Max++; return "ATL" },
+		"min and max":   func(b *flight.SketchedBucket) string { b.Min, b.Max = b.Max, b.Min; return "ATL" },
+		"a bin":         func(b *flight.SketchedBucket) string { b.Bins[1].Bin++; return "ATL" },
+		"a bin's count": func(b *flight.SketchedBucket) string { b.Bins[1].N++; return "ATL" },
+		"a bin less":    func(b *flight.SketchedBucket) string { b.Bins = b.Bins[:2]; return "ATL" },
+		"a destination": func(b *flight.SketchedBucket) string { b.Dests[1] = "LAS"; return "ATL" },
 		"long destinations": func(b *flight.SketchedBucket) string {
 			b.Dests = []string{"BOSTON-LOGAN", "LOS-ANGELES"}
 			return "ATL"
