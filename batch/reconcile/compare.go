@@ -15,80 +15,210 @@ import (
 	"github.com/tributary-dev/tributary/flight"
 )
 
-// chunkHours is the span of one unit of work: the speed buckets of that many
-// hours of one view are read in bulk and held while the batch view's rows
-// of the same hours are walked group by group. 32 hours of the route view
-// are ~16,000 buckets: a few MB, whatever the range reconciled.
+// chunkHours is the span of one unit of the bucket-by-bucket comparison:
+// the speed buckets of that many hours of one view are read in bulk and
+// held while the batch view's rows of the same hours are walked group by
+// group. 128 hours of the route view are ~60,000 buckets: a few MB,
+// whatever the range reconciled.
 const chunkHours = 128
+
+// digestBlock is the number of groups of one unit of the digest pass.
+const digestBlock = 32
 
 // viewCmp is what the workers share about one view: its groups, numbered.
 type viewCmp struct {
+	index  int // in flight.Views()
 	def    flight.View
 	groups []string
 	gid    map[string]int32
 }
 
-// job is one chunk of hours [lo, hi) of one view.
+// job is one chunk of hours [lo, hi) of one view, compared bucket by bucket.
 type job struct {
 	vc     *viewCmp
 	lo, hi int64
 }
 
-// compareAll compares every view over [from, v.Boundary) in chunks of
-// hours, cfg.Parallelism chunks at once, and returns the report and, per
-// view, the hours in which the speed layer has buckets (what to expire).
+// block is the groups [lo, hi) of one view, for the digest pass.
+type block struct {
+	vc     *viewCmp
+	lo, hi int
+}
+
+// hourDigests is one view's digest pass over the hours of the
+// reconciliation: per hour, the sum of its buckets' flight.BucketHash, its
+// number of buckets, and the largest relative error of each percentile
+// (len(qs) per hour) that the sketch of each bucket's exact events makes.
+type hourDigests struct {
+	sum     []uint64
+	buckets []int64
+	qerr    []float64
+}
+
+func newHourDigests(nh, nq int) *hourDigests {
+	return &hourDigests{sum: make([]uint64, nh), buckets: make([]int64, nh), qerr: make([]float64, nh*nq)}
+}
+
+// add adds o's hours into d.
+func (d *hourDigests) add(o *hourDigests) {
+	for i := range d.sum {
+		d.sum[i] += o.sum[i]
+		d.buckets[i] += o.buckets[i]
+	}
+	for i := range d.qerr {
+		d.qerr[i] = max(d.qerr[i], o.qerr[i])
+	}
+}
+
+// compareAll compares every view over [from, v.Boundary) and returns the
+// report and, per view, the hours in which the speed layer has buckets
+// (what to expire). First, at once: the speed layer's digests of every
+// hour are read (HourDigests, one goroutine per view) while the workers
+// compute the batch view's digests, cfg.Parallelism blocks of groups at
+// once. Then the hours whose digests or bucket counts differ, or that lack
+// a digest, are compared bucket by bucket, in chunks of at most chunkHours,
+// cfg.Parallelism chunks at once.
 func compareAll(ctx context.Context, cfg Config, v *view.View, from int64) (*Report, map[string][]int64, error) {
-	var jobs []job
-	for _, def := range flight.Views() {
+	nh := int((v.Boundary - from + 3599) / 3600)
+	var vcs []*viewCmp
+	var blocks []block
+	for vi, def := range flight.Views() {
 		gs, err := v.Groups(def.Name)
 		if err != nil {
 			return nil, nil, err
 		}
-		vc := &viewCmp{def: def, groups: gs, gid: make(map[string]int32, len(gs))}
+		vc := &viewCmp{index: vi, def: def, groups: gs, gid: make(map[string]int32, len(gs))}
 		for i, g := range gs {
 			vc.gid[g] = int32(i)
 		}
-		for lo := from; lo < v.Boundary; lo += chunkHours * 3600 {
-			jobs = append(jobs, job{vc: vc, lo: lo, hi: min(lo+chunkHours*3600, v.Boundary)})
+		vcs = append(vcs, vc)
+		for lo := 0; lo < len(gs); lo += digestBlock {
+			blocks = append(blocks, block{vc: vc, lo: lo, hi: min(lo+digestBlock, len(gs))})
 		}
 	}
 	n := cfg.Parallelism
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	ws := make([]*worker, min(n, max(len(jobs), 1)))
-	var next atomic.Int64
-	eg, ctx := errgroup.WithContext(ctx)
+	ws := make([]*worker, n)
 	for i := range ws {
-		w := newWorker(v, cfg.Speed)
-		ws[i] = w
+		ws[i] = newWorker(v, cfg.Speed)
+	}
+	speed := make([][]flight.HourDigest, len(vcs))
+	eg, ectx := errgroup.WithContext(ctx)
+	for i, vc := range vcs {
 		eg.Go(func() error {
-			for {
-				j := int(next.Add(1)) - 1
-				if j >= len(jobs) {
-					return nil
-				}
-				if err := w.job(ctx, jobs[j]); err != nil {
-					return err
+			ds, err := cfg.Speed.HourDigests(ectx, vc.def.Name, from, from+int64(nh)*3600)
+			if err != nil {
+				return err
+			}
+			if len(ds) != nh {
+				return fmt.Errorf("reconcile: the speed reader returned %d digests of %s for %d hours", len(ds), vc.def.Name, nh)
+			}
+			for h, d := range ds {
+				if d.Hour != from+int64(h)*3600 {
+					return fmt.Errorf("reconcile: the speed reader returned the digest of hour %d for hour %d", d.Hour, from+int64(h)*3600)
 				}
 			}
+			speed[i] = ds
+			return nil
 		})
 	}
-	if err := eg.Wait(); err != nil {
+	if err := runAll(ectx, eg, ws, len(blocks), func(w *worker, i int) error {
+		b := blocks[i]
+		return w.digests(b.vc, b.lo, b.hi, from, nh, len(vcs))
+	}); err != nil {
 		return nil, nil, err
 	}
-	rep := &Report{Version: cfg.Version, From: from, To: v.Boundary, At: time.Now().UTC(), QuantileRelErr: zeroQuantileErrs()}
+	rep := &Report{Version: cfg.Version, From: from, To: v.Boundary, QuantileRelErr: zeroQuantileErrs()}
 	hours := map[string][]int64{}
+	var jobs []job
+	qs := flight.Percentiles()
+	qerr := make([]float64, len(qs))
+	for i, vc := range vcs {
+		batch := newHourDigests(nh, len(qs))
+		for _, w := range ws {
+			if w.hd != nil && w.hd[i] != nil {
+				batch.add(w.hd[i])
+			}
+		}
+		same := func(h int) bool {
+			d := speed[i][h]
+			return d.Complete && d.Sum == batch.sum[h] && d.Buckets == batch.buckets[h]
+		}
+		for h := 0; h < nh; {
+			d := speed[i][h]
+			if d.Present {
+				hours[vc.def.Name] = append(hours[vc.def.Name], d.Hour)
+			}
+			if same(h) {
+				// Every bucket of the hour is the same on both sides: the
+				// counts and stats agree, the distinct destinations are
+				// the same sets, and the speed percentiles are the
+				// sketch's of the exact events, whose errors the digest
+				// pass computed.
+				if batch.buckets[h] > 0 {
+					rep.HoursByDigest++
+				}
+				rep.Buckets += batch.buckets[h]
+				for q := range qerr {
+					qerr[q] = max(qerr[q], batch.qerr[h*len(qs)+q])
+				}
+				h++
+				continue
+			}
+			lo := h
+			for h < nh && !same(h) && h-lo < chunkHours {
+				if h > lo && speed[i][h].Present {
+					hours[vc.def.Name] = append(hours[vc.def.Name], speed[i][h].Hour)
+				}
+				if batch.buckets[h] > 0 || speed[i][h].Present {
+					rep.HoursCompared++
+				}
+				h++
+			}
+			jobs = append(jobs, job{vc: vc, lo: from + int64(lo)*3600, hi: from + int64(h)*3600})
+		}
+	}
+	for q, e := range qerr {
+		name := flight.PercentileName(qs[q])
+		rep.QuantileRelErr[name] = max(rep.QuantileRelErr[name], e)
+	}
+	eg, ectx = errgroup.WithContext(ctx)
+	if err := runAll(ectx, eg, ws, len(jobs), func(w *worker, i int) error {
+		return w.compareHours(ectx, jobs[i].vc, jobs[i].lo, jobs[i].hi)
+	}); err != nil {
+		return nil, nil, err
+	}
+	rep.At = time.Now().UTC()
 	for _, w := range ws {
 		w.addTo(rep)
-		for name, hs := range w.hours {
-			hours[name] = append(hours[name], hs...)
-		}
 	}
 	for _, hs := range hours {
 		slices.Sort(hs)
 	}
 	return rep, hours, nil
+}
+
+// runAll runs the units [0, n) on the workers, each taking the next unit
+// when done with one, in eg (which may run other goroutines), and waits.
+func runAll(ctx context.Context, eg *errgroup.Group, ws []*worker, n int, fn func(w *worker, i int) error) error {
+	var next atomic.Int64
+	for _, w := range ws {
+		eg.Go(func() error {
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return nil
+				}
+				if err := fn(w, i); err != nil {
+					return err
+				}
+			}
+			return ctx.Err()
+		})
+	}
+	return eg.Wait()
 }
 
 // speedBucket is a speed bucket held for the batch walk: its stats, and its
@@ -124,7 +254,6 @@ type worker struct {
 	buckets, count, stats, missing, extra, missingEvents int64
 	qerr                                                 []float64
 	derr                                                 float64
-	hours                                                map[string][]int64
 	// buffers, reused from chunk to chunk
 	slots  []int32 // group*hours+hour -> index+1 in sp, 0: none
 	sp     []speedBucket
@@ -135,20 +264,18 @@ type worker struct {
 	dsts   []string
 	qs     []float64
 	binVal map[int32]float64
-	// the digest pass's, per hour of a chunk: the batch digest, the number
-	// of buckets and the percentiles' errors (nh * len(qs))
-	hsum     []uint64
-	hbuckets []int64
-	hqerr    []float64
-	sbins    []flight.Bin
-	binOf    []int32
-	// hours settled by their digests, and compared bucket by bucket
-	byDigest, compared int64
+	// the digest pass's: per view, the hours' digests of the groups this
+	// worker walked; the sketch bins of a bucket; the memoized bins and
+	// one-flight errors of the delays of a day either way
+	hd    []*hourDigests
+	sbins []flight.Bin
+	binOf []int32
+	errOf []float64
 }
 
 func newWorker(v *view.View, speed SpeedReader) *worker {
 	qs := flight.Percentiles()
-	return &worker{v: v, speed: speed, qerr: make([]float64, len(qs)), hours: map[string][]int64{}, qs: qs,
+	return &worker{v: v, speed: speed, qerr: make([]float64, len(qs)), qs: qs,
 		binVal: map[int32]float64{}}
 }
 
@@ -160,8 +287,6 @@ func (w *worker) addTo(rep *Report) {
 	rep.MissingInSpeed += w.missing
 	rep.ExtraInSpeed += w.extra
 	rep.MissingEvents += w.missingEvents
-	rep.HoursByDigest += w.byDigest
-	rep.HoursCompared += w.compared
 	for i, q := range w.qs {
 		name := flight.PercentileName(q)
 		rep.QuantileRelErr[name] = max(rep.QuantileRelErr[name], w.qerr[i])
@@ -169,88 +294,21 @@ func (w *worker) addTo(rep *Report) {
 	rep.DistinctRelErr = max(rep.DistinctRelErr, w.derr)
 }
 
-// job compares one chunk of hours. It reads the speed layer's digest of
-// every hour (flight.HourDigest: one field per partition's hour hash) and
-// computes the same digests from the batch view's rows (digests); the hours
-// whose digests agree hold, bucket for bucket, the sketch of the batch
-// view's exact events, and are not read. Only the other hours (a
-// difference, or a hash written without a digest) are compared bucket by
-// bucket (compareHours).
-func (w *worker) job(ctx context.Context, j job) error {
-	vc, nh := j.vc, int((j.hi-j.lo)/3600)
-	ds, err := w.speed.HourDigests(ctx, vc.def.Name, j.lo, j.hi)
-	if err != nil {
-		return err
+// digests computes the batch view's hourDigests of the groups [glo, ghi)
+// of a view over the nh hours from `from`, adding them into the worker's
+// (w.hd, per view of nviews).
+func (w *worker) digests(vc *viewCmp, glo, ghi int, from int64, nh, nviews int) error {
+	if w.hd == nil {
+		w.hd = make([]*hourDigests, nviews)
 	}
-	if len(ds) != nh {
-		return fmt.Errorf("reconcile: the speed reader returned %d digests for the %d hours of [%d, %d)", len(ds), nh, j.lo, j.hi)
+	if w.hd[vc.index] == nil {
+		w.hd[vc.index] = newHourDigests(nh, len(w.qs))
 	}
-	for h, d := range ds {
-		if want := j.lo + int64(h)*3600; d.Hour != want {
-			return fmt.Errorf("reconcile: the speed reader returned the digest of hour %d for hour %d", d.Hour, want)
-		}
-		if d.Present {
-			w.hours[vc.def.Name] = append(w.hours[vc.def.Name], d.Hour)
-		}
-	}
-	if err := w.digests(vc, j.lo, nh); err != nil {
-		return err
-	}
-	for lo := 0; lo < nh; {
-		if w.same(ds[lo], lo) {
-			// Every bucket of the hour is the same on both sides: the
-			// counts and stats agree, the distinct destinations are the
-			// same sets, and the speed percentiles are the sketch's of the
-			// exact events, whose errors digests computed.
-			if w.hbuckets[lo] > 0 || ds[lo].Present {
-				w.byDigest++
-			}
-			w.buckets += w.hbuckets[lo]
-			for i := range w.qerr {
-				w.qerr[i] = max(w.qerr[i], w.hqerr[lo*len(w.qs)+i])
-			}
-			lo++
-			continue
-		}
-		hi := lo + 1
-		for hi < nh && !w.same(ds[hi], hi) {
-			hi++
-		}
-		if err := w.compareHours(ctx, vc, j.lo+int64(lo)*3600, j.lo+int64(hi)*3600); err != nil {
-			return err
-		}
-		for h := lo; h < hi; h++ {
-			if w.hbuckets[h] > 0 || ds[h].Present {
-				w.compared++
-			}
-		}
-		lo = hi
-	}
-	return nil
-}
-
-// same says whether the speed layer's hour h of the chunk holds the batch
-// view's buckets: the same number of them and the same digest.
-func (w *worker) same(d flight.HourDigest, h int) bool {
-	return d.Complete && d.Sum == w.hsum[h] && d.Buckets == w.hbuckets[h]
-}
-
-// digests computes, from the batch view's rows of the nh hours from lo, each
-// hour's flight.HourDigest sum (hsum), its number of buckets (hbuckets) and
-// the largest relative error of each percentile that the sketch of each
-// bucket's exact events makes (hqerr): the speed layer's, should the digests
-// agree.
-func (w *worker) digests(vc *viewCmp, lo int64, nh int) error {
-	w.hsum = slices.Grow(w.hsum[:0], nh)[:nh]
-	w.hbuckets = slices.Grow(w.hbuckets[:0], nh)[:nh]
-	w.hqerr = slices.Grow(w.hqerr[:0], nh*len(w.qs))[:nh*len(w.qs)]
-	clear(w.hsum)
-	clear(w.hbuckets)
-	clear(w.hqerr)
-	hi := lo + int64(nh)*3600
-	for _, g := range vc.groups {
+	hd, nq := w.hd[vc.index], len(w.qs)
+	to := from + int64(nh)*3600
+	for _, g := range vc.groups[glo:ghi] {
 		w.rows = w.rows[:0]
-		if err := w.v.RowsBetween(vc.def.Name, g, lo, hi, func(hour int64, t *view.Table, i int) {
+		if err := w.v.RowsBetween(vc.def.Name, g, from, to, func(hour int64, t *view.Table, i int) {
 			w.rows = append(w.rows, row{hour: hour, t: t, i: i})
 		}); err != nil {
 			return err
@@ -262,60 +320,90 @@ func (w *worker) digests(vc *viewCmp, lo int64, nh int) error {
 			}
 			bucket := w.rows[r0:r1]
 			r0 = r1
-			h := int((bucket[0].hour - lo) / 3600)
-			var st flight.Stats
-			for _, r := range bucket {
+			h := int((bucket[0].hour - from) / 3600)
+			st := bucket[0].t.Stats(bucket[0].i)
+			for _, r := range bucket[1:] {
 				st.Merge(r.t.Stats(r.i))
 			}
-			pairs := w.hist(bucket)
-			w.sbins = w.sbins[:0]
-			for _, p := range pairs { // increasing delays: non-decreasing bins
-				b := w.sketchBin(p.delay)
-				if n := len(w.sbins); n > 0 && w.sbins[n-1].Bin == b {
-					w.sbins[n-1].N += p.n
-				} else {
-					w.sbins = append(w.sbins, flight.Bin{Bin: b, N: p.n})
-				}
-			}
 			bh := flight.NewBucketHash(g, st)
-			for _, b := range w.sbins {
-				bh.Bin(b.Bin, b.N)
+			qe := hd.qerr[h*nq : (h+1)*nq]
+			if st.Count == 1 {
+				// One flight: its delay is the min, every percentile.
+				bh.Bin(w.sketchBin(st.Min), 1)
+				e := w.oneErr(st.Min)
+				for i := range qe {
+					qe[i] = max(qe[i], e)
+				}
+			} else {
+				pairs := w.hist(bucket)
+				w.sbins = w.sbins[:0]
+				for _, p := range pairs { // increasing delays: non-decreasing bins
+					b := w.sketchBin(p.delay)
+					if n := len(w.sbins); n > 0 && w.sbins[n-1].Bin == b {
+						w.sbins[n-1].N += p.n
+					} else {
+						w.sbins = append(w.sbins, flight.Bin{Bin: b, N: p.n})
+					}
+				}
+				for _, b := range w.sbins {
+					bh.Bin(b.Bin, b.N)
+				}
+				if len(pairs) > 0 {
+					for i, q := range w.qs {
+						rank := flight.Rank(q, st.Count)
+						exact := float64(nearest(pairs, rank))
+						got := w.binValue(nearestBin(w.sbins, rank))
+						qe[i] = max(qe[i], math.Abs(got-exact)/math.Max(math.Abs(exact), 1))
+					}
+				}
 			}
 			if vc.def.DistinctDestinations {
 				for _, d := range w.destSet(bucket) {
 					bh.Dest(d)
 				}
 			}
-			w.hsum[h] += bh.Sum()
-			w.hbuckets[h]++
-			if len(pairs) > 0 {
-				qe := w.hqerr[h*len(w.qs) : (h+1)*len(w.qs)]
-				for i, q := range w.qs {
-					rank := flight.Rank(q, st.Count)
-					exact := float64(nearest(pairs, rank))
-					got := w.binValue(nearestBin(w.sbins, rank))
-					qe[i] = max(qe[i], math.Abs(got-exact)/math.Max(math.Abs(exact), 1))
-				}
-			}
+			hd.sum[h] += bh.Sum()
+			hd.buckets[h]++
 		}
 	}
 	return nil
 }
 
-// sketchBin is flight.SketchBin, memoized for the delays of a day either
-// way (a logarithm otherwise, per distinct delay of every bucket).
+// binTableHalf bounds the delays (minutes, a day either way) whose bin and
+// one-flight error the workers memoize in tables: a logarithm otherwise,
+// per distinct delay of every bucket.
+const binTableHalf = 1440
+
+// sketchBin is flight.SketchBin, memoized.
 func (w *worker) sketchBin(d int32) int32 {
-	const half = 1440
-	if d <= -half || d >= half {
+	if d <= -binTableHalf || d >= binTableHalf {
 		return flight.SketchBin(d)
 	}
 	if w.binOf == nil {
-		w.binOf = make([]int32, 2*half)
+		w.binOf = make([]int32, 2*binTableHalf)
+		w.errOf = make([]float64, 2*binTableHalf)
 		for i := range w.binOf {
-			w.binOf[i] = flight.SketchBin(int32(i - half))
+			d := int32(i - binTableHalf)
+			w.binOf[i] = flight.SketchBin(d)
+			w.errOf[i] = relErr(flight.SketchBinValue(w.binOf[i]), float64(d))
 		}
 	}
-	return w.binOf[d+half]
+	return w.binOf[d+binTableHalf]
+}
+
+// oneErr is the relative error of the sketch of one flight of delay d.
+func (w *worker) oneErr(d int32) float64 {
+	if d <= -binTableHalf || d >= binTableHalf {
+		return relErr(flight.SketchBinValue(flight.SketchBin(d)), float64(d))
+	}
+	w.sketchBin(0) // fills the tables
+	return w.errOf[d+binTableHalf]
+}
+
+// relErr is the relative error of got against exact, as the report defines
+// it: |got - exact| / max(|exact|, 1).
+func relErr(got, exact float64) float64 {
+	return math.Abs(got-exact) / math.Max(math.Abs(exact), 1)
 }
 
 // destSet is a bucket's distinct destinations, sorted.

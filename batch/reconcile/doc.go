@@ -11,18 +11,43 @@
 // domain's (flight.SketchedBucket), so the batch layer imports no speed
 // package.
 //
-// It compares every bucket, in bulk: the hours are cut into chunks of
-// chunkHours, compared GOMAXPROCS at a time; for each chunk the speed
-// layer's buckets are read whole hour after whole hour (ScanHours: one
-// HGETALL per hour hash, decoded without maps) and held by (group, hour),
-// then the batch view's rows of the same hours are walked group by group and
-// each bucket is compared with its speed bucket: stats exactly, the speed
-// percentiles against the exact nearest-rank ones computed from the rows'
-// histograms, the number of distinct destinations. It used to build a
-// flight.Summary (maps, sorted quantiles) and an exact Aggregate (maps) per
-// bucket, reading them by bucket reference: 3,000,000 buckets took minutes;
-// now it costs about a microsecond of CPU per bucket and memory bounded by a
-// chunk, besides the loaded view.
+// It compares two views of the same buckets, so it first compares a digest
+// of each (view, hour): the speed layer keeps, in a reserved field of every
+// partition's hour hash, the sum modulo 2^64 of its buckets'
+// flight.BucketHash (a 64-bit hash of the group, the stats, the sketch's
+// bins and the sorted destinations), written by the partition's fenced
+// owner in the same script call as the buckets, so exactly once like them
+// (speed/store). The hours are cut into chunks of chunkHours, compared
+// GOMAXPROCS at a time; for each chunk the speed digests and bucket counts
+// of its hours are read (SpeedReader.HourDigests: an HGET and an HLEN per
+// hour hash), and the batch view's rows of the same hours are walked group
+// by group to compute the same digests: each delay's flight.SketchBin, the
+// exact sets of destinations. An hour whose digest and number of buckets
+// agree holds, bucket for bucket, the sketch of the batch view's exact
+// events: its counts and stats agree, its distinct destinations are the
+// same sets, and its percentiles' errors are those of the sketch of the
+// exact events, which the same walk computes from the rows alone (CPU, no
+// Redis). Only the other hours are compared bucket by bucket as before
+// (compareHours): a digest that differs, or a hash without one (written by
+// a speed layer before digests: never taken for a match). The report counts
+// both kinds of hours (HoursByDigest, HoursCompared).
+//
+// The bucket-by-bucket comparison reads the speed layer's buckets whole
+// hour after whole hour (ScanHours: one HGETALL per hour hash, decoded
+// without maps), holds them by (group, hour), then walks the batch rows of
+// the same hours: stats exactly, the speed percentiles against the exact
+// nearest-rank ones computed from the rows' histograms, the number of
+// distinct destinations. Comparing every bucket that way cost ~2.5 s of CPU
+// and ~1 s of Redis's one thread for 3,000,000 buckets (Redis sending them
+// all); the digests cost one field per hour hash.
+//
+// What a digest does not see: it is the owner's record of what it wrote,
+// not a hash of the bytes Redis holds. A bucket deleted or added behind the
+// owner's back changes the hash's number of fields (HLEN), which is
+// compared too; a bucket's value overwritten in place by something other
+// than its owner, or a bug in the packed encoding itself, is not seen (the
+// store's tests check that encoding; the speed tests check every bucket and
+// every digest against the data set).
 //
 //	tributary_batch_reconcile_count_mismatches   buckets whose count differs
 //	    (missing on one side counts): must be 0, except for the events the
