@@ -23,12 +23,11 @@ type BucketHash struct {
 	h uint64
 }
 
-// Primes of xxHash64: its round and avalanche mix the words below.
+// Primes of xxHash64, whose avalanche Sum is.
 const (
 	prime1 uint64 = 11400714785074694791
 	prime2 uint64 = 14029467366897019727
 	prime3 uint64 = 1609587929392839161
-	prime4 uint64 = 9650029242287828579
 	prime5 uint64 = 2870177450012600261
 )
 
@@ -72,10 +71,11 @@ func (h BucketHash) Sum() uint64 {
 	return x
 }
 
-// word mixes one 64-bit word in (xxHash64's round, chained).
+// word mixes one 64-bit word in: w's product is off the chain of h, which
+// takes one xor, one rotation and one multiplication per word (Sum's
+// avalanche spreads the last words' bits).
 func (h *BucketHash) word(w uint64) {
-	h.h ^= bits.RotateLeft64(w*prime2, 31) * prime1
-	h.h = bits.RotateLeft64(h.h, 27)*prime1 + prime4
+	h.h = bits.RotateLeft64(h.h^(w*prime2), 31) * prime1
 }
 
 // str mixes a tagged length, then the bytes 8 at a time (the last word
