@@ -17,20 +17,25 @@
 // flight.BucketHash (a 64-bit hash of the group, the stats, the sketch's
 // bins and the sorted destinations), written by the partition's fenced
 // owner in the same script call as the buckets, so exactly once like them
-// (speed/store). The hours are cut into chunks of chunkHours, compared
-// GOMAXPROCS at a time; for each chunk the speed digests and bucket counts
-// of its hours are read (SpeedReader.HourDigests: an HGET and an HLEN per
-// hour hash), and the batch view's rows of the same hours are walked group
-// by group to compute the same digests: each delay's flight.SketchBin, the
-// exact sets of destinations. An hour whose digest and number of buckets
+// (speed/store). The speed digests and bucket counts of every hour are read
+// (SpeedReader.HourDigests: an HGET and an HLEN per hour hash, pipelined)
+// while the workers, GOMAXPROCS blocks of groups at a time, walk the batch
+// view's rows group by group, once over the whole range, to compute the
+// same digests: each delay's flight.SketchBin, the exact sets of
+// destinations. An hour whose digest and number of buckets
 // agree holds, bucket for bucket, the sketch of the batch view's exact
 // events: its counts and stats agree, its distinct destinations are the
 // same sets, and its percentiles' errors are those of the sketch of the
 // exact events, which the same walk computes from the rows alone (CPU, no
 // Redis). Only the other hours are compared bucket by bucket as before
-// (compareHours): a digest that differs, or a hash without one (written by
-// a speed layer before digests: never taken for a match). The report counts
-// both kinds of hours (HoursByDigest, HoursCompared).
+// (compareHours, in chunks of at most chunkHours, GOMAXPROCS at once): a
+// digest that differs, or a hash without one (written by a speed layer
+// before digests: never taken for a match). The report counts both kinds of
+// hours (HoursByDigest, HoursCompared). The percentiles' error over the
+// hours settled by digest is computed from the batch rows alone: since the
+// digests agree, the speed buckets are the sketch of those rows' events, so
+// the error is the one the speed layer serves; the sketch's 1% bound is
+// flight's to test (sketch_test.go), not this package's.
 //
 // The bucket-by-bucket comparison reads the speed layer's buckets whole
 // hour after whole hour (ScanHours: one HGETALL per hour hash, decoded
@@ -59,4 +64,6 @@
 //	    buckets of |speed - exact| / max(|exact|, 1): the sketch's bound is 1%
 //	tributary_batch_reconcile_distinct_relative_error  max relative error of
 //	    the speed layer's distinct destinations (exact sets: 0 expected)
+//	tributary_batch_reconcile_hours{how="digest"|"buckets"}  (view, hour)
+//	    pairs settled by their digests, or compared bucket by bucket
 package reconcile

@@ -171,10 +171,12 @@ func NewCollector(rdb redis.Cmdable, keyPrefix string) *Collector {
 		return prometheus.NewDesc("tributary_batch_"+name, help, labels, nil)
 	}
 	return &Collector{rdb: rdb, keyPrefix: keyPrefix, descs: map[string]*prometheus.Desc{
-		"count":    d("reconcile_count_mismatches", "Buckets whose count differs between the speed and batch views (must be 0 but for late events)."),
-		"missing":  d("reconcile_missing_events", "Events in the batch view that the speed view lacks (late events refused by the speed layer)."),
-		"stats":    d("reconcile_stats_mismatches", "Buckets whose sum, delayed, min or max differ while the count agrees."),
-		"buckets":  d("reconcile_buckets", "Buckets compared by the last reconciliation."),
+		"count":   d("reconcile_count_mismatches", "Buckets whose count differs between the speed and batch views (must be 0 but for late events)."),
+		"missing": d("reconcile_missing_events", "Events in the batch view that the speed view lacks (late events refused by the speed layer)."),
+		"stats":   d("reconcile_stats_mismatches", "Buckets whose sum, delayed, min or max differ while the count agrees."),
+		"buckets": d("reconcile_buckets", "Buckets compared by the last reconciliation."),
+		"hours": d("reconcile_hours", "(View, hour) pairs of the last reconciliation: settled by their digests (how=digest) or compared bucket by bucket (how=buckets).",
+			"how"),
 		"quantile": d("reconcile_quantile_relative_error", "Max relative error of a speed-layer percentile against the exact one.", "quantile"),
 		"distinct": d("reconcile_distinct_relative_error", "Max relative error of the speed layer's distinct destinations."),
 		"rversion": d("reconcile_version", "Version of the batch view that the last reconciliation compared."),
@@ -213,6 +215,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	g("buckets", float64(r.Buckets))
 	g("distinct", r.DistinctRelErr)
 	g("rversion", float64(r.Version))
+	g("hours", float64(r.HoursByDigest), "digest")
+	g("hours", float64(r.HoursCompared), "buckets")
 	for q, e := range r.QuantileRelErr {
 		g("quantile", e, q)
 	}

@@ -2,14 +2,17 @@ package reconcile_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-dev/tributary/batch/batchkeys"
@@ -246,6 +249,14 @@ func TestRunComparesBucketsWhereDigestsDiffer(t *testing.T) {
 			}
 			if want.HoursCompared != tc.compared || want.HoursByDigest+want.HoursCompared != 2*hours {
 				t.Fatalf("the case does not make the differences it means: %+v", *want)
+			}
+			exported := fmt.Sprintf(`# HELP tributary_batch_reconcile_hours (View, hour) pairs of the last reconciliation: settled by their digests (how=digest) or compared bucket by bucket (how=buckets).
+# TYPE tributary_batch_reconcile_hours gauge
+tributary_batch_reconcile_hours{how="buckets"} %d
+tributary_batch_reconcile_hours{how="digest"} %d
+`, want.HoursCompared, want.HoursByDigest)
+			if err := testutil.CollectAndCompare(reconcile.NewCollector(rdb, prefix), strings.NewReader(exported), "tributary_batch_reconcile_hours"); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

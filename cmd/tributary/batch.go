@@ -103,13 +103,22 @@ func newBatchRunCmd(g *globals) *cobra.Command {
 			}
 			g.log.Info("recompute done", "version", m.Version, "boundary", time.Unix(m.Boundary, 0).UTC(), "events", m.Events,
 				"segments", m.Segments, "nodes", len(m.Nodes), "elapsed", time.Since(start).Round(time.Millisecond))
+			// The graph's last task, after the publication, is the
+			// reconciliation: --wait waited for it too.
+			if r, err := reconcile.Last(ctx, rdb, g.keyPrefix); err != nil {
+				return err
+			} else if r != nil && r.Version == m.Version {
+				g.log.Info("reconciled (after the publication; --wait includes it)", "version", r.Version, "buckets", r.Buckets,
+					"count_mismatches", r.CountMismatches, "stats_mismatches", r.StatsMismatches, "missing_events", r.MissingEvents,
+					"hours_by_digest", r.HoursByDigest, "hours_compared", r.HoursCompared)
+			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&url, "scheduler-url", "http://127.0.0.1:8090", "scheduler HTTP API, or a comma-separated list of its replicas (a dead one is skipped)")
 	f.StringVar(&token, "admin-token", "", "the scheduler's --admin-token, sent as a bearer token")
-	f.BoolVar(&wait, "wait", false, "wait for the recompute, with a progress bar")
+	f.BoolVar(&wait, "wait", false, "wait for the recompute and its reconciliation (which runs after the publication), with a progress bar")
 	f.IntVar(&opts.FanIn, "fan-in", recompute.DefaultFanIn, "fan-in of the merge tree")
 	f.DurationVar(&opts.Grace, "grace", recompute.DefaultGrace, "how long the previous version (and the speed buckets now covered) stay readable")
 	f.DurationVar(&opts.NodeTTL, "memo-ttl", recompute.DefaultNodeTTL, "how long partials and unpublished nodes are memoized")
