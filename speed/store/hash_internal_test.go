@@ -22,22 +22,22 @@ func BenchmarkBucketHashVsPack(b *testing.B) {
 	var evs []flight.Event
 	_ = f.Scan(context.Background(), 0, 200_000, func(bt *dataset.Batch) error { evs = append(evs, bt.Events...); return nil })
 	f.Close()
-	views := flight.Views()
-	a := agg.New(views, int64(200*365*24*time.Hour/time.Microsecond), agg.Progress{Offset: -1})
+	a := agg.New(flight.Views(), int64(200*365*24*time.Hour/time.Microsecond), agg.Progress{Offset: -1})
 	a.Message(0, evs)
-	s := NewState()
 	type bucket struct {
 		group string
 		b     *state
 	}
 	var bs []bucket
 	for id, d := range a.Pending().Buckets {
-		bs = append(bs, bucket{id.Group, s.merge(id, views[id.View], d)})
+		st := &state{}
+		st.merge(d)
+		bs = append(bs, bucket{id.Group, st})
 	}
 	b.Run("hash", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			for _, x := range bs {
-				s.hash(x.group, x.b)
+				hash(x.group, x.b)
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(bs)), "ns/bucket")
