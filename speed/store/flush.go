@@ -178,7 +178,7 @@ func (w *Writer) build(f *Flush, st *State) ([]string, []any, error) {
 		if f.Watermark > 0 && (k.hour+3600)*1e6 <= f.Watermark {
 			// Not kept, like the hour's buckets: a later flush into it
 			// (a gap filled) reads the digest again.
-			delete(st.hours, hourID{k.view, k.hour})
+			delete(st.hours, hourID(k))
 		}
 		key := w.keys.Hour(f.Partition, w.views[k.view].Name, k.hour)
 		for len(fv) > 0 {
