@@ -65,15 +65,18 @@ type BatchSource interface {
 
 // SpeedSource reads the speed views (speed/store.Reader).
 type SpeedSource interface {
-	Range(ctx context.Context, view, group string, from, to int64) (store.Bucket, error)
-	Buckets(ctx context.Context, refs []store.Ref) ([]store.Bucket, error)
+	// Sums merges each group's buckets over the hours [from, to): its
+	// stats and sketch (no quantiles, no distinct count).
+	Sums(ctx context.Context, view string, groups []string, from, to int64) ([]store.Bucket, error)
+	// Hourly reads one group's bucket of every hour of [from, to).
+	Hourly(ctx context.Context, view, group string, from, to int64) ([]store.Bucket, error)
 	// GroupsByHour lists, for each hour of [from, to) with buckets, the
 	// groups that have one, in pipelined round trips.
 	GroupsByHour(ctx context.Context, view string, from, to int64) (map[int64][]string, error)
 	Partition(ctx context.Context, p int) (store.PartitionState, error)
-	// Distinct estimates the distinct destinations of a group over the hours
-	// [from, to) joined with an exact set, in bounded chunks whatever the span.
-	Distinct(ctx context.Context, view, group string, from, to int64, exact map[string]struct{}) (int64, error)
+	// SumDistinct is Sums of one group with, in Distinct, the size of the
+	// union of its destinations over the hours [from, to) with an exact set.
+	SumDistinct(ctx context.Context, view, group string, from, to int64, exact map[string]struct{}) (store.Bucket, error)
 }
 
 // engine answers queries by merging the batch and speed views.
@@ -243,28 +246,33 @@ func (e *engine) compute(ctx context.Context, pl plan, v flight.View, group stri
 		br = pl.bv.Range(v.Name, group, pl.batch.From, pl.batch.To)
 	}
 	defer br.Release()
+	withDistinct := distinct && v.DistinctDestinations
 	var sb store.Bucket
-	if !pl.speed.empty() {
+	switch {
+	case pl.speed.empty():
+	case withDistinct:
+		// The stats and the destinations in one read of the hours.
 		var err error
-		sb, err = e.speed.Range(ctx, v.Name, group, pl.speed.From, pl.speed.To-3600)
+		if sb, err = e.speed.SumDistinct(ctx, v.Name, group, pl.speed.From, pl.speed.To, setOf(br.Destinations)); err != nil {
+			return result{}, fmt.Errorf("distinct destinations: %w", err)
+		}
+	default:
+		sbs, err := e.speed.Sums(ctx, v.Name, []string{group}, pl.speed.From, pl.speed.To)
 		if err != nil {
 			return result{}, err
 		}
+		sb = sbs[0]
 	}
 	r := merge(br, sb, pl.covered())
 	r.Distinct = -1
-	if distinct && v.DistinctDestinations {
-		if sb.Count == 0 {
+	if withDistinct {
+		switch {
+		case sb.Count > 0:
+			r.Distinct = sb.Distinct // the union with the batch part's
+		case br.Destinations != nil:
+			r.Distinct = int64(br.Destinations.Len())
+		default:
 			r.Distinct = 0
-			if br.Destinations != nil {
-				r.Distinct = int64(br.Destinations.Len())
-			}
-		} else {
-			n, err := e.speed.Distinct(ctx, v.Name, group, pl.speed.From, pl.speed.To, setOf(br.Destinations))
-			if err != nil {
-				return result{}, fmt.Errorf("distinct destinations: %w", err)
-			}
-			r.Distinct = n
 		}
 	}
 	return r, nil
@@ -427,47 +435,17 @@ const (
 	groupsChunkMax   = 384
 )
 
-// readChunk bounds the speed buckets read in one round trip: the memory of
-// a request is that of a chunk, whatever its budget of buckets.
-const readChunk = 4096
-
 // many answers for many groups at once: the batch parts from memory, the
-// speed buckets in pipelined round trips of readChunk buckets, merged as
-// they come.
+// speed parts summed by the reader (in pipelined round trips of a few
+// thousand buckets: the memory of a request is that of a round trip,
+// whatever its budget of buckets).
 func (e *engine) many(ctx context.Context, pl plan, v flight.View, groups []string) ([]result, error) {
 	sbs := make([]store.Bucket, len(groups))
-	perGroup := pl.speedHours()
-	refs := make([]store.Ref, 0, min(readChunk, int64(len(groups))*perGroup))
-	owner := make([]int, 0, cap(refs))
-	flush := func() error {
-		if len(refs) == 0 {
-			return nil
+	if !pl.speed.empty() {
+		var err error
+		if sbs, err = e.speed.Sums(ctx, v.Name, groups, pl.speed.From, pl.speed.To); err != nil {
+			return nil, err
 		}
-		buckets, err := e.speed.Buckets(ctx, refs)
-		if err != nil {
-			return err
-		}
-		for j, b := range buckets {
-			sb := &sbs[owner[j]]
-			sb.Stats.Merge(b.Stats)
-			sb.Sketch.Merge(&b.Sketch)
-		}
-		refs, owner = refs[:0], owner[:0]
-		return nil
-	}
-	for i, g := range groups {
-		for h := pl.speed.From; h < pl.speed.To; h += 3600 {
-			refs = append(refs, store.Ref{View: v.Name, Group: g, Hour: h})
-			owner = append(owner, i)
-			if len(refs) == readChunk {
-				if err := flush(); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return nil, err
 	}
 	out := make([]result, len(groups))
 	for i, g := range groups {
@@ -483,17 +461,13 @@ func (e *engine) many(ctx context.Context, pl plan, v flight.View, groups []stri
 }
 
 // series answers for one airport hour by hour: the batch hours from memory,
-// every speed hour in one pipelined round trip.
+// the speed hours in pipelined round trips.
 func (e *engine) series(ctx context.Context, pl plan, code string) ([]Hour, error) {
 	v := e.airportV
-	var refs []store.Ref
-	for h := pl.speed.From; h < pl.speed.To; h += 3600 {
-		refs = append(refs, store.Ref{View: v.Name, Group: code, Hour: h})
-	}
 	var buckets []store.Bucket
-	if len(refs) > 0 {
+	if !pl.speed.empty() {
 		var err error
-		if buckets, err = e.speed.Buckets(ctx, refs); err != nil {
+		if buckets, err = e.speed.Hourly(ctx, v.Name, code, pl.speed.From, pl.speed.To); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,120 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/internal/lease"
+	"github.com/tributary-dev/tributary/internal/testenv"
+	"github.com/tributary-dev/tributary/speed/agg"
+	"github.com/tributary-dev/tributary/speed/keyspace"
+	"github.com/tributary-dev/tributary/speed/store"
+)
+
+// TestSumsAndHourlyAgainstTheEvents: flights of several origins spread over
+// four partitions and 30 hours, flushed by the speed layer's own writer;
+// Sums over any hours must be each group's stats and sketch computed from
+// the events themselves (groups of different partitions asked together,
+// absent groups empty), Hourly each hour's, and SumDistinct the exact
+// union of the destinations with an exact set.
+func TestSumsAndHourlyAgainstTheEvents(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.Redis(t)
+	prefix := testenv.Prefix(t)
+	keys := keyspace.New(prefix)
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, keys.Base()+"*") })
+	const parts, hours = 4, 30
+	start := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	origins := []string{"ATL", "ORD", "LAX", "SFO", "DEN", "BOS", "JFK"}
+	dests := []string{"MIA", "SEA", "PHX"}
+	var all []flight.Event
+	byPart := make([][]flight.Event, parts)
+	for h := range hours {
+		for i, o := range origins {
+			for k := range (h*7 + i*3) % 5 { // some hours empty for some origins
+				e := flight.Event{ID: "x", Time: start.Add(time.Duration(h)*time.Hour + time.Duration(k)*time.Minute).UnixMicro(),
+					Origin: o, Destination: dests[(h+k)%len(dests)], Delay: int32((h*37+i*11+k*53)%400 - 60), Distance: 1}
+				all = append(all, e)
+				p := flight.Partition(o, parts)
+				byPart[p] = append(byPart[p], e)
+			}
+		}
+	}
+	w := store.NewWriter(rdb, keys, flight.Views(), 0)
+	for p, evs := range byPart {
+		a := agg.New(flight.Views(), int64(200*365*24*time.Hour/time.Microsecond), agg.Progress{Offset: -1})
+		a.Message(0, evs)
+		l, err := lease.Acquire(ctx, rdb, keys.Lease(p), keys.Fence(p), "w", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(ctx, &store.Flush{Partition: p, Lease: l.Value(), Token: l.Token, Pending: a.Pending()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := store.NewReader(rdb, prefix, parts)
+	h0 := start.Unix()
+	var airportView string
+	for _, v := range flight.Views() {
+		if v.Dim == flight.ByAirport && v.DistinctDestinations {
+			airportView = v.Name
+		}
+	}
+	// want is the stats, sketch and destinations of origin's flights in hours [from, to).
+	want := func(origin string, from, to int) (flight.Stats, flight.DelaySketch, map[string]struct{}) {
+		var st flight.Stats
+		var sk flight.DelaySketch
+		ds := map[string]struct{}{}
+		for _, e := range all {
+			h := int((e.Time/1e6 - h0) / 3600)
+			if e.Origin == origin && h >= from && h < to {
+				st.Add(e.Delay)
+				sk.Add(e.Delay)
+				ds[e.Destination] = struct{}{}
+			}
+		}
+		return st, sk, ds
+	}
+	groups := append(slices.Clone(origins), "XXX")
+	for _, tc := range []struct{ from, to int }{{0, hours}, {3, 4}, {5, 17}, {29, 40}} {
+		got, err := r.Sums(ctx, airportView, groups, h0+int64(tc.from)*3600, h0+int64(tc.to)*3600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, g := range groups {
+			st, sk, ds := want(g, tc.from, tc.to)
+			if got[i].Group != g || got[i].Stats != st || !slices.Equal(binsOf(&got[i].Sketch), binsOf(&sk)) {
+				t.Fatalf("hours [%d, %d) %s: got %+v %v, want %+v %v", tc.from, tc.to, g, got[i].Stats, binsOf(&got[i].Sketch), st, binsOf(&sk))
+			}
+			b, err := r.SumDistinct(ctx, airportView, g, h0+int64(tc.from)*3600, h0+int64(tc.to)*3600, map[string]struct{}{"ZZZ": {}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Stats != st || b.Distinct != int64(len(ds)+1) {
+				t.Fatalf("hours [%d, %d) %s: SumDistinct %+v distinct %d, want %+v %d", tc.from, tc.to, g, b.Stats, b.Distinct, st, len(ds)+1)
+			}
+		}
+	}
+	hourly, err := r.Hourly(ctx, airportView, "LAX", h0, h0+hours*3600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hourly) != hours {
+		t.Fatalf("%d hours, want %d", len(hourly), hours)
+	}
+	for h, b := range hourly {
+		st, sk, _ := want("LAX", h, h+1)
+		if b.From != h0+int64(h)*3600 || b.Stats != st || !slices.Equal(binsOf(&b.Sketch), binsOf(&sk)) {
+			t.Fatalf("hour %d: got %+v, want %+v", h, b.Stats, st)
+		}
+	}
+}
+
+func binsOf(s *flight.DelaySketch) []flight.Bin {
+	var out []flight.Bin
+	s.Each(func(b int32, n int64) { out = append(out, flight.Bin{Bin: b, N: n}) })
+	return out
+}
