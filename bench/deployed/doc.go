@@ -18,8 +18,11 @@
 //  2. speed: N `tributary speed` workers and `tributary serve` run;
 //     `tributary replay --speed max` publishes ROWS flights; timed until every
 //     partition's committed offset reaches its stream's end (serve's
-//     /v1/status); Redis INFO cpu and commandstats deltas; then a bare
-//     amqp091 consumer (bench/rawconsume) of the same streams.
+//     /v1/status); Redis INFO cpu and commandstats deltas; serve's worst
+//     admitted queries while no batch view exists (every hour a speed hour:
+//     top lists at --max-speed-buckets, an airport and a route over the half
+//     year, the longest hourly series; speedonly.go); then a bare amqp091
+//     consumer (bench/rawconsume) of the same streams.
 //  3. batch: `tributary archive` archives the streams (not timed), then
 //     `tributary batch run --wait`: time to publication (the manifest's
 //     published_at) and to the command's return; pandas and tuned Dask

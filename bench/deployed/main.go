@@ -444,7 +444,9 @@ func (b *bench) status(ctx context.Context) (*status, error) {
 }
 
 // speed: replay at max speed with the speed workers running; timed until
-// every committed offset reaches its stream's end; then the bare consumer.
+// every committed offset reaches its stream's end; then serve's worst
+// admitted queries over the speed layer alone (speedOnly), then the bare
+// consumer.
 func (b *bench) speed(ctx context.Context) error {
 	if err := b.startSpeed(ctx); err != nil {
 		return err
@@ -452,6 +454,11 @@ func (b *bench) speed(ctx context.Context) error {
 	out, err := b.replay(ctx)
 	if err != nil {
 		return err
+	}
+	// Before any batch run: serve's worst admitted queries, every hour read
+	// from the speed layer.
+	if out["serve_speed_only"], err = b.speedOnly(ctx, b.c.AllData); err != nil {
+		return fmt.Errorf("speed-only queries: %w", err)
 	}
 	b.logf("speed: bare amqp091 consumer of the same streams")
 	res, err := b.ps.run("rawconsume", 30*time.Minute, b.c.RawConsume, "-stream-prefix", b.id+".flights",

@@ -264,7 +264,8 @@ func serveRows(r results) []row {
 		out = append(out, row{"serve", fmt.Sprintf("uncached mix, open loop at %s req/s (sent %s/s): p50; p99 (ms)", thousands(rate), thousands(rps)),
 			fmt.Sprintf("%.1f; %.1f", p50, p99), "", "", a.text, a.verdict(p99)})
 	}
-	return append(out, allDataRows(r)...)
+	out = append(out, allDataRows(r)...)
+	return append(out, speedOnlyRows(r)...)
 }
 
 // allDataQueries name the queries over all data bench/deployed times.
@@ -273,6 +274,35 @@ var allDataQueries = []struct{ key, what string }{
 	{"top_flights", "top 10 airports by flights"},
 	{"airport_atl", "one airport (ATL)"},
 	{"route_atl_ord", "one route (ATL-ORD)"},
+}
+
+// speedOnlyQueries name the queries bench/deployed times at the limits of
+// the speed part, before any batch run (every hour read from Redis).
+var speedOnlyQueries = []struct{ key, what string }{
+	{"top_flights_168h", "top 10 airports by flights over 168 speed hours"},
+	{"top_delay_p95_168h", "top 10 airports by p95 delay over 168 speed hours"},
+	{"airport_atl_half_year", "one airport (ATL) over the half year of speed hours"},
+	{"route_atl_ord_half_year", "one route (ATL-ORD) over the half year of speed hours"},
+	{"series_atl_768h", "ATL's hourly series over 768 speed hours"},
+}
+
+// speedOnlyRows: serve's worst admitted queries with no batch view,
+// uncached, one at a time; the aim holds every request to 50 ms.
+func speedOnlyRows(r results) []row {
+	var out []row
+	n, _ := r.num("speed", "serve_speed_only", "requests_per_query")
+	for _, q := range speedOnlyQueries {
+		mx, ok := r.num("speed", "serve_speed_only", q.key, "max_ms")
+		if !ok {
+			continue
+		}
+		p50, _ := r.num("speed", "serve_speed_only", q.key, "p50_ms")
+		p99, _ := r.num("speed", "serve_speed_only", q.key, "p99_ms")
+		a := atMost(50, "≤ 50 ms")
+		out = append(out, row{"serve", fmt.Sprintf("%s, no batch view, uncached, %g requests one at a time: p50; p99; max (ms)", q.what, n),
+			fmt.Sprintf("%.1f; %.1f; %.1f", p50, p99, mx), "", "", a.text, a.verdict(mx)})
+	}
+	return out
 }
 
 // allDataRows: each query over all data (no from/to), uncached, one at a
