@@ -72,13 +72,13 @@ func (d *hourDigests) add(o *hourDigests) {
 
 // compareAll compares every view over [from, v.Boundary) and returns the
 // report and, per view, the hours in which the speed layer has buckets
-// (what to expire). First, at once: the speed layer's digests of every
-// hour are read (HourDigests, one goroutine per view) while the workers
-// compute the batch view's digests, cfg.Parallelism blocks of groups at
-// once. Then the hours whose digests or bucket counts differ, or that lack
+// (what to expire). First the workers compute the batch view's digests,
+// cfg.Parallelism blocks of groups at once, then they are set against the
+// speed layer's, which sd has been reading since the view began to load
+// (sd.start(from) called). Then the hours whose digests or bucket counts differ, or that lack
 // a digest, are compared bucket by bucket, in chunks of at most chunkHours,
 // cfg.Parallelism chunks at once.
-func compareAll(ctx context.Context, cfg Config, v *view.View, from int64) (*Report, map[string][]int64, error) {
+func compareAll(ctx context.Context, cfg Config, v *view.View, from int64, sd *speedDigests) (*Report, map[string][]int64, error) {
 	nh := int((v.Boundary - from + 3599) / 3600)
 	var vcs []*viewCmp
 	var blocks []block
@@ -104,31 +104,20 @@ func compareAll(ctx context.Context, cfg Config, v *view.View, from int64) (*Rep
 	for i := range ws {
 		ws[i] = newWorker(v, cfg.Speed)
 	}
-	speed := make([][]flight.HourDigest, len(vcs))
 	eg, ectx := errgroup.WithContext(ctx)
-	for i, vc := range vcs {
-		eg.Go(func() error {
-			ds, err := cfg.Speed.HourDigests(ectx, vc.def.Name, from, from+int64(nh)*3600)
-			if err != nil {
-				return err
-			}
-			if len(ds) != nh {
-				return fmt.Errorf("reconcile: the speed reader returned %d digests of %s for %d hours", len(ds), vc.def.Name, nh)
-			}
-			for h, d := range ds {
-				if d.Hour != from+int64(h)*3600 {
-					return fmt.Errorf("reconcile: the speed reader returned the digest of hour %d for hour %d", d.Hour, from+int64(h)*3600)
-				}
-			}
-			speed[i] = ds
-			return nil
-		})
-	}
 	if err := runAll(ectx, eg, ws, len(blocks), func(w *worker, i int) error {
 		b := blocks[i]
 		return w.digests(b.vc, b.lo, b.hi, from, nh, len(vcs))
 	}); err != nil {
 		return nil, nil, err
+	}
+	speed := make([][]flight.HourDigest, len(vcs))
+	for i, vc := range vcs {
+		ds, err := sd.wait(vc.index, nh)
+		if err != nil {
+			return nil, nil, err
+		}
+		speed[i] = ds
 	}
 	rep := &Report{Version: cfg.Version, From: from, To: v.Boundary, QuantileRelErr: zeroQuantileErrs()}
 	hours := map[string][]int64{}

@@ -19,10 +19,15 @@
 // owner in the same script call as the buckets, so exactly once like them
 // (speed/store). The speed digests and bucket counts of every hour are read
 // (SpeedReader.HourDigests: an HGET and an HLEN per hour hash, pipelined)
-// while the workers, GOMAXPROCS blocks of groups at a time, walk the batch
-// view's rows group by group, once over the whole range, to compute the
-// same digests: each delay's flight.SketchBin, the exact sets of
-// destinations. An hour whose digest and number of buckets
+// while the batch view loads, one goroutine per view (prefetch.go): the
+// range ends at the boundary, known from the manifest, but a first
+// reconciliation starts at the view's first hour, known only once it is
+// loaded, so each reader walks back from the boundary a few hundred hours
+// at a time until it is told the first hour, then reads the rest (and
+// drops what it read below it). Then the workers, GOMAXPROCS blocks of
+// groups at a time, walk the batch view's rows group by group, once over
+// the whole range, to compute the same digests: each delay's
+// flight.SketchBin, the exact sets of destinations. An hour whose digest and number of buckets
 // agree holds, bucket for bucket, the sketch of the batch view's exact
 // events: its counts and stats agree, its distinct destinations are the
 // same sets, and its percentiles' errors are those of the sketch of the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	keyspace "github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/view"
@@ -97,6 +98,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return saveReport(ctx, cfg.Redis, cfg.KeyPrefix, &Report{Version: cfg.Version, From: cfg.PrevBoundary, To: m.Boundary, At: time.Now().UTC(),
 			QuantileRelErr: zeroQuantileErrs()})
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the speed digests' readers if the load fails
+	speed := prefetchSpeed(ctx, cfg.Speed, m.Boundary)
+	if cfg.PrevBoundary != 0 {
+		speed.start(cfg.PrevBoundary)
+	}
 	v, err := view.LoadManifest(ctx, cfg.Redis, m)
 	if err != nil {
 		return nil, err
@@ -104,18 +111,28 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	from := cfg.PrevBoundary
 	if from == 0 {
 		from = v.FirstHour()
+		speed.start(from)
 	}
-	rep, hours, err := compareAll(ctx, cfg, v, from)
+	rep, hours, err := compareAll(ctx, cfg, v, from, speed)
 	if err != nil {
 		return nil, err
 	}
 	// Expire only once every view compared: a failed run leaves the speed
-	// buckets for the next one.
-	for _, def := range flight.Views() {
-		n, err := cfg.Expirer.ExpireGroups(ctx, def.Name, hours[def.Name], cfg.Grace)
-		if err != nil {
-			return nil, err
-		}
+	// buckets for the next one. The views at once: their pipelines' round
+	// trips overlap.
+	expired := make([]int64, len(flight.Views()))
+	var eg errgroup.Group
+	for i, def := range flight.Views() {
+		eg.Go(func() error {
+			n, err := cfg.Expirer.ExpireGroups(ctx, def.Name, hours[def.Name], cfg.Grace)
+			expired[i] = n
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	for _, n := range expired {
 		rep.ExpiredSpeedKey += n
 	}
 	return saveReport(ctx, cfg.Redis, cfg.KeyPrefix, rep)
