@@ -2,7 +2,8 @@
 // publication, it compares the speed views with the exact batch views over the
 // hours that the new version newly covers, records the differences in Redis
 // (B:reconcile) and exports them as metrics (Collector), then gives those
-// speed buckets a TTL: the batch view answers for them now.
+// speed buckets a TTL (the views' hashes at once): the batch view answers
+// for them now.
 //
 // It knows nothing of the speed layer's keys: it reads and expires through
 // the SpeedReader and SpeedExpirer interfaces it defines, which the speed
