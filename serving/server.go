@@ -70,11 +70,13 @@ const (
 	// any batch run, one airport at a time (measured, bench/serve/speedcost:
 	// ATL over the half year with its destinations ~20 ms, a route ~15 ms).
 	DefaultMaxSpeedHours = 190 * 24
-	// A top list over ~230 airports reads about 7 days of speed hours (in
-	// round trips of a few thousand buckets: memory stays small). Measured
-	// at ~0.9 µs per bucket (listing the airports and summing their hours,
-	// bench/serve/speedcost): ~35-45 ms for the worst admitted top list.
-	DefaultMaxSpeedBuckets = 40_000
+	// A top list over ~230 airports reads about 4 days of speed hours (in
+	// round trips of a few thousand buckets: memory stays small). On a quiet
+	// machine (make bench, 3M events in the speed layer, no batch view) a
+	// top list over 7 days (38,472 buckets) took 41-45 ms at the median but
+	// 66-68 ms at p99, ~1.2 µs per bucket: 24,000 keeps the worst admitted
+	// top list within 50 ms.
+	DefaultMaxSpeedBuckets = 24_000
 	// topCacheEntries bounds the memoized top lists (each holds every
 	// airport's entry, a few tens of KB).
 	topCacheEntries = 512

@@ -279,8 +279,8 @@ var allDataQueries = []struct{ key, what string }{
 // speedOnlyQueries name the queries bench/deployed times at the limits of
 // the speed part, before any batch run (every hour read from Redis).
 var speedOnlyQueries = []struct{ key, what string }{
-	{"top_flights_168h", "top 10 airports by flights over 168 speed hours"},
-	{"top_delay_p95_168h", "top 10 airports by p95 delay over 168 speed hours"},
+	{"top_flights_96h", "top 10 airports by flights over 96 speed hours"},
+	{"top_delay_p95_96h", "top 10 airports by p95 delay over 96 speed hours"},
 	{"airport_atl_half_year", "one airport (ATL) over the half year of speed hours"},
 	{"route_atl_ord_half_year", "one route (ATL-ORD) over the half year of speed hours"},
 	{"series_atl_768h", "ATL's hourly series over 768 speed hours"},
