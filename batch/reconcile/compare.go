@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -70,31 +69,31 @@ func (d *hourDigests) add(o *hourDigests) {
 	}
 }
 
-// compareAll compares every view over [from, v.Boundary) and returns the
-// report and, per view, the hours in which the speed layer has buckets
-// (what to expire). First the workers compute the batch view's digests,
-// cfg.Parallelism blocks of groups at once, then they are set against the
-// speed layer's, which sd has been reading since the view began to load
-// (sd.start(from) called). Then the hours whose digests or bucket counts differ, or that lack
-// a digest, are compared bucket by bucket, in chunks of at most chunkHours,
-// cfg.Parallelism chunks at once.
-func compareAll(ctx context.Context, cfg Config, v *view.View, from int64, sd *speedDigests) (*Report, map[string][]int64, error) {
-	nh := int((v.Boundary - from + 3599) / 3600)
-	var vcs []*viewCmp
+// compareView compares the view of index vi of flight.Views(), loaded in v,
+// over the nh hours from `from`, adding its counts and errors into rep
+// (whose From, To and At are the caller's) and the hours in which the speed
+// layer has buckets (what to expire) into hours[name]. First the workers
+// compute the batch view's digests, cfg.Parallelism blocks of groups at
+// once, then they are set against the speed layer's (speed: read since the
+// view began to load). Then the hours whose digests or bucket counts
+// differ, or that lack a digest, are compared bucket by bucket, in chunks
+// of at most chunkHours, cfg.Parallelism chunks at once. A view with no
+// group (released, or empty) compares the speed buckets of those hours
+// against none: each is extra in speed.
+func compareView(ctx context.Context, cfg Config, v *view.View, vi int, from int64, nh int,
+	speedOf func() ([]flight.HourDigest, error), rep *Report, hours map[string][]int64) error {
+	def := flight.Views()[vi]
+	gs, err := v.Groups(def.Name)
+	if err != nil {
+		return err
+	}
+	vc := &viewCmp{index: vi, def: def, groups: gs, gid: make(map[string]int32, len(gs))}
+	for i, g := range gs {
+		vc.gid[g] = int32(i)
+	}
 	var blocks []block
-	for vi, def := range flight.Views() {
-		gs, err := v.Groups(def.Name)
-		if err != nil {
-			return nil, nil, err
-		}
-		vc := &viewCmp{index: vi, def: def, groups: gs, gid: make(map[string]int32, len(gs))}
-		for i, g := range gs {
-			vc.gid[g] = int32(i)
-		}
-		vcs = append(vcs, vc)
-		for lo := 0; lo < len(gs); lo += digestBlock {
-			blocks = append(blocks, block{vc: vc, lo: lo, hi: min(lo+digestBlock, len(gs))})
-		}
+	for lo := 0; lo < len(gs); lo += digestBlock {
+		blocks = append(blocks, block{vc: vc, lo: lo, hi: min(lo+digestBlock, len(gs))})
 	}
 	n := cfg.Parallelism
 	if n <= 0 {
@@ -104,70 +103,63 @@ func compareAll(ctx context.Context, cfg Config, v *view.View, from int64, sd *s
 	for i := range ws {
 		ws[i] = newWorker(v, cfg.Speed)
 	}
+	nviews := len(flight.Views())
 	eg, ectx := errgroup.WithContext(ctx)
 	if err := runAll(ectx, eg, ws, len(blocks), func(w *worker, i int) error {
 		b := blocks[i]
-		return w.digests(b.vc, b.lo, b.hi, from, nh, len(vcs))
+		return w.digests(b.vc, b.lo, b.hi, from, nh, nviews)
 	}); err != nil {
-		return nil, nil, err
+		return err
 	}
-	speed := make([][]flight.HourDigest, len(vcs))
-	for i, vc := range vcs {
-		ds, err := sd.wait(vc.index, nh)
-		if err != nil {
-			return nil, nil, err
-		}
-		speed[i] = ds
+	speed, err := speedOf()
+	if err != nil {
+		return err
 	}
-	rep := &Report{Version: cfg.Version, From: from, To: v.Boundary, QuantileRelErr: zeroQuantileErrs()}
-	hours := map[string][]int64{}
 	var jobs []job
 	qs := flight.Percentiles()
 	qerr := make([]float64, len(qs))
-	for i, vc := range vcs {
-		batch := newHourDigests(nh, len(qs))
-		for _, w := range ws {
-			if w.hd != nil && w.hd[i] != nil {
-				batch.add(w.hd[i])
-			}
+	batch := newHourDigests(nh, len(qs))
+	for _, w := range ws {
+		if w.hd != nil && w.hd[vi] != nil {
+			batch.add(w.hd[vi])
 		}
-		same := func(h int) bool {
-			d := speed[i][h]
-			return d.Complete && d.Sum == batch.sum[h] && d.Buckets == batch.buckets[h]
+	}
+	same := func(h int) bool {
+		d := speed[h]
+		return d.Complete && d.Sum == batch.sum[h] && d.Buckets == batch.buckets[h]
+	}
+	for h := 0; h < nh; {
+		d := speed[h]
+		if d.Present {
+			hours[def.Name] = append(hours[def.Name], d.Hour)
 		}
-		for h := 0; h < nh; {
-			d := speed[i][h]
-			if d.Present {
-				hours[vc.def.Name] = append(hours[vc.def.Name], d.Hour)
+		if same(h) {
+			// Every bucket of the hour is the same on both sides: the
+			// counts and stats agree, the distinct destinations are
+			// the same sets, and the speed percentiles are the
+			// sketch's of the exact events, whose errors the digest
+			// pass computed.
+			if batch.buckets[h] > 0 {
+				rep.HoursByDigest++
 			}
-			if same(h) {
-				// Every bucket of the hour is the same on both sides: the
-				// counts and stats agree, the distinct destinations are
-				// the same sets, and the speed percentiles are the
-				// sketch's of the exact events, whose errors the digest
-				// pass computed.
-				if batch.buckets[h] > 0 {
-					rep.HoursByDigest++
-				}
-				rep.Buckets += batch.buckets[h]
-				for q := range qerr {
-					qerr[q] = max(qerr[q], batch.qerr[h*len(qs)+q])
-				}
-				h++
-				continue
+			rep.Buckets += batch.buckets[h]
+			for q := range qerr {
+				qerr[q] = max(qerr[q], batch.qerr[h*len(qs)+q])
 			}
-			lo := h
-			for h < nh && !same(h) && h-lo < chunkHours {
-				if h > lo && speed[i][h].Present {
-					hours[vc.def.Name] = append(hours[vc.def.Name], speed[i][h].Hour)
-				}
-				if batch.buckets[h] > 0 || speed[i][h].Present {
-					rep.HoursCompared++
-				}
-				h++
-			}
-			jobs = append(jobs, job{vc: vc, lo: from + int64(lo)*3600, hi: from + int64(h)*3600})
+			h++
+			continue
 		}
+		lo := h
+		for h < nh && !same(h) && h-lo < chunkHours {
+			if h > lo && speed[h].Present {
+				hours[def.Name] = append(hours[def.Name], speed[h].Hour)
+			}
+			if batch.buckets[h] > 0 || speed[h].Present {
+				rep.HoursCompared++
+			}
+			h++
+		}
+		jobs = append(jobs, job{vc: vc, lo: from + int64(lo)*3600, hi: from + int64(h)*3600})
 	}
 	for q, e := range qerr {
 		name := flight.PercentileName(qs[q])
@@ -177,16 +169,12 @@ func compareAll(ctx context.Context, cfg Config, v *view.View, from int64, sd *s
 	if err := runAll(ectx, eg, ws, len(jobs), func(w *worker, i int) error {
 		return w.compareHours(ectx, jobs[i].vc, jobs[i].lo, jobs[i].hi)
 	}); err != nil {
-		return nil, nil, err
+		return err
 	}
-	rep.At = time.Now().UTC()
 	for _, w := range ws {
 		w.addTo(rep)
 	}
-	for _, hs := range hours {
-		slices.Sort(hs)
-	}
-	return rep, hours, nil
+	return nil
 }
 
 // runAll runs the units [0, n) on the workers, each taking the next unit

@@ -12,6 +12,20 @@
 // domain's (flight.SketchedBucket), so the batch layer imports no speed
 // package.
 //
+// It loads and walks one view at a time (view.LoadViews: every node is
+// read and decoded, only that view's tables kept): airport_hour is loaded,
+// compared and released, then route_hour, so that the process holds the
+// largest view's Arrow buffers (226 of the 333 MB of the whole view for
+// 3,000,000 flights), not every view's, and its collector does not run flat
+// out under the worker's 400 MiB memory limit. The price is a second read
+// and decode of every node. A first reconciliation starts at the first hour
+// of any view, known only once every view was loaded: each view is compared
+// from its own first hour, then a view that starts later than another is
+// compared over the hours in between against no batch bucket (its speed
+// buckets there are extra), so the report covers [From, To) for every view
+// as when the views were loaded together. The TTL is given once every view
+// was compared.
+//
 // It compares two views of the same buckets, so it first compares a digest
 // of each (view, hour): the speed layer keeps, in a reserved field of every
 // partition's hour hash, the sum modulo 2^64 of its buckets'
@@ -20,13 +34,13 @@
 // owner in the same script call as the buckets, so exactly once like them
 // (speed/store). The speed digests and bucket counts of every hour are read
 // (SpeedReader.HourDigests: an HGET and an HLEN per hour hash, pipelined)
-// while the batch view loads, one goroutine per view (prefetch.go): the
+// while the batch views load, one goroutine per view (prefetch.go): the
 // range ends at the boundary, known from the manifest, but a first
 // reconciliation starts at the view's first hour, known only once it is
 // loaded, so each reader walks back from the boundary a few hundred hours
-// at a time until it is told the first hour, then reads the rest (and
-// drops what it read below it). Then the workers, GOMAXPROCS blocks of
-// groups at a time, walk the batch view's rows group by group, once over
+// at a time until it is told its view's first hour, then reads the rest
+// (and drops what it read below it). Then the workers, GOMAXPROCS blocks of
+// groups at a time, walk the loaded view's rows group by group, once over
 // the whole range, to compute the same digests: each delay's
 // flight.SketchBin, the exact sets of destinations. An hour whose digest and number of buckets
 // agree holds, bucket for bucket, the sketch of the batch view's exact

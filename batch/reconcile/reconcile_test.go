@@ -264,6 +264,101 @@ tributary_batch_reconcile_hours{how="digest"} %d
 
 // publish writes the events as three batch nodes (round robin, so buckets
 // are split over them) and publishes them as version 1.
+// TestRunLoadsOneViewAtATime: the reconciliation loads one view, compares
+// it and releases it before it loads the next (so that the process holds
+// one view's buffers at a time), and its report is still that of every view
+// over the same hours: from the first hour of any view. Here the batch view
+// has early hours in route_hour only (a node of that view alone), so
+// airport_hour, loaded first, starts later than the report, and its speed
+// buckets of those early hours must still be found extra.
+func TestRunLoadsOneViewAtATime(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.Redis(t)
+	prefix := testenv.Prefix(t)
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix+":*") })
+	rng := rand.New(rand.NewPCG(9, 10))
+	origins := []string{"ATL", "BOS", "DEN", "JFK"}
+	dests := []string{"ATL", "BOS", "DEN", "JFK", "SEA"}
+	var main, early []flight.Event
+	for range 3000 {
+		main = append(main, event(rng, origins, dests, 40, hour0))
+	}
+	for range 200 {
+		early = append(early, event(rng, origins, dests, 6, hour0-6*3600))
+	}
+	boundary := int64(hour0 + 38*3600)
+	k := batchkeys.New(prefix)
+	var nodes []string
+	for n, part := range []struct {
+		views []flight.View
+		evs   []flight.Event
+	}{{flight.Views(), main}, {[]flight.View{flight.Views()[1]}, early}} {
+		if part.views[len(part.views)-1].Name != "route_hour" {
+			t.Fatal("the test expects route_hour to be the last view")
+		}
+		b := partial.NewBuilder(part.views)
+		for _, e := range part.evs {
+			b.Add(e.Time, e.Origin, e.Destination, e.Delay)
+		}
+		out, err := b.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := k.Node("n" + strconv.Itoa(n))
+		if err := rdb.Set(ctx, key, out, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, key)
+	}
+	if _, err := view.Switch(ctx, rdb, prefix, view.Manifest{Version: 1, Boundary: boundary, PublishedAt: time.Now(),
+		Segments: 2, Events: int64(len(main) + len(early)), Nodes: nodes}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	speedEvents := append(slices.Clone(main), early...)
+	flushSpeed(t, rdb, prefix, speedEvents)
+
+	var loads [][]string
+	var last *view.View
+	load := func(ctx context.Context, rdb redis.Cmdable, m view.Manifest, names ...string) (*view.View, error) {
+		if last != nil {
+			for _, n := range last.Views() {
+				if gs, err := last.Groups(n); err != nil || len(gs) != 0 {
+					t.Errorf("loading %v while %s still holds %d groups (%v)", names, n, len(gs), err)
+				}
+			}
+		}
+		loads = append(loads, names)
+		v, err := view.LoadViews(ctx, rdb, m, names...)
+		last = v
+		return v, err
+	}
+	rep, err := reconcile.Run(ctx, reconcile.WithLoader(reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
+		Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 1, Grace: time.Hour}, load))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]string
+	for _, v := range flight.Views() {
+		want = append(want, []string{v.Name})
+	}
+	if !reflect.DeepEqual(loads, want) {
+		t.Fatalf("loads %v, want one view at a time: %v", loads, want)
+	}
+	exp := expectedByView(func(v flight.View) []flight.Event {
+		if v.Name == "route_hour" {
+			return speedEvents
+		}
+		return main
+	}, speedEvents, firstHour(early), boundary)
+	exp.Version, exp.At = 1, rep.At
+	if !sameReport(rep, exp) {
+		t.Fatalf("report\n%+v\nwant\n%+v", *rep, *exp)
+	}
+	if firstHour(early) >= firstHour(main) || exp.ExtraInSpeed == 0 {
+		t.Fatalf("the data does not start route_hour before airport_hour: %+v", *exp)
+	}
+}
+
 func publish(t *testing.T, rdb redis.UniversalClient, prefix string, evs []flight.Event, boundary int64) {
 	t.Helper()
 	ctx := context.Background()
@@ -367,13 +462,19 @@ func buckets(v flight.View, evs []flight.Event, before int64) side {
 // by its digests when both sides hold the same buckets with the same
 // content, and compared bucket by bucket otherwise.
 func expected(batchEvs, speedEvs []flight.Event, from, to int64, drop ...func(v flight.View, k [2]string) bool) *reconcile.Report {
+	return expectedByView(func(flight.View) []flight.Event { return batchEvs }, speedEvs, from, to, drop...)
+}
+
+// expectedByView is expected with the batch view's events of each view
+// given apart (batchOf).
+func expectedByView(batchOf func(flight.View) []flight.Event, speedEvs []flight.Event, from, to int64, drop ...func(v flight.View, k [2]string) bool) *reconcile.Report {
 	rep := &reconcile.Report{From: from, To: to, QuantileRelErr: map[string]float64{}}
 	qs := flight.Percentiles()
 	for _, q := range qs {
 		rep.QuantileRelErr[flight.PercentileName(q)] = 0
 	}
 	for _, v := range flight.Views() {
-		bs, ss := buckets(v, batchEvs, to), buckets(v, speedEvs, to)
+		bs, ss := buckets(v, batchOf(v), to), buckets(v, speedEvs, to)
 		for k := range ss {
 			for _, d := range drop {
 				if d(v, k) {

@@ -50,8 +50,30 @@ func Load(ctx context.Context, rdb redis.Cmdable, keyPrefix string) (*View, erro
 
 // LoadManifest loads the version that m describes.
 func LoadManifest(ctx context.Context, rdb redis.Cmdable, m Manifest) (*View, error) {
+	return load(ctx, rdb, m, flight.Views())
+}
+
+// LoadViews loads only the named views of the version that m describes: it
+// reads and decodes every node as LoadManifest does, but keeps and indexes
+// only those views' tables, so that a reader walking one view at a time
+// (the reconciliation) holds that view's Arrow buffers only. The other
+// views are unknown to the result (ErrUnknownView).
+func LoadViews(ctx context.Context, rdb redis.Cmdable, m Manifest, names ...string) (*View, error) {
+	var defs []flight.View
+	for _, n := range names {
+		i := slices.IndexFunc(flight.Views(), func(d flight.View) bool { return d.Name == n })
+		if i < 0 {
+			return nil, fmt.Errorf("%w %q", ErrUnknownView, n)
+		}
+		defs = append(defs, flight.Views()[i])
+	}
+	return load(ctx, rdb, m, defs)
+}
+
+// load loads the views defs of the version that m describes.
+func load(ctx context.Context, rdb redis.Cmdable, m Manifest, defs []flight.View) (*View, error) {
 	v := &View{Manifest: m, views: map[string]*index{}, defs: map[string]flight.View{}}
-	for _, d := range flight.Views() {
+	for _, d := range defs {
 		v.defs[d.Name] = d
 		v.views[d.Name] = &index{groups: map[string][]entry{}}
 	}
@@ -141,11 +163,13 @@ func (v *View) add(a *partial.Aggregate, name string, ix *index) {
 // ErrUnknownView is returned for a view that flight.Views() does not define.
 var ErrUnknownView = errors.New("unknown view")
 
-// Views returns the names of the views, in flight.Views() order.
+// Views returns the names of the loaded views, in flight.Views() order.
 func (v *View) Views() []string {
 	var out []string
 	for _, d := range flight.Views() {
-		out = append(out, d.Name)
+		if _, ok := v.views[d.Name]; ok {
+			out = append(out, d.Name)
+		}
 	}
 	return out
 }
