@@ -284,19 +284,7 @@ func (w *worker) digests(vc *viewCmp, glo, ghi int, from int64, nh, nviews int) 
 	hd, nq := w.hd[vc.index], len(w.qs)
 	to := from + int64(nh)*3600
 	for _, g := range vc.groups[glo:ghi] {
-		w.rows = w.rows[:0]
-		if err := w.v.RowsBetween(vc.def.Name, g, from, to, func(hour int64, t *view.Table, i int) {
-			w.rows = append(w.rows, row{hour: hour, t: t, i: i})
-		}); err != nil {
-			return err
-		}
-		for r0 := 0; r0 < len(w.rows); {
-			r1 := r0 + 1
-			for r1 < len(w.rows) && w.rows[r1].hour == w.rows[r0].hour {
-				r1++
-			}
-			bucket := w.rows[r0:r1]
-			r0 = r1
+		if err := w.eachBucket(vc.def.Name, g, from, to, func(bucket []row) {
 			h := int((bucket[0].hour - from) / 3600)
 			st := bucket[0].t.Stats(bucket[0].i)
 			for _, r := range bucket[1:] {
@@ -341,7 +329,30 @@ func (w *worker) digests(vc *viewCmp, glo, ghi int, from int64, nh, nviews int) 
 			}
 			hd.sum[h] += bh.Sum()
 			hd.buckets[h]++
+		}); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// eachBucket calls fn with the rows of each bucket of group g of a view
+// over the hours [from, to), hour after hour; the slice is reused by the
+// next call.
+func (w *worker) eachBucket(viewName, g string, from, to int64, fn func(bucket []row)) error {
+	w.rows = w.rows[:0]
+	if err := w.v.RowsBetween(viewName, g, from, to, func(hour int64, t *view.Table, i int) {
+		w.rows = append(w.rows, row{hour: hour, t: t, i: i})
+	}); err != nil {
+		return err
+	}
+	for r0 := 0; r0 < len(w.rows); {
+		r1 := r0 + 1
+		for r1 < len(w.rows) && w.rows[r1].hour == w.rows[r0].hour {
+			r1++
+		}
+		fn(w.rows[r0:r1])
+		r0 = r1
 	}
 	return nil
 }
@@ -438,19 +449,7 @@ func (w *worker) compareHours(ctx context.Context, vc *viewCmp, lo, hi int64) er
 	}
 	matched := 0
 	for gi, g := range vc.groups {
-		w.rows = w.rows[:0]
-		if err := w.v.RowsBetween(vc.def.Name, g, lo, hi, func(hour int64, t *view.Table, i int) {
-			w.rows = append(w.rows, row{hour: hour, t: t, i: i})
-		}); err != nil {
-			return err
-		}
-		for r0 := 0; r0 < len(w.rows); {
-			r1 := r0 + 1
-			for r1 < len(w.rows) && w.rows[r1].hour == w.rows[r0].hour {
-				r1++
-			}
-			bucket := w.rows[r0:r1]
-			r0 = r1
+		if err := w.eachBucket(vc.def.Name, g, lo, hi, func(bucket []row) {
 			w.buckets++
 			slot := w.slots[gi*nh+int((bucket[0].hour-lo)/3600)]
 			if slot == 0 {
@@ -459,12 +458,14 @@ func (w *worker) compareHours(ctx context.Context, vc *viewCmp, lo, hi int64) er
 				for _, r := range bucket {
 					w.missingEvents += r.t.Stats(r.i).Count
 				}
-				continue
+				return
 			}
 			sb := &w.sp[slot-1]
 			sb.matchedInBatch = true
 			matched++
 			w.compare(vc, bucket, sb)
+		}); err != nil {
+			return err
 		}
 	}
 	if matched < len(w.sp) {
