@@ -9,11 +9,10 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/flight"
-	"github.com/tributary-dev/tributary/internal/lease"
 	"github.com/tributary-dev/tributary/internal/testenv"
-	"github.com/tributary-dev/tributary/speed/agg"
 	"github.com/tributary-dev/tributary/speed/keyspace"
 	"github.com/tributary-dev/tributary/speed/store"
+	"github.com/tributary-dev/tributary/speed/store/storetest"
 )
 
 // startAfter is a speed reader that tells the prefetch its first hour once
@@ -64,24 +63,7 @@ func TestPrefetchReadsTheRangeWhateverTheLoadTakes(t *testing.T) {
 			Origin: []string{"ATL", "BOS", "DEN"}[i%3], Destination: []string{"JFK", "SEA"}[i%2], Delay: int32(i%90 - 20)})
 	}
 	const partitions = 2
-	w := store.NewWriter(rdb, keys, flight.Views(), 0)
-	for p := range partitions {
-		var pevs []flight.Event
-		for _, e := range evs {
-			if flight.Partition(e.Origin, partitions) == p {
-				pevs = append(pevs, e)
-			}
-		}
-		a := agg.New(flight.Views(), int64(200*365*24*time.Hour/time.Microsecond), agg.Progress{Offset: -1})
-		a.Message(0, pevs)
-		l, err := lease.Acquire(ctx, rdb, keys.Lease(p), keys.Fence(p), "w", time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Flush(ctx, &store.Flush{Partition: p, Lease: l.Value(), Token: l.Token, Pending: a.Pending()}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.Flush(t, rdb, prefix, partitions, evs)
 	reader := store.NewReader(rdb, prefix, partitions)
 	nh := int((boundary - from) / 3600)
 	for _, tc := range []struct {

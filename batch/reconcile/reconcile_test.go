@@ -20,11 +20,10 @@ import (
 	"github.com/tributary-dev/tributary/batch/reconcile"
 	"github.com/tributary-dev/tributary/batch/view"
 	"github.com/tributary-dev/tributary/flight"
-	"github.com/tributary-dev/tributary/internal/lease"
 	"github.com/tributary-dev/tributary/internal/testenv"
-	"github.com/tributary-dev/tributary/speed/agg"
 	"github.com/tributary-dev/tributary/speed/keyspace"
 	"github.com/tributary-dev/tributary/speed/store"
+	"github.com/tributary-dev/tributary/speed/store/storetest"
 )
 
 const hour0 = 978307200 // 2001-01-01
@@ -389,26 +388,7 @@ func publish(t *testing.T, rdb redis.UniversalClient, prefix string, evs []fligh
 // origin's by its partition (of partitions).
 func flushSpeed(t *testing.T, rdb redis.UniversalClient, prefix string, evs []flight.Event) {
 	t.Helper()
-	ctx := context.Background()
-	keys := keyspace.New(prefix)
-	byPartition := map[int][]flight.Event{}
-	for _, e := range evs {
-		p := flight.Partition(e.Origin, partitions)
-		byPartition[p] = append(byPartition[p], e)
-	}
-	w := store.NewWriter(rdb, keys, flight.Views(), 0)
-	for p, pevs := range byPartition {
-		// Lateness of 200 years: every event counts whatever the order.
-		a := agg.New(flight.Views(), int64(200*365*24*time.Hour/time.Microsecond), agg.Progress{Offset: -1})
-		a.Message(0, pevs)
-		l, err := lease.Acquire(ctx, rdb, keys.Lease(p), keys.Fence(p), "w", time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Flush(ctx, &store.Flush{Partition: p, Lease: l.Value(), Token: l.Token, Pending: a.Pending()}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.Flush(t, rdb, prefix, partitions, evs)
 }
 
 func hourOf(e *flight.Event) int64 { return e.Time / 1e6 / 3600 * 3600 }

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/tributary-dev/tributary/flight"
-	"github.com/tributary-dev/tributary/internal/lease"
 	"github.com/tributary-dev/tributary/internal/testenv"
-	"github.com/tributary-dev/tributary/speed/agg"
 	"github.com/tributary-dev/tributary/speed/keyspace"
 	"github.com/tributary-dev/tributary/speed/store"
+	"github.com/tributary-dev/tributary/speed/store/storetest"
 )
 
 // TestSumsAndHourlyAgainstTheEvents: flights of several origins spread over
@@ -31,30 +30,16 @@ func TestSumsAndHourlyAgainstTheEvents(t *testing.T) {
 	origins := []string{"ATL", "ORD", "LAX", "SFO", "DEN", "BOS", "JFK"}
 	dests := []string{"MIA", "SEA", "PHX"}
 	var all []flight.Event
-	byPart := make([][]flight.Event, parts)
 	for h := range hours {
 		for i, o := range origins {
 			for k := range (h*7 + i*3) % 5 { // some hours empty for some origins
 				e := flight.Event{ID: "x", Time: start.Add(time.Duration(h)*time.Hour + time.Duration(k)*time.Minute).UnixMicro(),
 					Origin: o, Destination: dests[(h+k)%len(dests)], Delay: int32((h*37+i*11+k*53)%400 - 60), Distance: 1}
 				all = append(all, e)
-				p := flight.Partition(o, parts)
-				byPart[p] = append(byPart[p], e)
 			}
 		}
 	}
-	w := store.NewWriter(rdb, keys, flight.Views(), 0)
-	for p, evs := range byPart {
-		a := agg.New(flight.Views(), int64(200*365*24*time.Hour/time.Microsecond), agg.Progress{Offset: -1})
-		a.Message(0, evs)
-		l, err := lease.Acquire(ctx, rdb, keys.Lease(p), keys.Fence(p), "w", time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Flush(ctx, &store.Flush{Partition: p, Lease: l.Value(), Token: l.Token, Pending: a.Pending()}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.Flush(t, rdb, prefix, parts, all)
 	r := store.NewReader(rdb, prefix, parts)
 	h0 := start.Unix()
 	var airportView string
