@@ -289,18 +289,31 @@ var speedOnlyQueries = []struct{ key, what string }{
 // speedOnlyRows: serve's worst admitted queries with no batch view,
 // uncached, one at a time; the aim holds every request to 50 ms.
 func speedOnlyRows(r results) []row {
+	return latencyRows(r, []string{"speed", "serve_speed_only"}, speedOnlyQueries, ", no batch view", false)
+}
+
+// latencyRows: one row per query timed uncached, one request at a time,
+// under the results' section (the first request's time too when first);
+// the aim holds every request (the max) to 50 ms.
+func latencyRows(r results, section []string, queries []struct{ key, what string }, where string, first bool) []row {
+	at := func(keys ...string) (float64, bool) { return r.num(append(slices.Clone(section), keys...)...) }
 	var out []row
-	n, _ := r.num("speed", "serve_speed_only", "requests_per_query")
-	for _, q := range speedOnlyQueries {
-		mx, ok := r.num("speed", "serve_speed_only", q.key, "max_ms")
+	n, _ := at("requests_per_query")
+	for _, q := range queries {
+		mx, ok := at(q.key, "max_ms")
 		if !ok {
 			continue
 		}
-		p50, _ := r.num("speed", "serve_speed_only", q.key, "p50_ms")
-		p99, _ := r.num("speed", "serve_speed_only", q.key, "p99_ms")
+		p50, _ := at(q.key, "p50_ms")
+		p99, _ := at(q.key, "p99_ms")
+		cols, vals := "p50; p99; max", fmt.Sprintf("%.1f; %.1f; %.1f", p50, p99, mx)
+		if first {
+			f, _ := at(q.key, "first_ms")
+			cols, vals = "first; "+cols, fmt.Sprintf("%.1f; ", f)+vals
+		}
 		a := atMost(50, "≤ 50 ms")
-		out = append(out, row{"serve", fmt.Sprintf("%s, no batch view, uncached, %g requests one at a time: p50; p99; max (ms)", q.what, n),
-			fmt.Sprintf("%.1f; %.1f; %.1f", p50, p99, mx), "", "", a.text, a.verdict(mx)})
+		out = append(out, row{"serve", fmt.Sprintf("%s%s, uncached, %g requests one at a time: %s (ms)", q.what, where, n, cols),
+			vals, "", "", a.text, a.verdict(mx)})
 	}
 	return out
 }
@@ -308,20 +321,7 @@ func speedOnlyRows(r results) []row {
 // allDataRows: each query over all data (no from/to), uncached, one at a
 // time; the aim holds every request (the max) to 50 ms.
 func allDataRows(r results) []row {
-	var out []row
-	n, _ := r.num("serve", "all_data", "requests_per_query")
-	for _, q := range allDataQueries {
-		mx, ok := r.num("serve", "all_data", q.key, "max_ms")
-		if !ok {
-			continue
-		}
-		first, _ := r.num("serve", "all_data", q.key, "first_ms")
-		p50, _ := r.num("serve", "all_data", q.key, "p50_ms")
-		p99, _ := r.num("serve", "all_data", q.key, "p99_ms")
-		a := atMost(50, "≤ 50 ms")
-		out = append(out, row{"serve", fmt.Sprintf("%s over all data, uncached, %g requests one at a time: first; p50; p99; max (ms)", q.what, n),
-			fmt.Sprintf("%.1f; %.1f; %.1f; %.1f", first, p50, p99, mx), "", "", a.text, a.verdict(mx)})
-	}
+	out := latencyRows(r, []string{"serve", "all_data"}, allDataQueries, " over all data", true)
 	if rss, ok := r.num("serve", "all_data", "serve_rss_mb"); ok {
 		hwm, _ := r.num("serve", "all_data", "serve_hwm_mb")
 		a := atMost(512, "≤ 512 MB")
