@@ -10,6 +10,7 @@ import (
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/ingest/wire"
+	"github.com/tributary-dev/tributary/speed/store"
 )
 
 // TestRepublishedBehindWatermarkCountsOnce lays a partition's stream out as
@@ -118,11 +119,11 @@ func TestRepublishedBehindWatermarkCountsOnce(t *testing.T) {
 	late := flight.Hour(ev[31].Time)
 	want[key{"airport_hour", origin, late}] = flight.Stats{}
 	for k, w := range want {
-		got, err := e.reader.Bucket(context.Background(), k.view, k.group, k.hour)
+		bs, err := e.reader.Buckets(context.Background(), []store.Ref{{View: k.view, Group: k.group, Hour: k.hour}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Stats != w {
+		if got := bs[0]; got.Stats != w {
 			t.Errorf("%s %s %s: %+v, want %+v", k.view, k.group, time.Unix(k.hour, 0).UTC().Format("2006-01-02T15"), got.Stats, w)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/tributary-dev/tributary/flight"
 )
@@ -62,78 +63,79 @@ func (s *state) pack(buf []byte) []byte {
 	return buf
 }
 
-// unpack decodes a packed bucket, adding its stats and bins to stats and
-// sketch and its destinations to dests when dests is not nil.
-func unpack(p []byte, stats *flight.Stats, sketch *flight.DelaySketch, dests map[string]struct{}) error {
-	var add func([]byte)
-	if dests != nil {
-		add = func(d []byte) { dests[string(d)] = struct{}{} }
+// unpack decodes a packed bucket (pack's layout): it returns its stats,
+// adds its bins to sketch and calls addDest, when not nil, with every
+// destination in the sorted order pack wrote them. It is the one decoder of
+// the speed views' values: the serving sums, Buckets, ScanHours and the
+// flush's merge all read through it.
+//
+// p is read in place (no copy): the destinations handed to addDest are
+// substrings of p, valid as long as the caller keeps them.
+func unpack(p string, sketch *flight.DelaySketch, addDest func(string)) (flight.Stats, error) {
+	buf := unsafe.Slice(unsafe.StringData(p), len(p)) // read only
+	if len(buf) == 0 || buf[0] != packedVersion {
+		return flight.Stats{}, fmt.Errorf("%w: version", errPacked)
 	}
-	return unpackTo(p, stats, sketch, add)
-}
-
-// unpackTo is unpack calling addDest, when not nil, with every destination
-// (in the sorted order pack wrote them; the bytes are p's).
-func unpackTo(p []byte, stats *flight.Stats, sketch *flight.DelaySketch, addDest func([]byte)) error {
-	if len(p) == 0 || p[0] != packedVersion {
-		return fmt.Errorf("%w: version", errPacked)
+	at := 1
+	varint := func() (int64, bool) {
+		v, n := binary.Varint(buf[at:])
+		at += max(n, 0)
+		return v, n > 0
 	}
-	p = p[1:]
-	varint := func() (int64, error) {
-		v, n := binary.Varint(p)
-		if n <= 0 {
-			return 0, errPacked
-		}
-		p = p[n:]
-		return v, nil
-	}
-	uvarint := func() (uint64, error) {
-		v, n := binary.Uvarint(p)
-		if n <= 0 {
-			return 0, errPacked
-		}
-		p = p[n:]
-		return v, nil
+	uvarint := func() (uint64, bool) {
+		v, n := binary.Uvarint(buf[at:])
+		at += max(n, 0)
+		return v, n > 0
 	}
 	var f [5]int64
 	for i := range f {
-		v, err := varint()
-		if err != nil {
-			return fmt.Errorf("%w: stats", err)
+		v, ok := varint()
+		if !ok {
+			return flight.Stats{}, fmt.Errorf("%w: stats", errPacked)
 		}
 		f[i] = v
 	}
-	stats.Merge(flight.Stats{Count: f[0], Sum: f[1], Delayed: f[2], Min: int32(f[3]), Max: int32(f[4])})
-	nb, err := uvarint()
-	if err != nil {
-		return fmt.Errorf("%w: bins", err)
+	nb, ok := uvarint()
+	if !ok {
+		return flight.Stats{}, fmt.Errorf("%w: bins", errPacked)
 	}
 	bin := int64(0)
 	for range nb {
-		d, err1 := varint()
-		n, err2 := uvarint()
-		if err := errors.Join(err1, err2); err != nil {
-			return fmt.Errorf("%w: bin", errPacked)
+		d, ok1 := varint()
+		n, ok2 := uvarint()
+		if !ok1 || !ok2 {
+			return flight.Stats{}, fmt.Errorf("%w: bin", errPacked)
 		}
 		bin += d
 		sketch.AddBin(int32(bin), int64(n))
 	}
-	nd, err := uvarint()
-	if err != nil {
-		return fmt.Errorf("%w: destinations", err)
+	nd, ok := uvarint()
+	if !ok {
+		return flight.Stats{}, fmt.Errorf("%w: destinations", errPacked)
 	}
 	for range nd {
-		l, err := uvarint()
-		if err != nil || uint64(len(p)) < l {
-			return fmt.Errorf("%w: destination", errPacked)
+		l, ok := uvarint()
+		if !ok || uint64(len(buf)-at) < l {
+			return flight.Stats{}, fmt.Errorf("%w: destination", errPacked)
 		}
 		if addDest != nil {
-			addDest(p[:l])
+			addDest(p[at : at+int(l)])
 		}
-		p = p[l:]
+		at += int(l)
 	}
-	if len(p) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", errPacked, len(p))
+	if at != len(buf) {
+		return flight.Stats{}, fmt.Errorf("%w: %d trailing bytes", errPacked, len(buf)-at)
 	}
+	return flight.Stats{Count: f[0], Sum: f[1], Delayed: f[2], Min: int32(f[3]), Max: int32(f[4])}, nil
+}
+
+// addPacked adds a packed bucket to b: its stats and sketch, and its
+// destinations to addDest when not nil (see unpack).
+func addPacked(b *flight.Summary, p string, addDest func(string)) error {
+	st, err := unpack(p, &b.Sketch, addDest)
+	if err != nil {
+		return err
+	}
+	b.Stats.Merge(st)
 	return nil
 }

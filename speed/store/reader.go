@@ -57,119 +57,55 @@ type Ref = flight.BucketRef
 // ErrUnknownView is returned for a view that flight.Views() does not define.
 var ErrUnknownView = errors.New("unknown view")
 
-// Bucket reads one bucket; a bucket without data has Count 0.
-func (r *Reader) Bucket(ctx context.Context, view, group string, hour int64) (Bucket, error) {
-	bs, err := r.Buckets(ctx, []Ref{{View: view, Group: group, Hour: hour}})
-	if err != nil {
-		return Bucket{}, err
-	}
-	return bs[0], nil
-}
-
 // Buckets reads many buckets in one pipelined round trip (one HMGET per
-// hour hash), in the order of refs.
+// hour hash), in the order of refs; a bucket without data has Count 0. Each
+// is one hour's bucket with its Quantiles and, for views that count them,
+// Distinct: the number of its destinations (a packed bucket holds its
+// exact set), -1 otherwise. Reads over hours go through Sums, Hourly and
+// SumDistinct instead, which merge the hours without quantiles.
 func (r *Reader) Buckets(ctx context.Context, refs []Ref) ([]Bucket, error) {
-	idx := map[string][]int{} // hour hash -> refs
+	out := make([]Bucket, len(refs))
+	var reads []hashRead
+	at := map[string]int{} // hour hash -> its read
 	for i, ref := range refs {
-		if _, ok := r.views[ref.View]; !ok {
+		v, ok := r.views[ref.View]
+		if !ok {
 			return nil, fmt.Errorf("%w %q", ErrUnknownView, ref.View)
 		}
+		out[i] = Bucket{View: ref.View, Group: ref.Group, From: ref.Hour, To: ref.Hour, Distinct: -1}
+		if v.DistinctDestinations {
+			out[i].Distinct = 0
+		}
 		k := r.hourKey(ref.View, ref.Group, ref.Hour)
-		idx[k] = append(idx[k], i)
-	}
-	pipe := r.rdb.Pipeline()
-	cmds := make(map[string]*redis.SliceCmd, len(idx))
-	for k, is := range idx {
-		fields := make([]string, len(is))
-		for j, i := range is {
-			fields[j] = refs[i].Group
+		n, ok := at[k]
+		if !ok {
+			n = len(reads)
+			at[k] = n
+			reads = append(reads, hashRead{view: ref.View, key: k, hour: ref.Hour})
 		}
-		cmds[k] = pipe.HMGet(ctx, k, fields...)
+		reads[n].fields = append(reads[n].fields, ref.Group)
+		reads[n].index = append(reads[n].index, i)
 	}
-	if len(cmds) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("read buckets: %w", err)
+	err := r.readHashes(ctx, reads, func(i int, _ int64, p string) error {
+		b := &out[i]
+		var count func(string)
+		if b.Distinct >= 0 {
+			count = func(string) { b.Distinct++ }
 		}
+		return addPacked(b, p, count)
+	})
+	if err != nil {
+		return nil, err
 	}
-	out := make([]Bucket, len(refs))
-	for k, is := range idx {
-		vals := cmds[k].Val()
-		for j, i := range is {
-			ref := refs[i]
-			b := Bucket{View: ref.View, Group: ref.Group, From: ref.Hour, To: ref.Hour, Distinct: -1}
-			var dests map[string]struct{}
-			if r.views[ref.View].DistinctDestinations {
-				dests = map[string]struct{}{}
-			}
-			if j < len(vals) {
-				if err := addPacked(&b, vals[j], dests); err != nil {
-					return nil, fmt.Errorf("bucket %v: %w", ref, err)
-				}
-			}
-			if dests != nil {
-				b.Distinct = int64(len(dests))
-			}
-			finish(&b)
-			out[i] = b
-		}
+	for i := range out {
+		addQuantiles(&out[i])
 	}
 	return out, nil
 }
 
-// Range merges the buckets of one group over the hours [from, to] (Unix
-// seconds of hour starts) in one pipelined round trip: stats and sketch bins
-// are added, and the distinct destinations are the size of the union of the
-// hours' exact sets.
-func (r *Reader) Range(ctx context.Context, view, group string, from, to int64) (Bucket, error) {
-	v, ok := r.views[view]
-	if !ok {
-		return Bucket{}, fmt.Errorf("%w %q", ErrUnknownView, view)
-	}
-	from, to = flight.Hour(from*1e6), flight.Hour(to*1e6)
-	if to < from {
-		return Bucket{}, fmt.Errorf("range [%d, %d] is empty", from, to)
-	}
-	b := Bucket{View: view, Group: group, From: from, To: to, Distinct: -1}
-	var dests map[string]struct{}
-	if v.DistinctDestinations {
-		dests = map[string]struct{}{}
-	}
-	if err := r.hours(ctx, view, group, from, to+3600, func(val any) error { return addPacked(&b, val, dests) }); err != nil {
-		return Bucket{}, fmt.Errorf("range %s %s: %w", view, group, err)
-	}
-	if dests != nil {
-		b.Distinct = int64(len(dests))
-	}
-	finish(&b)
-	return b, nil
-}
-
-// hoursChunk bounds the commands of one pipeline.
+// hoursChunk bounds the commands of one pipeline of GroupsByHour and
+// HourDigests, and the hours of one of read.
 const hoursChunk = 1000
-
-// hours calls fn with the packed bucket of group in every hour of [from, to)
-// that has one, reading chunks of hoursChunk hours per round trip.
-func (r *Reader) hours(ctx context.Context, view, group string, from, to int64, fn func(any) error) error {
-	for lo := from; lo < to; lo += hoursChunk * 3600 {
-		pipe := r.rdb.Pipeline()
-		var cmds []*redis.StringCmd
-		for h := lo; h < min(to, lo+hoursChunk*3600); h += 3600 {
-			cmds = append(cmds, pipe.HGet(ctx, r.hourKey(view, group, h), group))
-		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return err
-		}
-		for _, c := range cmds {
-			if c.Err() != nil {
-				continue // redis.Nil: no bucket that hour
-			}
-			if err := fn(c.Val()); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
 
 // Groups lists the groups that have a bucket in one hour of a view.
 func (r *Reader) Groups(ctx context.Context, view string, hour int64) ([]string, error) {
@@ -265,17 +201,9 @@ func (r *Reader) Quarantine(ctx context.Context, n int64) ([]QuarantineEntry, er
 	return out, nil
 }
 
-// addPacked merges one packed bucket (an HMGET/HGET reply value; nil when
-// absent) into b, and its destinations into dests when not nil.
-func addPacked(b *Bucket, val any, dests map[string]struct{}) error {
-	p, ok := val.(string)
-	if !ok {
-		return nil
-	}
-	return unpack([]byte(p), &b.Stats, &b.Sketch, dests)
-}
-
-func finish(b *Bucket) {
+// addQuantiles sets b's served percentiles from its sketch (none without
+// flights) and their relative error.
+func addQuantiles(b *Bucket) {
 	b.RelativeError = flight.SketchRelativeAccuracy
 	qs := flight.Percentiles()
 	vals, ok := b.Sketch.Quantiles(qs...)

@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -22,11 +20,11 @@ const scanChunk = 32
 // (Unix seconds of hour starts), hour after hour and each bucket once; the
 // order of the groups within an hour is unspecified. It reads whole hour
 // hashes (every partition's), scanChunk hours per pipelined round trip, and
-// decodes them
-// without maps: this is the reconciliation's bulk read (millions of
-// buckets), where Buckets' per-bucket Summary (maps, quantiles) would cost
-// more than the comparison. b and its slices are reused between calls; its
-// destination strings stay valid after the call.
+// decodes them (unpack) into one reused bucket: this is the
+// reconciliation's bulk read (millions of buckets), where Buckets'
+// per-bucket Summary (quantiles) would cost more than the comparison. b and
+// its slices are reused between calls; its destination strings stay valid
+// after the call.
 func (r *Reader) ScanHours(ctx context.Context, view string, from, to int64, fn func(hour int64, group string, b *flight.SketchedBucket) error) error {
 	v, ok := r.views[view]
 	if !ok {
@@ -34,6 +32,13 @@ func (r *Reader) ScanHours(ctx context.Context, view string, from, to int64, fn 
 	}
 	from, to = flight.Hour(from*1e6), flight.Hour((to-1)*1e6)+3600
 	var b flight.SketchedBucket
+	var sk flight.DelaySketch
+	appendBin := func(bin int32, n int64) { b.Bins = append(b.Bins, flight.Bin{Bin: bin, N: n}) }
+	var addDest func(string)
+	if v.DistinctDestinations {
+		// Substrings of the reply: they stay valid after fn returns.
+		addDest = func(d string) { b.Dests = append(b.Dests, d) }
+	}
 	for lo := from; lo < to; lo += scanChunk * 3600 {
 		hi := min(to, lo+scanChunk*3600)
 		pipe := r.rdb.Pipeline()
@@ -54,81 +59,19 @@ func (r *Reader) ScanHours(ctx context.Context, view string, from, to int64, fn 
 				if group == keyspace.FieldDigest {
 					continue
 				}
-				if err := decode(p, &b, v.DistinctDestinations); err != nil {
+				sk.Reset()
+				b.Dests = b.Dests[:0]
+				st, err := unpack(p, &sk, addDest)
+				if err != nil {
 					return fmt.Errorf("bucket %s %s %d: %w", view, group, hour, err)
 				}
+				b.Stats, b.Bins = st, b.Bins[:0]
+				sk.Each(appendBin)
 				if err := fn(hour, group, &b); err != nil {
 					return err
 				}
 			}
 		}
-	}
-	return nil
-}
-
-// decode reads a packed bucket (pack's layout) into b, replacing its
-// content. The destinations are substrings of p (no copy); they are kept
-// only when dests.
-func decode(p string, b *flight.SketchedBucket, dests bool) error {
-	buf := unsafe.Slice(unsafe.StringData(p), len(p)) // read only
-	if len(buf) == 0 || buf[0] != packedVersion {
-		return fmt.Errorf("%w: version", errPacked)
-	}
-	at := 1
-	varint := func() (int64, bool) {
-		v, n := binary.Varint(buf[at:])
-		at += max(n, 0)
-		return v, n > 0
-	}
-	uvarint := func() (uint64, bool) {
-		v, n := binary.Uvarint(buf[at:])
-		at += max(n, 0)
-		return v, n > 0
-	}
-	var f [5]int64
-	for i := range f {
-		v, ok := varint()
-		if !ok {
-			return fmt.Errorf("%w: stats", errPacked)
-		}
-		f[i] = v
-	}
-	b.Stats = flight.Stats{Count: f[0], Sum: f[1], Delayed: f[2], Min: int32(f[3]), Max: int32(f[4])}
-	nb, ok := uvarint()
-	if !ok || nb > uint64(len(buf)) {
-		return fmt.Errorf("%w: bins", errPacked)
-	}
-	b.Bins = b.Bins[:0]
-	bin := int64(0)
-	for range nb {
-		d, ok1 := varint()
-		n, ok2 := uvarint()
-		if !ok1 || !ok2 {
-			return fmt.Errorf("%w: bin", errPacked)
-		}
-		bin += d
-		b.Bins = append(b.Bins, flight.Bin{Bin: int32(bin), N: int64(n)})
-	}
-	nd, ok := uvarint()
-	if !ok || nd > uint64(len(buf)) {
-		return fmt.Errorf("%w: destinations", errPacked)
-	}
-	b.Dests = b.Dests[:0]
-	if !dests {
-		b.Dests = nil
-	}
-	for range nd {
-		l, ok := uvarint()
-		if !ok || uint64(len(buf)-at) < l {
-			return fmt.Errorf("%w: destination", errPacked)
-		}
-		if dests {
-			b.Dests = append(b.Dests, p[at:at+int(l)])
-		}
-		at += int(l)
-	}
-	if at != len(buf) {
-		return fmt.Errorf("%w: %d trailing bytes", errPacked, len(buf)-at)
 	}
 	return nil
 }

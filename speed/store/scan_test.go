@@ -41,35 +41,11 @@ func TestScanHoursReadsEveryBucketExactly(t *testing.T) {
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, keys.Base()+"*") })
 	h0 := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	const hours = 100
-	rng := rand.New(rand.NewPCG(12, 34))
-	airports := []string{"ATL", "BOS", "DEN", "JFK", "LAX", "ORD", "SEA"}
-	var evs []flight.Event
-	for i := range 5000 {
-		evs = append(evs, flight.Event{ID: "x", Seq: uint64(i + 1), Producer: "p",
-			Time:   (h0 + rng.Int64N(hours*3600)) * 1e6,
-			Origin: airports[rng.IntN(len(airports))], Destination: airports[rng.IntN(len(airports))],
-			Delay: int32(rng.IntN(400) - 60), Distance: 1})
-	}
+	evs := randomEvents(rand.New(rand.NewPCG(12, 34)), h0, hours, 5000)
 	// The expectation, from the events.
 	want := map[bucketAt]*scanned{}
-	sketches := map[bucketAt]*flight.DelaySketch{}
-	for _, v := range flight.Views() {
-		for i := range evs {
-			e := &evs[i]
-			k := bucketAt{v.Name, v.Key(e), e.Time / 1e6 / 3600 * 3600}
-			if want[k] == nil {
-				want[k], sketches[k] = &scanned{}, &flight.DelaySketch{}
-			}
-			want[k].stats.Add(e.Delay)
-			sketches[k].Add(e.Delay)
-			if v.DistinctDestinations && !slices.Contains(want[k].dests, e.Destination) {
-				want[k].dests = append(want[k].dests, e.Destination)
-			}
-		}
-	}
-	for k, s := range want {
-		sketches[k].Each(func(bin int32, n int64) { s.bins = append(s.bins, flight.Bin{Bin: bin, N: n}) })
-		slices.Sort(s.dests)
+	for k, x := range exactBuckets(evs) {
+		want[k] = &scanned{stats: x.stats, bins: binsOf(&x.sketch), dests: x.dests}
 	}
 
 	// Each partition flushes its origins' events into its own hashes.
@@ -137,4 +113,49 @@ func TestScanHoursReadsEveryBucketExactly(t *testing.T) {
 	if err := r.ScanHours(ctx, "no_such_view", h0, h0+3600, nil); err == nil {
 		t.Fatal("ScanHours of an unknown view: no error")
 	}
+}
+
+// randomEvents are n events of random origins and destinations (seven
+// airports) and delays of both signs in the hours [h0, h0+hours).
+func randomEvents(rng *rand.Rand, h0, hours int64, n int) []flight.Event {
+	airports := []string{"ATL", "BOS", "DEN", "JFK", "LAX", "ORD", "SEA"}
+	evs := make([]flight.Event, 0, n)
+	for i := range n {
+		evs = append(evs, flight.Event{ID: "x", Seq: uint64(i + 1), Producer: "p",
+			Time:   (h0 + rng.Int64N(hours*3600)) * 1e6,
+			Origin: airports[rng.IntN(len(airports))], Destination: airports[rng.IntN(len(airports))],
+			Delay: int32(rng.IntN(400) - 60), Distance: 1})
+	}
+	return evs
+}
+
+// exactBucket is one bucket computed from the events themselves: its stats,
+// sketch and, for views that count them, its destinations sorted.
+type exactBucket struct {
+	stats  flight.Stats
+	sketch flight.DelaySketch
+	dests  []string
+}
+
+// exactBuckets are the buckets of every view that evs make.
+func exactBuckets(evs []flight.Event) map[bucketAt]*exactBucket {
+	out := map[bucketAt]*exactBucket{}
+	for _, v := range flight.Views() {
+		for i := range evs {
+			e := &evs[i]
+			k := bucketAt{v.Name, v.Key(e), e.Time / 1e6 / 3600 * 3600}
+			if out[k] == nil {
+				out[k] = &exactBucket{}
+			}
+			out[k].stats.Add(e.Delay)
+			out[k].sketch.Add(e.Delay)
+			if v.DistinctDestinations && !slices.Contains(out[k].dests, e.Destination) {
+				out[k].dests = append(out[k].dests, e.Destination)
+			}
+		}
+	}
+	for _, x := range out {
+		slices.Sort(x.dests)
+	}
+	return out
 }

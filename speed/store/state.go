@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -232,16 +231,17 @@ func (s *State) merged(t *touched, v flight.View) (*state, uint64, error) {
 	b.sketch.Reset()
 	b.dests = b.dests[:0]
 	if t.packed != "" {
-		var addDest func([]byte)
+		var addDest func(string)
 		if v.DistinctDestinations {
-			// The packed string is immutable and outlives b's use: its
-			// bytes serve as the destinations without a copy.
-			addDest = func(d []byte) { b.dests = append(b.dests, unsafe.String(unsafe.SliceData(d), len(d))) }
+			// The packed string outlives b's use: its substrings serve
+			// as the destinations without a copy.
+			addDest = func(d string) { b.dests = append(b.dests, d) }
 		}
-		p := unsafe.Slice(unsafe.StringData(t.packed), len(t.packed))
-		if err := unpackTo(p, &b.stats, &b.sketch, addDest); err != nil {
+		st, err := unpack(t.packed, &b.sketch, addDest)
+		if err != nil {
 			return nil, 0, fmt.Errorf("bucket %s %s %d: %w", v.Name, t.id.Group, t.id.Hour, err)
 		}
+		b.stats.Merge(st)
 		if !slices.IsSorted(b.dests) {
 			slices.Sort(b.dests) // pack writes them sorted: only a foreign writer would not
 			b.dests = slices.Compact(b.dests)

@@ -69,7 +69,7 @@ func TestFencing(t *testing.T) {
 		t.Fatalf("flush with a stale offset: %v, want ErrRefused", err)
 	}
 	hour := flight.Hour(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
-	b, err := r.Bucket(ctx, "airport_hour", "ATL", hour)
+	b, err := readBucket(ctx, r, "airport_hour", "ATL", hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestFencing(t *testing.T) {
 		st.MinTime != time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro() || st.MaxTime != st.MinTime {
 		t.Fatalf("partition state %+v", st)
 	}
-	if b, _ = r.Bucket(ctx, "airport_hour", "ATL", hour); b.Count != 2 || b.Delayed != 1 || b.Max != 20 {
+	if b, _ = readBucket(ctx, r, "airport_hour", "ATL", hour); b.Count != 2 || b.Delayed != 1 || b.Max != 20 {
 		t.Fatalf("bucket after y's flush %+v", b)
 	}
 	// y re-acquiring (a restart with the same worker id) gets a new token,
@@ -122,7 +122,7 @@ func TestRetriedFlushRecognised(t *testing.T) {
 		}
 	}
 	hour := flight.Hour(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
-	b, err := r.Bucket(ctx, "airport_hour", "ATL", hour)
+	b, err := readBucket(ctx, r, "airport_hour", "ATL", hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,14 +182,14 @@ func TestOwnerStateAcrossFlushes(t *testing.T) {
 	a.Message(2, []flight.Event{ev(4, "SFO", 20, 3*time.Minute)})
 	flush(&store.Flush{Partition: 0, Lease: l.Value(), Token: l.Token, State: st, Pending: a.Pending()})
 	a.Committed()
-	b, err := r.Bucket(ctx, "airport_hour", "ATL", hour)
+	b, err := readBucket(ctx, r, "airport_hour", "ATL", hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b.Stats != (flight.Stats{Count: 4, Sum: 55, Delayed: 2, Min: -5, Max: 30}) || b.Distinct != 3 || b.Sketch.Count() != 4 {
 		t.Fatalf("bucket %+v, want 4 flights to 3 destinations", b)
 	}
-	rb, err := r.Bucket(ctx, "route_hour", "ATL-LAX", hour)
+	rb, err := readBucket(ctx, r, "route_hour", "ATL-LAX", hour)
 	if err != nil || rb.Stats != (flight.Stats{Count: 2, Sum: 5, Min: -5, Max: 10}) || rb.Distinct != -1 {
 		t.Fatalf("route bucket %+v %v", rb, err)
 	}
@@ -294,7 +294,7 @@ func TestNewOwnerMergesCommittedHours(t *testing.T) {
 		}
 	}
 	for k, s := range want {
-		b, err := r.Bucket(ctx, k.view, k.group, k.hour)
+		b, err := readBucket(ctx, r, k.view, k.group, k.hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,7 +362,7 @@ func TestStateDropsHoursPastTheWatermark(t *testing.T) {
 		{"route_hour", "ATL-LAX", t0.Unix(), flight.Stats{Count: 3, Sum: 25, Delayed: 1, Min: -5, Max: 20}},
 		{"airport_hour", "ATL", t0.Add(3 * time.Hour).Unix(), flight.Stats{Count: 1, Sum: 30, Delayed: 1, Min: 30, Max: 30}},
 	} {
-		b, err := r.Bucket(ctx, c.view, c.group, c.hour)
+		b, err := readBucket(ctx, r, c.view, c.group, c.hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,4 +370,13 @@ func TestStateDropsHoursPastTheWatermark(t *testing.T) {
 			t.Errorf("%s %s %d: %+v, want %+v", c.view, c.group, c.hour, b.Stats, c.want)
 		}
 	}
+}
+
+// readBucket reads one bucket through Buckets.
+func readBucket(ctx context.Context, r *store.Reader, view, group string, hour int64) (store.Bucket, error) {
+	bs, err := r.Buckets(ctx, []store.Ref{{View: view, Group: group, Hour: hour}})
+	if err != nil {
+		return store.Bucket{}, err
+	}
+	return bs[0], nil
 }

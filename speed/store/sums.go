@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -21,17 +20,17 @@ const sumsChunk = 4096
 // sketch. It is the serving read path (a top list reads every airport's
 // hours): one HMGET per hour hash for all the groups of its partition,
 // several hours per pipelined round trip, and each bucket decoded straight
-// into its group's sum, without the maps, copies and quantiles of Buckets
-// and Range. The sums carry no Quantiles and no Distinct (-1): the caller
-// derives what it needs from the sketch (and Distinct counts destinations).
+// into its group's sum. The sums carry no Quantiles and no Distinct (-1):
+// the caller derives what it needs from the sketch (SumDistinct counts the
+// destinations too).
 func (r *Reader) Sums(ctx context.Context, view string, groups []string, from, to int64) ([]Bucket, error) {
 	from, to = hourFloor(from), hourFloor(to-1)+3600
 	out := make([]Bucket, len(groups))
 	for i, g := range groups {
 		out[i] = Bucket{View: view, Group: g, From: from, To: to - 3600, Distinct: -1}
 	}
-	err := r.read(ctx, view, groups, from, to, func(i int, _ int64, p []byte) error {
-		return unpackTo(p, &out[i].Stats, &out[i].Sketch, nil)
+	err := r.read(ctx, view, groups, from, to, func(i int, _ int64, p string) error {
+		return addPacked(&out[i], p, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -52,9 +51,8 @@ func (r *Reader) Hourly(ctx context.Context, view, group string, from, to int64)
 		h := from + int64(i)*3600
 		out[i] = Bucket{View: view, Group: group, From: h, To: h, Distinct: -1}
 	}
-	err := r.read(ctx, view, []string{group}, from, to, func(_ int, h int64, p []byte) error {
-		b := &out[(h-from)/3600]
-		return unpackTo(p, &b.Stats, &b.Sketch, nil)
+	err := r.read(ctx, view, []string{group}, from, to, func(_ int, h int64, p string) error {
+		return addPacked(&out[(h-from)/3600], p, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -63,16 +61,16 @@ func (r *Reader) Hourly(ctx context.Context, view, group string, from, to int64)
 }
 
 // read calls fn with the packed bucket of every group of groups (by index)
-// in every hour of [from, to) that has one. p is the reply's bytes, valid
-// only during the call and read only.
-func (r *Reader) read(ctx context.Context, view string, groups []string, from, to int64, fn func(i int, hour int64, p []byte) error) error {
+// in every hour of [from, to) that has one (see readHashes): one HMGET per
+// partition's hour hash for the groups of that partition, the hours of
+// sumsChunk buckets per pipelined round trip.
+func (r *Reader) read(ctx context.Context, view string, groups []string, from, to int64, fn func(i int, hour int64, p string) error) error {
 	if _, ok := r.views[view]; !ok {
 		return fmt.Errorf("%w %q", ErrUnknownView, view)
 	}
 	if len(groups) == 0 || to <= from {
 		return nil
 	}
-	// The groups of each partition: one HMGET per partition's hour hash.
 	fields := make([][]string, r.partitions)
 	index := make([][]int, r.partitions)
 	for i, g := range groups {
@@ -80,37 +78,59 @@ func (r *Reader) read(ctx context.Context, view string, groups []string, from, t
 		fields[p] = append(fields[p], g)
 		index[p] = append(index[p], i)
 	}
-	type hmget struct {
-		part int
-		hour int64
-		cmd  *redis.SliceCmd
-	}
 	step := int64(max(1, min(hoursChunk, sumsChunk/len(groups)))) * 3600
-	var cmds []hmget
+	var reads []hashRead
 	for lo := from; lo < to; lo += step {
-		pipe := r.rdb.Pipeline()
-		cmds = cmds[:0]
+		reads = reads[:0]
 		for h := lo; h < min(to, lo+step); h += 3600 {
 			for p, fs := range fields {
 				if len(fs) > 0 {
-					cmds = append(cmds, hmget{p, h, pipe.HMGet(ctx, r.keys.Hour(p, view, h), fs...)})
+					reads = append(reads, hashRead{view: view, key: r.keys.Hour(p, view, h), hour: h, fields: fs, index: index[p]})
 				}
 			}
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return fmt.Errorf("read %s buckets: %w", view, err)
+		if err := r.readHashes(ctx, reads, fn); err != nil {
+			return err
 		}
-		for _, c := range cmds {
-			for j, val := range c.cmd.Val() {
-				s, ok := val.(string)
-				if !ok {
-					continue // nil: no bucket that hour
-				}
-				// Decoded in place: unpackTo only reads it.
-				p := unsafe.Slice(unsafe.StringData(s), len(s))
-				if err := fn(index[c.part][j], c.hour, p); err != nil {
-					return fmt.Errorf("bucket %s %s %d: %w", view, fields[c.part][j], c.hour, err)
-				}
+	}
+	return nil
+}
+
+// hashRead is one HMGET of an hour hash: its fields are groups, and
+// index[j] is the caller's index of fields[j].
+type hashRead struct {
+	view, key string
+	hour      int64
+	fields    []string
+	index     []int
+	cmd       *redis.SliceCmd
+}
+
+// readHashes sends the reads in one pipelined round trip and calls fn with
+// every field that holds a packed bucket: the field's index, the hour, and
+// the reply (decoded in place by unpack; an absent field is no bucket). It
+// is the one read of buckets by group: Sums, Hourly, SumDistinct and
+// Buckets plan their reads and decode through it.
+func (r *Reader) readHashes(ctx context.Context, reads []hashRead, fn func(i int, hour int64, p string) error) error {
+	if len(reads) == 0 {
+		return nil
+	}
+	pipe := r.rdb.Pipeline()
+	for k := range reads {
+		reads[k].cmd = pipe.HMGet(ctx, reads[k].key, reads[k].fields...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read buckets: %w", err)
+	}
+	for k := range reads {
+		rd := &reads[k]
+		for j, val := range rd.cmd.Val() {
+			p, ok := val.(string)
+			if !ok {
+				continue // nil: no bucket that hour
+			}
+			if err := fn(rd.index[j], rd.hour, p); err != nil {
+				return fmt.Errorf("bucket %s %s %d: %w", rd.view, rd.fields[j], rd.hour, err)
 			}
 		}
 	}

@@ -1,7 +1,10 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -102,4 +105,99 @@ func binsOf(s *flight.DelaySketch) []flight.Bin {
 	var out []flight.Bin
 	s.Each(func(b int32, n int64) { out = append(out, flight.Bin{Bin: b, N: n}) })
 	return out
+}
+
+// TestBucketsAgainstTheEvents: random events of several origins (three
+// partitions) over six hours, flushed by the speed layer's writer; Buckets,
+// for any set of refs (one, all of both views shuffled, absent ones, the
+// same twice), must hand over each ref's bucket in the order asked, with the
+// stats, sketch bins, served quantiles and destination count computed here
+// from the events themselves.
+func TestBucketsAgainstTheEvents(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.Redis(t)
+	prefix := testenv.Prefix(t)
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, keyspace.New(prefix).Base()+"*") })
+	h0 := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	const hours = 6
+	rng := rand.New(rand.NewPCG(56, 78))
+	evs := randomEvents(rng, h0, hours, 2000)
+	storetest.Flush(t, rdb, prefix, 3, evs)
+	r := store.NewReader(rdb, prefix, 3)
+	// The expectation, from the events.
+	want := map[store.Ref]*exactBucket{}
+	var all []store.Ref
+	for k, x := range exactBuckets(evs) {
+		ref := store.Ref{View: k.view, Group: k.group, Hour: k.hour}
+		want[ref] = x
+		all = append(all, ref)
+	}
+	slices.SortFunc(all, func(a, b store.Ref) int {
+		return cmp.Or(cmp.Compare(a.View, b.View), cmp.Compare(a.Group, b.Group), cmp.Compare(a.Hour, b.Hour))
+	})
+	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	views := map[string]flight.View{}
+	for _, v := range flight.Views() {
+		views[v.Name] = v
+	}
+	check := func(t *testing.T, ref store.Ref, got store.Bucket) {
+		t.Helper()
+		w := want[ref]
+		if w == nil {
+			w = &exactBucket{} // absent: an empty bucket
+		}
+		wantDistinct := int64(-1)
+		if views[ref.View].DistinctDestinations {
+			wantDistinct = int64(len(w.dests))
+		}
+		var wantQ []store.Quantile
+		if vals, ok := w.sketch.Quantiles(flight.Percentiles()...); ok {
+			for i, q := range flight.Percentiles() {
+				wantQ = append(wantQ, store.Quantile{Q: q, Name: flight.PercentileName(q), Value: vals[i]})
+			}
+		}
+		if got.View != ref.View || got.Group != ref.Group || got.From != ref.Hour || got.To != ref.Hour {
+			t.Errorf("%v: bucket of %s %s [%d, %d]", ref, got.View, got.Group, got.From, got.To)
+		}
+		if got.Stats != w.stats || !slices.Equal(binsOf(&got.Sketch), binsOf(&w.sketch)) {
+			t.Errorf("%v: %+v %v, want %+v %v", ref, got.Stats, binsOf(&got.Sketch), w.stats, binsOf(&w.sketch))
+		}
+		if !slices.Equal(got.Quantiles, wantQ) || got.RelativeError != flight.SketchRelativeAccuracy {
+			t.Errorf("%v: quantiles %+v (error %v), want %+v", ref, got.Quantiles, got.RelativeError, wantQ)
+		}
+		if got.Distinct != wantDistinct {
+			t.Errorf("%v: distinct %d, want %d", ref, got.Distinct, wantDistinct)
+		}
+	}
+	route := store.Ref{View: "route_hour", Group: "ATL-BOS", Hour: h0}
+	for _, tc := range []struct {
+		name string
+		refs []store.Ref
+	}{
+		{"none", nil},
+		{"one", all[:1]},
+		{"every bucket of every view, shuffled", all},
+		{"absent", []store.Ref{{View: "airport_hour", Group: "XXX", Hour: h0},
+			{View: "airport_hour", Group: "ATL", Hour: h0 + hours*3600}, {View: "route_hour", Group: "ATL-XXX", Hour: h0}}},
+		{"the same twice, between others", []store.Ref{route, all[0], route, {View: "airport_hour", Group: "XXX", Hour: h0}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := r.Buckets(ctx, tc.refs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.refs) {
+				t.Fatalf("%d buckets for %d refs", len(got), len(tc.refs))
+			}
+			for i, ref := range tc.refs {
+				check(t, ref, got[i])
+			}
+		})
+	}
+	if want[route] == nil {
+		t.Fatalf("the data has no %v: the case of a bucket read twice reads nothing", route)
+	}
+	if _, err := r.Buckets(ctx, []store.Ref{all[0], {View: "no_such_view", Group: "ATL", Hour: h0}}); !errors.Is(err, store.ErrUnknownView) {
+		t.Fatalf("unknown view: %v, want ErrUnknownView", err)
+	}
 }
