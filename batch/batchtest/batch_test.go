@@ -82,6 +82,27 @@ func reconciled(t *testing.T, e *env, v1 *view.View) {
 	if rep.CountMismatches != 0 || rep.StatsMismatches != 0 || rep.Buckets == 0 {
 		t.Fatalf("speed and batch disagree: %+v", *rep)
 	}
+	// Every view was compared from the version's first hour (which the
+	// publication passed on): the report covers every bucket of the view
+	// once.
+	var buckets int64
+	for _, name := range v1.Views() {
+		gs, err := v1.Groups(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range gs {
+			hs, err := v1.Hours(name, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buckets += int64(len(hs))
+		}
+	}
+	if rep.From != v1.FirstHour() || rep.To != v1.Boundary || rep.Buckets != buckets {
+		t.Fatalf("report of hours [%d, %d) with %d buckets, want [%d, %d) with %d", rep.From, rep.To, rep.Buckets,
+			v1.FirstHour(), v1.Boundary, buckets)
+	}
 	for q, rel := range rep.QuantileRelErr {
 		if rel > flight.SketchRelativeAccuracy+1e-9 {
 			t.Errorf("%s relative error %.4f beyond the sketch's bound", q, rel)

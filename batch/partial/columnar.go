@@ -83,6 +83,15 @@ func (c *Columnar) id(s string) uint32 {
 	return id
 }
 
+// FirstHour is the first hour of the events added (Unix seconds), 0 if
+// none; call it before Encode.
+func (c *Columnar) FirstHour() int64 {
+	if len(c.hours) == 0 {
+		return 0
+	}
+	return slices.Min(c.hours)
+}
+
 // AddColumns adds n events given by their columns.
 func (c *Columnar) AddColumns(n int, ts []arrow.Timestamp, origin, destination StringColumn, delay []int32) {
 	var lastO, lastD string

@@ -67,11 +67,14 @@ type Plan struct {
 	Version  int64
 	Boundary int64
 	Segments int
-	// Tasks by kind: partial, merge (node), publish, reconcile.
+	// Tasks by kind: partial, merge (node); one publish and one reconcile.
 	Partials, Merges int
 	// PublishKey is the key of the publish task (its result is Published).
 	PublishKey string
 }
+
+// Tasks is the number of tasks of the graph.
+func (p *Plan) Tasks() int { return p.Partials + p.Merges + 2 }
 
 // ErrNothing says that the archive has no segment yet.
 var ErrNothing = errors.New("the archive has no committed segment yet")
@@ -127,6 +130,7 @@ func Build(ctx context.Context, rdb redis.Cmdable, opts Options) (*graph.Graph, 
 		Boundary: plan.Boundary, GraceMS: opts.Grace.Milliseconds()}, roots, graph.Retries(3))
 	b.TaskWith("reconcile:v"+strconv.FormatInt(plan.Version, 10), FuncReconcile,
 		ReconcileArgs{KeyPrefix: opts.KeyPrefix, GraceMS: opts.Grace.Milliseconds()}, []string{plan.PublishKey}, graph.Retries(2))
+
 	g, err := b.Build()
 	if err != nil {
 		return nil, nil, err

@@ -121,7 +121,7 @@ func (f *Funcs) Partial(ctx context.Context, c workers.Call) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, rows, events, err := partialOf(ctx, data)
+	out, rows, events, first, err := partialOf(ctx, data)
 	if err != nil || a.Node == "" {
 		return out, err
 	}
@@ -129,25 +129,26 @@ func (f *Funcs) Partial(ctx context.Context, c workers.Call) ([]byte, error) {
 		return nil, fmt.Errorf("partial: write node: %w", err)
 	}
 	partial.Recycle(out)
-	return json.Marshal(NodeInfo{Key: a.Node, Segments: 1, Events: events, Rows: rows, Bytes: int64(len(out))})
+	return json.Marshal(NodeInfo{Key: a.Node, Segments: 1, Events: events, Rows: rows, Bytes: int64(len(out)), FirstHour: first})
 }
 
 // PartialOf computes the aggregate of a segment's Parquet bytes.
 func PartialOf(ctx context.Context, data []byte) ([]byte, error) {
-	out, _, _, err := partialOf(ctx, data)
+	out, _, _, _, err := partialOf(ctx, data)
 	return out, err
 }
 
-func partialOf(ctx context.Context, data []byte) (out []byte, rows, events int64, err error) {
+func partialOf(ctx context.Context, data []byte) (out []byte, rows, events, firstHour int64, err error) {
 	b := partial.NewColumnar(flight.Views())
 	err = segment.ScanFlights(ctx, data, func(n int, f *segment.Flights) error {
 		return b.AddDictionaries(n, f.Time, f.Origin, f.Destination, f.Delay)
 	})
 	if err != nil {
-		return nil, 0, 0, workers.Permanent(err)
+		return nil, 0, 0, 0, workers.Permanent(err)
 	}
+	firstHour = b.FirstHour()
 	out, rows, err = b.EncodeRows()
-	return out, rows, b.Events(), err
+	return out, rows, b.Events(), firstHour, err
 }
 
 // MergeArgs are batch.merge's arguments.
@@ -169,6 +170,9 @@ type NodeInfo struct {
 	Events   int64  `json:"events"`
 	Rows     int64  `json:"rows"`
 	Bytes    int64  `json:"bytes"`
+	// FirstHour is the first hour of the node's rows (Unix seconds); 0 if
+	// it has none, or was written before the field existed.
+	FirstHour int64 `json:"first_hour,omitempty"`
 }
 
 // Merge combines its inputs into a node.
@@ -229,6 +233,11 @@ func (f *Funcs) Merge(ctx context.Context, c workers.Call) ([]byte, error) {
 		}
 	}
 	ni := NodeInfo{Key: a.Node, Segments: a.Segments, Rows: rows, Bytes: int64(len(out)), Events: events}
+	for _, a := range aggs {
+		if h := a.FirstHour(); h != 0 && (ni.FirstHour == 0 || h < ni.FirstHour) {
+			ni.FirstHour = h
+		}
+	}
 	if err := f.rdb.Set(ctx, a.Node, out, time.Duration(a.TTLMS)*time.Millisecond).Err(); err != nil {
 		return nil, fmt.Errorf("merge: write node: %w", err)
 	}
@@ -255,31 +264,52 @@ type Published struct {
 	Segments     int64 `json:"segments"`
 	Events       int64 `json:"events"`
 	Nodes        int   `json:"nodes"`
+	// FirstHour is the first hour of the version's data, 0 if unknown (a
+	// node's NodeInfo written before NodeInfo.FirstHour existed).
+	FirstHour int64 `json:"first_hour,omitempty"`
 }
 
 // Manifest builds the manifest of a publish call (the first half of Publish,
 // exported so that tests can stop a publication right before its switch).
 func (f *Funcs) Manifest(c workers.Call) (PublishArgs, view.Manifest, error) {
+	a, m, _, err := manifest(c)
+	return a, m, err
+}
+
+// manifest is Manifest, and the first hour of the nodes' rows (0 if a node
+// with rows does not say its first).
+func manifest(c workers.Call) (PublishArgs, view.Manifest, int64, error) {
 	var a PublishArgs
 	if err := decodeArgs(c, &a); err != nil {
-		return a, view.Manifest{}, err
+		return a, view.Manifest{}, 0, err
 	}
 	m := view.Manifest{Version: a.Version, Boundary: a.Boundary, PublishedAt: time.Now()}
+	var first int64
+	known := true
 	for i, d := range c.Deps {
 		var ni NodeInfo
 		if err := json.Unmarshal(d, &ni); err != nil {
-			return a, m, workers.Permanent(fmt.Errorf("publish: input %d: %w", i, err))
+			return a, m, 0, workers.Permanent(fmt.Errorf("publish: input %d: %w", i, err))
 		}
 		m.Nodes = append(m.Nodes, ni.Key)
 		m.Segments += ni.Segments
 		m.Events += ni.Events
+		switch {
+		case ni.Rows > 0 && ni.FirstHour == 0:
+			known = false
+		case ni.FirstHour != 0 && (first == 0 || ni.FirstHour < first):
+			first = ni.FirstHour
+		}
 	}
-	return a, m, nil
+	if !known {
+		first = 0
+	}
+	return a, m, first, nil
 }
 
 // Publish switches the current version to the graph's.
 func (f *Funcs) Publish(ctx context.Context, c workers.Call) ([]byte, error) {
-	a, m, err := f.Manifest(c)
+	a, m, first, err := manifest(c)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +327,22 @@ func (f *Funcs) Publish(ctx context.Context, c workers.Call) ([]byte, error) {
 	f.log.Info("batch view published", "version", m.Version, "boundary", time.Unix(m.Boundary, 0).UTC(),
 		"segments", m.Segments, "events", m.Events, "nodes", len(m.Nodes), "previous", sw.PrevVersion)
 	return json.Marshal(Published{Version: m.Version, Boundary: m.Boundary, PrevVersion: sw.PrevVersion, PrevBoundary: sw.PrevBoundary,
-		Segments: m.Segments, Events: m.Events, Nodes: len(m.Nodes)})
+		Segments: m.Segments, Events: m.Events, Nodes: len(m.Nodes), FirstHour: first})
+}
+
+// reconcileConfig is the reconciliation of the version that c's input,
+// the publish result, made current.
+func (f *Funcs) reconcileConfig(c workers.Call, keyPrefix string, graceMS int64) (reconcile.Config, error) {
+	if len(c.Deps) != 1 {
+		return reconcile.Config{}, workers.Permanent(fmt.Errorf("%s: want the publish result as the only input", c.Key))
+	}
+	var p Published
+	if err := json.Unmarshal(c.Deps[0], &p); err != nil {
+		return reconcile.Config{}, workers.Permanent(fmt.Errorf("%s: %w", c.Key, err))
+	}
+	speed, expirer := f.speed(keyPrefix)
+	return reconcile.Config{Redis: f.rdb, KeyPrefix: keyPrefix, Speed: speed, Expirer: expirer, Version: p.Version,
+		PrevBoundary: p.PrevBoundary, FirstHour: p.FirstHour, Grace: time.Duration(graceMS) * time.Millisecond}, nil
 }
 
 // ReconcileArgs are batch.reconcile's arguments.
@@ -307,24 +352,20 @@ type ReconcileArgs struct {
 	GraceMS int64 `json:"grace_ms"`
 }
 
-// Reconcile compares the speed and batch views over the newly covered hours.
+// Reconcile compares the speed and batch views over the hours newly covered
+// by the version its input, the publish result, made current.
 func (f *Funcs) Reconcile(ctx context.Context, c workers.Call) ([]byte, error) {
 	var a ReconcileArgs
 	if err := decodeArgs(c, &a); err != nil {
 		return nil, err
 	}
-	if len(c.Deps) != 1 {
-		return nil, workers.Permanent(errors.New("reconcile: want the publish result as the only input"))
+	cfg, err := f.reconcileConfig(c, a.KeyPrefix, a.GraceMS)
+	if err != nil {
+		return nil, err
 	}
-	var p Published
-	if err := json.Unmarshal(c.Deps[0], &p); err != nil {
-		return nil, workers.Permanent(fmt.Errorf("reconcile: %w", err))
-	}
-	speed, expirer := f.speed(a.KeyPrefix)
-	rep, err := reconcile.Run(ctx, reconcile.Config{Redis: f.rdb, KeyPrefix: a.KeyPrefix, Speed: speed, Expirer: expirer,
-		Version: p.Version, PrevBoundary: p.PrevBoundary, Grace: time.Duration(a.GraceMS) * time.Millisecond})
+	rep, err := reconcile.Run(ctx, cfg)
 	if errors.Is(err, reconcile.ErrSuperseded) {
-		f.log.Info("reconciliation skipped: a newer version is current", "version", p.Version)
+		f.log.Info("reconciliation skipped: a newer version is current", "version", cfg.Version)
 		return []byte(`{"skipped":true}`), nil
 	}
 	if err != nil {

@@ -30,10 +30,18 @@ func TestPartialOfLikeBuilder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	first := evs[0].Time
+	for _, e := range evs {
+		first = min(first, e.Time)
+	}
+	first = first / 3600e6 * 3600
 	for range 2 { // twice: the second reuses pooled buffers
-		got, err := PartialOf(context.Background(), data)
+		got, _, events, firstHour, err := partialOf(context.Background(), data)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if events != int64(len(evs)) || firstHour != first {
+			t.Fatalf("%d events from hour %d, want %d from %d", events, firstHour, len(evs), first)
 		}
 		b := partial.NewBuilder(flight.Views())
 		for _, e := range evs {
@@ -45,6 +53,9 @@ func TestPartialOfLikeBuilder(t *testing.T) {
 		}
 		ga, _ := partial.Decode(got)
 		wa, _ := partial.Decode(want)
+		if h := ga.FirstHour(); h != first {
+			t.Fatalf("the aggregate's first hour %d, want %d", h, first)
+		}
 		for ti := range wa.Tables {
 			wt, gt := wa.Tables[ti], ga.Tables[ti]
 			if wt.Len() != gt.Len() {

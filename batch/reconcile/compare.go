@@ -71,21 +71,23 @@ func (d *hourDigests) add(o *hourDigests) {
 
 // compareView compares the view of index vi of flight.Views(), loaded in v,
 // over the nh hours from `from`, adding its counts and errors into rep
-// (whose From, To and At are the caller's) and the hours in which the speed
-// layer has buckets (what to expire) into hours[name]. First the workers
+// (whose From, To and At are the caller's). First the workers
 // compute the batch view's digests, cfg.Parallelism blocks of groups at
 // once, then they are set against the speed layer's (speed: read since the
 // view began to load). Then the hours whose digests or bucket counts
 // differ, or that lack a digest, are compared bucket by bucket, in chunks
 // of at most chunkHours, cfg.Parallelism chunks at once. A view with no
-// group (released, or empty) compares the speed buckets of those hours
-// against none: each is extra in speed.
+// group (nil, or empty) compares the speed buckets of those hours against
+// none: each is extra in speed.
 func compareView(ctx context.Context, cfg Config, v *view.View, vi int, from int64, nh int,
-	speedOf func() ([]flight.HourDigest, error), rep *Report, hours map[string][]int64) error {
+	speedOf func() ([]flight.HourDigest, error), rep *Report) error {
 	def := flight.Views()[vi]
-	gs, err := v.Groups(def.Name)
-	if err != nil {
-		return err
+	var gs []string
+	if v != nil {
+		var err error
+		if gs, err = v.Groups(def.Name); err != nil {
+			return err
+		}
 	}
 	vc := &viewCmp{index: vi, def: def, groups: gs, gid: make(map[string]int32, len(gs))}
 	for i, g := range gs {
@@ -129,10 +131,6 @@ func compareView(ctx context.Context, cfg Config, v *view.View, vi int, from int
 		return d.Complete && d.Sum == batch.sum[h] && d.Buckets == batch.buckets[h]
 	}
 	for h := 0; h < nh; {
-		d := speed[h]
-		if d.Present {
-			hours[def.Name] = append(hours[def.Name], d.Hour)
-		}
 		if same(h) {
 			// Every bucket of the hour is the same on both sides: the
 			// counts and stats agree, the distinct destinations are
@@ -151,9 +149,6 @@ func compareView(ctx context.Context, cfg Config, v *view.View, vi int, from int
 		}
 		lo := h
 		for h < nh && !same(h) && h-lo < chunkHours {
-			if h > lo && speed[h].Present {
-				hours[def.Name] = append(hours[def.Name], speed[h].Hour)
-			}
 			if batch.buckets[h] > 0 || speed[h].Present {
 				rep.HoursCompared++
 			}

@@ -13,18 +13,19 @@
 // package.
 //
 // It loads and walks one view at a time (view.LoadViews: every node is
-// read and decoded, only that view's tables kept): airport_hour is loaded,
+// read, only that view's record batches decoded): airport_hour is loaded,
 // compared and released, then route_hour, so that the process holds the
 // largest view's Arrow buffers (226 of the 333 MB of the whole view for
 // 3,000,000 flights), not every view's, and its collector does not run flat
-// out under the worker's 400 MiB memory limit. The price is a second read
-// and decode of every node. A first reconciliation starts at the first hour
-// of any view, known only once every view was loaded: each view is compared
-// from its own first hour, then a view that starts later than another is
-// compared over the hours in between against no batch bucket (its speed
-// buckets there are extra), so the report covers [From, To) for every view
-// as when the views were loaded together. The TTL is given once every view
-// was compared.
+// out under the worker's 400 MiB memory limit. (Both views at once, even as
+// two tasks, landed in one worker and ran slower there: measured in
+// docs/benchmarks-batch.md.) A first reconciliation starts at the version's
+// first hour, which the recompute's nodes record and the publication
+// passes on (Config.FirstHour). Without it (nodes memoized by an older
+// build), each view is compared from its own first hour, known once it is
+// loaded, then a view that starts later than another is compared over the
+// hours in between against no batch bucket (its speed buckets there are
+// extra), so the report covers [From, To) for every view.
 //
 // It compares two views of the same buckets, so it first compares a digest
 // of each (view, hour): the speed layer keeps, in a reserved field of every
@@ -33,13 +34,13 @@
 // bins and the sorted destinations), written by the partition's fenced
 // owner in the same script call as the buckets, so exactly once like them
 // (speed/store). The speed digests and bucket counts of every hour are read
-// (SpeedReader.HourDigests: an HGET and an HLEN per hour hash, pipelined)
-// while the batch views load, one goroutine per view (prefetch.go): the
-// range ends at the boundary, known from the manifest, but a first
-// reconciliation starts at the view's first hour, known only once it is
-// loaded, so each reader walks back from the boundary a few hundred hours
-// at a time until it is told its view's first hour, then reads the rest
-// (and drops what it read below it). Then the workers, GOMAXPROCS blocks of
+// (SpeedReader.HourDigests: an HGET and an HLEN per hour hash, run by a
+// script per partition) while the batch view loads, from the first hour
+// to the boundary. As soon as they are read, the hours in which the speed
+// layer has buckets are given the TTL (expireRead), while the comparison
+// runs: the batch view covers them since its publication, and a failed
+// comparison is retried over the same hours, never from an earlier
+// boundary. Then the workers, GOMAXPROCS blocks of
 // groups at a time, walk the loaded view's rows group by group, once over
 // the whole range, to compute the same digests: each delay's
 // flight.SketchBin, the exact sets of destinations. An hour whose digest and number of buckets

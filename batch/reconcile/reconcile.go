@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/errgroup"
 
 	keyspace "github.com/tributary-dev/tributary/batch/batchkeys"
 	"github.com/tributary-dev/tributary/batch/view"
@@ -71,6 +69,13 @@ type Config struct {
 	// Version must be the current batch view's; PrevBoundary is the previous
 	// version's boundary (0: compare from the view's first hour).
 	Version, PrevBoundary int64
+	// FirstHour is the first hour of the version's data, every view's
+	// (recompute's Published.FirstHour), 0 if unknown. A first
+	// reconciliation (PrevBoundary 0) compares from it, and reads the
+	// speed digests while the view loads. Unknown, each view is compared
+	// from its own first hour, known once it is loaded, and then the hours
+	// between the views' first hours.
+	FirstHour int64
 	// Grace is the TTL given to the speed keys of the compared hours.
 	Grace time.Duration
 	// Parallelism is the number of chunks of hours compared at once
@@ -83,15 +88,24 @@ type Config struct {
 	loadViews func(ctx context.Context, rdb redis.Cmdable, m view.Manifest, names ...string) (*view.View, error)
 }
 
+func (cfg *Config) check() error {
+	if cfg.Redis == nil || cfg.Speed == nil || cfg.Expirer == nil || cfg.KeyPrefix == "" {
+		return errors.New("reconcile: Redis, KeyPrefix, Speed and Expirer are required")
+	}
+	return nil
+}
+
 // hoursOf is the number of hours of [from, to).
 func hoursOf(from, to int64) int { return int((to - from + 3599) / 3600) }
 
 // Run reconciles cfg.Version (which must be current) over the hours from
-// cfg.PrevBoundary (0: the view's first hour) to its boundary, stores the
-// report and expires the speed buckets of those hours after cfg.Grace.
+// cfg.PrevBoundary (else cfg.FirstHour, else the first hour of the views)
+// to its boundary, one view after the other (runView: the process holds
+// one view at a time, not all), then merges the views' reports, stores the
+// result and returns it.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	if cfg.Redis == nil || cfg.Speed == nil || cfg.Expirer == nil || cfg.KeyPrefix == "" {
-		return nil, errors.New("reconcile: Redis, KeyPrefix, Speed and Expirer are required")
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	m, err := view.Current(ctx, cfg.Redis, cfg.KeyPrefix)
 	if err != nil {
@@ -100,95 +114,179 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if m.Version != cfg.Version {
 		return nil, ErrSuperseded
 	}
+	reps := make([]*Report, len(flight.Views()))
+	for vi := range flight.Views() {
+		if reps[vi], err = runView(ctx, cfg, m, vi); err != nil {
+			return nil, err
+		}
+	}
+	return merge(ctx, cfg, reps)
+}
+
+// runView reconciles the view of index vi of flight.Views(), of the version
+// m describes: it loads that view alone, compares it with the speed
+// layer's over the hours from cfg.PrevBoundary (else cfg.FirstHour, else
+// the view's first hour) to the version's boundary, and gives the speed
+// keys of those hours the TTL cfg.Grace. The report is the view's.
+func runView(ctx context.Context, cfg Config, m view.Manifest, vi int) (*Report, error) {
+	name := flight.Views()[vi].Name
+	rep := &Report{Version: cfg.Version, To: m.Boundary, QuantileRelErr: zeroQuantileErrs()}
 	if cfg.PrevBoundary != 0 && cfg.PrevBoundary >= m.Boundary {
 		// No hour is newly covered (new data behind the boundary only):
 		// nothing to compare or expire, no need to load the view.
-		return saveReport(ctx, cfg.Redis, cfg.KeyPrefix, &Report{Version: cfg.Version, From: cfg.PrevBoundary, To: m.Boundary, At: time.Now().UTC(),
-			QuantileRelErr: zeroQuantileErrs()})
+		rep.From = cfg.PrevBoundary
+		return rep, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // ends the speed digests' readers if a load fails
-	speed := prefetchSpeed(ctx, cfg.Speed, m.Boundary)
-	if cfg.PrevBoundary != 0 {
-		speed.start(cfg.PrevBoundary)
+	defer cancel() // ends the digests' reader if the load fails
+	from := cfg.PrevBoundary
+	if from == 0 && cfg.FirstHour != 0 {
+		from = min(cfg.FirstHour, m.Boundary)
+	}
+	var speed func() ([]flight.HourDigest, error)
+	if from != 0 {
+		// The ~70,000 hashes of 3,000,000 flights' view, off the
+		// critical path: read while the view loads.
+		speed = readDigests(ctx, cfg.Speed, name, from, m.Boundary)
 	}
 	load := cfg.loadViews
 	if load == nil {
 		load = view.LoadViews
 	}
-	rep := &Report{Version: cfg.Version, To: m.Boundary, QuantileRelErr: zeroQuantileErrs()}
-	hours := map[string][]int64{}
-	// One view at a time: loaded, compared, then dropped before the next
-	// loads, so that the process holds the largest view's Arrow buffers
-	// (route_hour: 226 of the 333 MB of 3,000,000 flights), not all of
-	// them, and its collector does not run flat out under the worker's
-	// memory limit.
-	firsts := make([]int64, len(flight.Views()))
-	released := make([]*view.View, len(flight.Views()))
-	for vi, def := range flight.Views() {
-		v, err := load(ctx, cfg.Redis, m, def.Name)
+	v, err := load(ctx, cfg.Redis, m, name)
+	if err != nil {
+		return nil, err
+	}
+	if from == 0 {
+		from = v.FirstHour()
+		speed = readDigests(ctx, cfg.Speed, name, from, m.Boundary)
+	}
+	expired := expireRead(ctx, cfg, name, speed)
+	if err := compareView(ctx, cfg, v, vi, from, hoursOf(from, m.Boundary), speed, rep); err != nil {
+		return nil, err
+	}
+	v.Release(name)
+	if rep.ExpiredSpeedKey, err = expired(); err != nil {
+		return nil, err
+	}
+	rep.From = from
+	return rep, nil
+}
+
+// expireRead gives the speed keys of the hours in which the digests that
+// speed waits for say the speed layer has buckets the TTL cfg.Grace, as
+// soon as they are read, while the comparison runs: the batch view covers
+// those hours since its publication, and a comparison that fails is
+// retried over the same hours (whose keys live cfg.Grace), never from an
+// earlier boundary. It returns the function that waits for the number of
+// keys given the TTL.
+func expireRead(ctx context.Context, cfg Config, name string, speed func() ([]flight.HourDigest, error)) func() (int64, error) {
+	var n int64
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ds []flight.HourDigest
+		if ds, err = speed(); err != nil {
+			return
+		}
+		var hours []int64
+		for _, d := range ds {
+			if d.Present {
+				hours = append(hours, d.Hour)
+			}
+		}
+		n, err = cfg.Expirer.ExpireGroups(ctx, name, hours, cfg.Grace)
+	}()
+	return func() (int64, error) {
+		<-done
+		return n, err
+	}
+}
+
+// readDigests starts reading the speed digests of a view over [from, to)
+// and returns the function that waits for them, checked.
+func readDigests(ctx context.Context, speed SpeedReader, name string, from, to int64) func() ([]flight.HourDigest, error) {
+	var ds []flight.HourDigest
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ds, err = speed.HourDigests(ctx, name, from, to)
+	}()
+	return func() ([]flight.HourDigest, error) {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 		if err != nil {
 			return nil, err
 		}
-		from := cfg.PrevBoundary
-		if from == 0 {
-			// A first reconciliation starts at the first hour of any
-			// view: this view's is known now, the others' once loaded;
-			// the hours between are compared below.
-			from = v.FirstHour()
-			speed.startView(vi, from)
-		}
-		firsts[vi] = from
-		nh := hoursOf(from, m.Boundary)
-		if err := compareView(ctx, cfg, v, vi, from, nh, func() ([]flight.HourDigest, error) { return speed.wait(vi, nh) }, rep, hours); err != nil {
-			return nil, err
-		}
-		v.Release(def.Name)
-		released[vi] = v
+		return checkDigests(ds, name, from, hoursOf(from, to))
 	}
-	from := slices.Min(firsts)
-	for vi, def := range flight.Views() {
-		if firsts[vi] == from {
-			continue
+}
+
+// checkDigests checks that ds are a view's digests of the nh hours from
+// `from`, in order.
+func checkDigests(ds []flight.HourDigest, name string, from int64, nh int) ([]flight.HourDigest, error) {
+	if len(ds) != nh {
+		return nil, fmt.Errorf("reconcile: the speed reader returned %d digests of %s for %d hours", len(ds), name, nh)
+	}
+	for h, d := range ds {
+		if d.Hour != from+int64(h)*3600 {
+			return nil, fmt.Errorf("reconcile: the speed reader returned the digest of hour %d for hour %d", d.Hour, from+int64(h)*3600)
 		}
-		// The hours before this view's first one, from the first of
-		// every view: the batch view has no bucket there, the speed
-		// layer's buckets are extra (and expired with the others).
-		nh := hoursOf(from, firsts[vi])
-		read := func() ([]flight.HourDigest, error) {
-			ds, err := cfg.Speed.HourDigests(ctx, def.Name, from, firsts[vi])
+	}
+	return ds, nil
+}
+
+// merge adds up the reports of runView, one per view of flight.Views() in
+// that order, into the version's report, and stores it. When the views
+// began at different hours (a first reconciliation without
+// cfg.FirstHour), the speed buckets of a view in the hours before its own
+// first one, from the first of any view, are compared too (the batch view
+// has none there: each is extra in speed) and given the TTL.
+func merge(ctx context.Context, cfg Config, reps []*Report) (*Report, error) {
+	out := &Report{Version: cfg.Version, From: reps[0].From, To: reps[0].To, QuantileRelErr: zeroQuantileErrs()}
+	for _, r := range reps {
+		out.From = min(out.From, r.From)
+	}
+	for vi, r := range reps {
+		if r.From > out.From {
+			name := flight.Views()[vi].Name
+			read := readDigests(ctx, cfg.Speed, name, out.From, r.From)
+			expired := expireRead(ctx, cfg, name, read)
+			if err := compareView(ctx, cfg, nil, vi, out.From, hoursOf(out.From, r.From), read, out); err != nil {
+				return nil, err
+			}
+			n, err := expired()
 			if err != nil {
 				return nil, err
 			}
-			return checkDigests(ds, def.Name, from, nh)
+			out.ExpiredSpeedKey += n
 		}
-		if err := compareView(ctx, cfg, released[vi], vi, from, nh, read, rep, hours); err != nil {
-			return nil, err
-		}
+		out.add(r)
 	}
-	rep.From, rep.At = from, time.Now().UTC()
-	for _, hs := range hours {
-		slices.Sort(hs)
+	out.At = time.Now().UTC()
+	return saveReport(ctx, cfg.Redis, cfg.KeyPrefix, out)
+}
+
+// add adds a view's counts and errors into r.
+func (r *Report) add(o *Report) {
+	r.Buckets += o.Buckets
+	r.CountMismatches += o.CountMismatches
+	r.StatsMismatches += o.StatsMismatches
+	r.MissingInSpeed += o.MissingInSpeed
+	r.ExtraInSpeed += o.ExtraInSpeed
+	r.MissingEvents += o.MissingEvents
+	r.ExpiredSpeedKey += o.ExpiredSpeedKey
+	r.HoursByDigest += o.HoursByDigest
+	r.HoursCompared += o.HoursCompared
+	r.DistinctRelErr = max(r.DistinctRelErr, o.DistinctRelErr)
+	for q, e := range o.QuantileRelErr {
+		r.QuantileRelErr[q] = max(r.QuantileRelErr[q], e)
 	}
-	// Expire only once every view compared: a failed run leaves the speed
-	// buckets for the next one. The views at once: their pipelines' round
-	// trips overlap.
-	expired := make([]int64, len(flight.Views()))
-	var eg errgroup.Group
-	for i, def := range flight.Views() {
-		eg.Go(func() error {
-			n, err := cfg.Expirer.ExpireGroups(ctx, def.Name, hours[def.Name], cfg.Grace)
-			expired[i] = n
-			return err
-		})
-	}
-	if err := eg.Wait(); err != nil {
-		return nil, err
-	}
-	for _, n := range expired {
-		rep.ExpiredSpeedKey += n
-	}
-	return saveReport(ctx, cfg.Redis, cfg.KeyPrefix, rep)
 }
 
 func zeroQuantileErrs() map[string]float64 {

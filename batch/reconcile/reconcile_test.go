@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,24 +94,32 @@ func TestRunReportsEveryDifference(t *testing.T) {
 	publish(t, rdb, prefix, batchEvents, boundary)
 	flushSpeed(t, rdb, prefix, speedEvents)
 
+	first := firstHour(batchEvents)
 	for _, tc := range []struct {
 		name        string
-		prev        int64
+		prev, first int64
 		parallelism int
 	}{
-		{"from the first hour, one at a time", 0, 1},
-		{"from the first hour, 3 at once", 0, 3},
-		{"from a previous boundary", hour0 + 150*3600, 0},
+		{"from the first hour, one at a time", 0, 0, 1},
+		{"from the first hour, 3 at once", 0, 0, 3},
+		{"from a previous boundary", hour0 + 150*3600, 0, 0},
+		{"from the first hour given", 0, first, 0},
+		{"from a first hour given before the data", 0, first - 5*3600, 2},
+		{"from a previous boundary, first hour given", hour0 + 150*3600, first, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, err := reconcile.Run(ctx, reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
-				Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 1, PrevBoundary: tc.prev, Grace: time.Hour, Parallelism: tc.parallelism})
+				Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 1, PrevBoundary: tc.prev, FirstHour: tc.first,
+				Grace: time.Hour, Parallelism: tc.parallelism})
 			if err != nil {
 				t.Fatal(err)
 			}
 			from := tc.prev
 			if from == 0 {
-				from = firstHour(batchEvents)
+				from = first
+				if tc.first != 0 {
+					from = tc.first
+				}
 			}
 			want := expected(batchEvents, speedEvents, from, boundary)
 			want.Version, want.At = 1, rep.At
@@ -150,8 +159,9 @@ func TestRunReportsEveryDifference(t *testing.T) {
 		}
 	}
 	// A version that is no longer current is not reconciled.
-	if _, err := reconcile.Run(ctx, reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
-		Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 2}); err != reconcile.ErrSuperseded {
+	cfg := reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
+		Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 2}
+	if _, err := reconcile.Run(ctx, cfg); err != reconcile.ErrSuperseded {
 		t.Fatalf("reconciling a version that is not current: %v, want ErrSuperseded", err)
 	}
 }
@@ -553,4 +563,82 @@ func sameReport(a, b *reconcile.Report) bool {
 	qa, qb := x.QuantileRelErr, y.QuantileRelErr
 	x.QuantileRelErr, y.QuantileRelErr = nil, nil
 	return reflect.DeepEqual(x, y) && reflect.DeepEqual(qa, qb)
+}
+
+// digestsCalled is a speed reader that closes called[view] at the first
+// HourDigests of a view.
+type digestsCalled struct {
+	reconcile.SpeedReader
+	mu     sync.Mutex
+	called map[string]chan struct{}
+}
+
+func (d *digestsCalled) HourDigests(ctx context.Context, view string, from, to int64) ([]flight.HourDigest, error) {
+	d.mu.Lock()
+	if ch := d.called[view]; ch != nil {
+		close(ch)
+		delete(d.called, view)
+	}
+	d.mu.Unlock()
+	return d.SpeedReader.HourDigests(ctx, view, from, to)
+}
+
+// TestRunReadsDigestsDuringTheLoad: with the first hour known (or a
+// previous boundary), a view's speed digests are read while the batch view
+// loads, not after; unknown, they can only be read after.
+func TestRunReadsDigestsDuringTheLoad(t *testing.T) {
+	ctx := context.Background()
+	rdb := testenv.Redis(t)
+	prefix := testenv.Prefix(t)
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, prefix+":*") })
+	rng := rand.New(rand.NewPCG(11, 12))
+	var evs []flight.Event
+	for range 2000 {
+		evs = append(evs, event(rng, []string{"ATL", "BOS"}, []string{"DEN", "SEA"}, 30, hour0))
+	}
+	boundary := int64(hour0 + 28*3600)
+	publish(t, rdb, prefix, evs, boundary)
+	flushSpeed(t, rdb, prefix, evs)
+	for _, tc := range []struct {
+		name        string
+		prev, first int64
+		during      bool
+	}{
+		{"first hour known", 0, firstHour(evs), true},
+		{"previous boundary", hour0 + 10*3600, 0, true},
+		{"first hour unknown", 0, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			speed := &digestsCalled{SpeedReader: store.NewReader(rdb, prefix, partitions), called: map[string]chan struct{}{}}
+			chans := map[string]chan struct{}{}
+			for _, v := range flight.Views() {
+				chans[v.Name] = make(chan struct{})
+				speed.called[v.Name] = chans[v.Name]
+			}
+			loads := 0
+			load := func(ctx context.Context, rdb redis.Cmdable, m view.Manifest, names ...string) (*view.View, error) {
+				loads++
+				select {
+				case <-chans[names[0]]:
+					if !tc.during {
+						t.Errorf("%s: digests read before the first hour was known", names[0])
+					}
+				case <-time.After(2 * time.Second):
+					if tc.during {
+						t.Errorf("%s: the digests were not read while the view loaded", names[0])
+					}
+				}
+				return view.LoadViews(ctx, rdb, m, names...)
+			}
+			cfg := reconcile.WithLoader(reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: speed, Expirer: store.NewExpirer(rdb, prefix, partitions),
+				Version: 1, PrevBoundary: tc.prev, FirstHour: tc.first, Grace: time.Hour}, load)
+			rep, err := reconcile.Run(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.CountMismatches != 0 || rep.Buckets == 0 || loads != len(flight.Views()) {
+				t.Fatalf("report %+v after %d loads", *rep, loads)
+			}
+		})
+	}
 }

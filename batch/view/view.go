@@ -73,25 +73,52 @@ func LoadViews(ctx context.Context, rdb redis.Cmdable, m Manifest, names ...stri
 // load loads the views defs of the version that m describes.
 func load(ctx context.Context, rdb redis.Cmdable, m Manifest, defs []flight.View) (*View, error) {
 	v := &View{Manifest: m, views: map[string]*index{}, defs: map[string]flight.View{}}
-	for _, d := range defs {
+	names := make([]string, len(defs))
+	for i, d := range defs {
 		v.defs[d.Name] = d
 		v.views[d.Name] = &index{groups: map[string][]entry{}}
+		names[i] = d.Name
 	}
 	// A few nodes per round trip: their compressed bytes are garbage once
 	// decoded, and 16 at a time (~30 MB on 3M flights) raised the peak of
 	// every reader (serve, the reconciliation) for no speed-up.
 	// The nodes of a round trip are decoded in parallel (lz4 and Arrow:
-	// most of a load's CPU), then each view indexes them in its own
-	// goroutine (the views' indexes are separate maps).
+	// most of a load's CPU), the loaded views' record batches only, then
+	// each view indexes them in its own goroutine (the views' indexes are
+	// separate maps).
+	// The next round trip is in flight while a chunk is decoded: Redis
+	// sends while the process decodes.
 	const chunk = 4
+	type fetched struct {
+		keys []string
+		cmds []*redis.StringCmd
+		err  error
+	}
+	fetch := func(lo int) <-chan fetched {
+		ch := make(chan fetched, 1)
+		go func() {
+			f := fetched{keys: m.Nodes[lo:min(lo+chunk, len(m.Nodes))]}
+			pipe := rdb.Pipeline()
+			f.cmds = make([]*redis.StringCmd, len(f.keys))
+			for i, k := range f.keys {
+				f.cmds[i] = pipe.Get(ctx, k)
+			}
+			_, f.err = pipe.Exec(ctx)
+			ch <- f
+		}()
+		return ch
+	}
+	var next <-chan fetched
+	if len(m.Nodes) > 0 {
+		next = fetch(0)
+	}
 	for lo := 0; lo < len(m.Nodes); lo += chunk {
-		keys := m.Nodes[lo:min(lo+chunk, len(m.Nodes))]
-		pipe := rdb.Pipeline()
-		cmds := make([]*redis.StringCmd, len(keys))
-		for i, k := range keys {
-			cmds[i] = pipe.Get(ctx, k)
+		f := <-next
+		if lo+chunk < len(m.Nodes) {
+			next = fetch(lo + chunk)
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
+		keys, cmds := f.keys, f.cmds
+		if err := f.err; err != nil {
 			if errors.Is(err, redis.Nil) {
 				return nil, fmt.Errorf("batch view %d: a node expired (a newer version replaced it; load again): %w", m.Version, err)
 			}
@@ -102,7 +129,7 @@ func load(ctx context.Context, rdb redis.Cmdable, m Manifest, defs []flight.View
 		for i, c := range cmds {
 			eg.Go(func() error {
 				b, _ := c.Bytes()
-				a, err := partial.Decode(b)
+				a, err := partial.DecodeViews(b, names)
 				if err != nil {
 					return fmt.Errorf("batch view %d: node %s: %w", m.Version, keys[i], err)
 				}
@@ -150,12 +177,25 @@ func (v *View) add(a *partial.Aggregate, name string, ix *index) {
 		t := a.Tables[ti]
 		tid := int32(len(ix.tables))
 		ix.tables = append(ix.tables, t)
-		for i := 0; i < t.Len(); i++ {
-			if t.Hour(i) >= v.Boundary {
-				continue
-			}
+		// Rows are sorted by group: one map access per run of a group's
+		// rows (a node holds ~150 rows per route, thousands per airport),
+		// not per row.
+		for i := 0; i < t.Len(); {
 			g := t.Group(i)
-			ix.groups[g] = append(ix.groups[g], entry{hour: t.Hour(i), table: tid, row: int32(i)})
+			j := i + 1
+			for j < t.Len() && t.Group(j) == g {
+				j++
+			}
+			es := ix.groups[g]
+			for r := i; r < j; r++ {
+				if h := t.Hour(r); h < v.Boundary {
+					es = append(es, entry{hour: h, table: tid, row: int32(r)})
+				}
+			}
+			if len(es) > 0 {
+				ix.groups[g] = es
+			}
+			i = j
 		}
 	}
 }

@@ -261,7 +261,7 @@ func (e *bench) fullRecomputes(ctx context.Context, sch *scheduler.Scheduler, op
 		}
 		query = append(query, time.Since(start).Seconds())
 		fmt.Fprintf(os.Stderr, "full recompute v%d: %d segments, %d tasks, %.3f s; view load %.3f s; per-airport stats of %d airports (%d flights before the boundary) %.3f s\n",
-			plan.Version, plan.Segments, plan.Partials+plan.Merges+2, full[len(full)-1], load[len(load)-1], len(gs), n, query[len(query)-1])
+			plan.Version, plan.Segments, plan.Tasks(), full[len(full)-1], load[len(load)-1], len(gs), n, query[len(query)-1])
 	}
 	return full, load, query, nil
 }

@@ -81,12 +81,12 @@ func newBatchRunCmd(g *globals) *cobra.Command {
 				return err
 			}
 			g.log.Info("recompute submitted", "graph", res.ID, "version", plan.Version, "segments", plan.Segments,
-				"boundary", time.Unix(plan.Boundary, 0).UTC(), "tasks", plan.Partials+plan.Merges+2, "memoized", res.Memoized)
+				"boundary", time.Unix(plan.Boundary, 0).UTC(), "tasks", plan.Tasks(), "memoized", res.Memoized)
 			if !wait {
 				return nil
 			}
 			start := time.Now()
-			bar := obs.NewProgress(os.Stderr, g.log, "tasks", int64(plan.Partials+plan.Merges+2), 2*time.Second)
+			bar := obs.NewProgress(os.Stderr, g.log, "tasks", int64(plan.Tasks()), 2*time.Second)
 			st, err := scheduler.Wait(ctx, cli.Status, res.ID, 50*time.Millisecond, func(s *scheduler.Status) {
 				bar.Set(s.Done, fmt.Sprintf("%s, %d running, %d memoized", s.State, s.Running, s.Memoized))
 			})

@@ -2,20 +2,31 @@ package store
 
 import (
 	"context"
-	"errors"
+	_ "embed"
 	"fmt"
 	"strconv"
 
-	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tributary-dev/tributary/flight"
 	"github.com/tributary-dev/tributary/speed/keyspace"
 )
 
+// digestsChunk is the number of hour hashes of one digests.lua call: a
+// script blocks Redis while it runs (~0.3 ms for 1,024 hashes).
+const digestsChunk = 1024
+
+// digestsSource is the script that reads the digests of hour hashes; its
+// header documents its KEYS, ARGV and reply.
+//
+//go:embed digests.lua
+var digestsSource string
+
 // HourDigests returns the digest of every hour of [from, to) (Unix seconds
 // of hour starts) of a view, in increasing hour: the sum of the partitions'
 // hour hashes' keyspace.FieldDigest, and their number of buckets (HLEN, the
-// digest's field left out), hoursChunk commands per pipelined round trip.
+// digest's field left out). Each partition's hashes are read by
+// digests.lua, digestsChunk at a time, the partitions at once.
 // An hour is Present when any partition has buckets in it, and Complete
 // when every existing hash has its digest. This is what the reconciliation
 // compares before any bucket: two small replies per hour hash instead of
@@ -29,45 +40,65 @@ func (r *Reader) HourDigests(ctx context.Context, view string, from, to int64) (
 	for h := from; h < to; h += 3600 {
 		out = append(out, flight.HourDigest{Hour: h, Complete: true})
 	}
-	type read struct {
-		sum *redis.StringCmd
-		n   *redis.IntCmd
+	// Per partition, per hour: the hash's HLEN and digest field.
+	type hash struct {
+		n   int64
+		sum any
 	}
-	step := max(hoursChunk/(2*r.partitions), 1)
-	reads := make([]read, 0, step*r.partitions)
-	for lo := 0; lo < len(out); lo += step {
-		hi := min(len(out), lo+step)
-		pipe := r.rdb.Pipeline()
-		reads = reads[:0]
-		for i := lo; i < hi; i++ {
-			for p := range r.partitions {
-				k := r.keys.Hour(p, view, out[i].Hour)
-				reads = append(reads, read{pipe.HGet(ctx, k, keyspace.FieldDigest), pipe.HLen(ctx, k)})
+	per := make([][]hash, r.partitions)
+	var eg errgroup.Group
+	for p := range r.partitions {
+		per[p] = make([]hash, len(out))
+		eg.Go(func() error {
+			keys := make([]string, 0, min(digestsChunk, len(out)))
+			for lo := 0; lo < len(out); lo += digestsChunk {
+				keys = keys[:0]
+				for _, d := range out[lo:min(lo+digestsChunk, len(out))] {
+					keys = append(keys, r.keys.Hour(p, view, d.Hour))
+				}
+				res, err := r.digests.Run(ctx, r.rdb, keys, keyspace.FieldDigest).Slice()
+				if err != nil {
+					return fmt.Errorf("digests of %s: %w", view, err)
+				}
+				if len(res) != 2*len(keys) {
+					return fmt.Errorf("digests of %s: %d replies for %d hashes", view, len(res), len(keys))
+				}
+				for i := range keys {
+					n, ok := res[2*i].(int64)
+					if !ok {
+						return fmt.Errorf("digests of %s: HLEN reply %v", view, res[2*i])
+					}
+					per[p][lo+i] = hash{n: n, sum: res[2*i+1]}
+				}
 			}
-		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("digests of %s: %w", view, err)
-		}
-		for j, c := range reads {
-			d := &out[lo+j/r.partitions]
-			n := c.n.Val()
-			if n == 0 {
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		d := &out[i]
+		for p := range r.partitions {
+			h := per[p][i]
+			if h.n == 0 {
 				continue // no hash: nothing to add
 			}
 			d.Present = true
-			if errors.Is(c.sum.Err(), redis.Nil) {
+			s, ok := h.sum.(string)
+			if !ok {
 				// Written before the digest existed: the hour must be
 				// compared bucket by bucket.
 				d.Complete = false
-				d.Buckets += n
+				d.Buckets += h.n
 				continue
 			}
-			sum, err := strconv.ParseUint(c.sum.Val(), 16, 64)
+			sum, err := strconv.ParseUint(s, 16, 64)
 			if err != nil {
-				return nil, fmt.Errorf("digest of %s %d partition %d: %w", view, d.Hour, j%r.partitions, err)
+				return nil, fmt.Errorf("digest of %s %d partition %d: %w", view, d.Hour, p, err)
 			}
 			d.Sum += sum
-			d.Buckets += n - 1
+			d.Buckets += h.n - 1
 		}
 	}
 	return out, nil

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/redis/go-redis/v9"
 
@@ -11,8 +14,14 @@ import (
 	"github.com/tributary-dev/tributary/speed/keyspace"
 )
 
-// expireChunk bounds the PEXPIREs of one pipeline.
-const expireChunk = 5000
+// expireChunk is the number of hour hashes of one expire.lua call.
+const expireChunk = 1024
+
+// expireSource is the script that gives hour hashes a TTL; its header
+// documents its KEYS, ARGV and reply.
+//
+//go:embed expire.lua
+var expireSource string
 
 // Expirer gives speed keys a TTL once another layer covers their hours (the
 // batch layer's reconciliation does, after a grace period that lets queries
@@ -22,58 +31,49 @@ type Expirer struct {
 	keys       keyspace.Keys
 	partitions int
 	views      map[string]flight.View
+	script     *redis.Script
 }
 
 // NewExpirer returns an expirer of the views under keyPrefix written by
 // partitions stream partitions.
 func NewExpirer(rdb redis.Cmdable, keyPrefix string, partitions int) *Expirer {
-	return &Expirer{rdb: rdb, keys: keyspace.New(keyPrefix), partitions: max(partitions, 1), views: viewsByName()}
-}
-
-// ExpireBuckets expires, after grace, the hour hashes holding the buckets:
-// a bucket is one field of its partition's hash of its view's hour, so that
-// whole hash goes (the reconciliation expires only hours the batch layer
-// covers, every group of them). It returns the number of keys given a TTL (present or not).
-func (e *Expirer) ExpireBuckets(ctx context.Context, refs []flight.BucketRef, grace time.Duration) (int64, error) {
-	seen := map[string]bool{}
-	keys := make([]string, 0, len(refs))
-	for _, ref := range refs {
-		if _, ok := e.views[ref.View]; !ok {
-			return 0, fmt.Errorf("%w %q", ErrUnknownView, ref.View)
-		}
-		k := e.keys.Hour(keyspace.GroupPartition(ref.Group, e.partitions), ref.View, ref.Hour)
-		if !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
-		}
-	}
-	return e.expire(ctx, keys, grace)
+	return &Expirer{rdb: rdb, keys: keyspace.New(keyPrefix), partitions: max(partitions, 1), views: viewsByName(),
+		script: redis.NewScript(expireSource)}
 }
 
 // ExpireGroups expires the hour hashes (every partition's) of the given
-// hours of a view after grace. It returns the number of keys given a TTL.
+// hours of a view after grace. It returns the number of keys given a TTL
+// (present or not).
 func (e *Expirer) ExpireGroups(ctx context.Context, view string, hours []int64, grace time.Duration) (int64, error) {
 	if _, ok := e.views[view]; !ok {
 		return 0, fmt.Errorf("%w %q", ErrUnknownView, view)
 	}
-	keys := make([]string, 0, len(hours)*e.partitions)
-	for _, h := range hours {
-		for p := range e.partitions {
-			keys = append(keys, e.keys.Hour(p, view, h))
+	keys := make([][]string, e.partitions)
+	for p := range keys {
+		keys[p] = make([]string, len(hours))
+		for i, h := range hours {
+			keys[p][i] = e.keys.Hour(p, view, h)
 		}
 	}
-	return e.expire(ctx, keys, grace)
+	if err := e.expire(ctx, keys, grace); err != nil {
+		return 0, err
+	}
+	return int64(len(hours) * e.partitions), nil
 }
 
-func (e *Expirer) expire(ctx context.Context, keys []string, grace time.Duration) (int64, error) {
-	for lo := 0; lo < len(keys); lo += expireChunk {
-		pipe := e.rdb.Pipeline()
-		for _, k := range keys[lo:min(lo+expireChunk, len(keys))] {
-			pipe.PExpire(ctx, k, grace)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return 0, fmt.Errorf("expire speed keys: %w", err)
-		}
+// expire gives the keys, by partition, the TTL grace: expire.lua over
+// expireChunk keys of a partition at a time, the partitions at once.
+func (e *Expirer) expire(ctx context.Context, byPartition [][]string, grace time.Duration) error {
+	var eg errgroup.Group
+	for _, keys := range byPartition {
+		eg.Go(func() error {
+			for lo := 0; lo < len(keys); lo += expireChunk {
+				if err := e.script.Run(ctx, e.rdb, keys[lo:min(lo+expireChunk, len(keys))], grace.Milliseconds()).Err(); err != nil {
+					return fmt.Errorf("expire speed keys: %w", err)
+				}
+			}
+			return nil
+		})
 	}
-	return int64(len(keys)), nil
+	return eg.Wait()
 }

@@ -24,12 +24,14 @@ type Reader struct {
 	keys       keyspace.Keys
 	partitions int
 	views      map[string]flight.View
+	digests    *redis.Script
 }
 
 // NewReader returns a reader of the views under keyPrefix written by
 // partitions stream partitions (the --partitions setting).
 func NewReader(rdb redis.Cmdable, keyPrefix string, partitions int) *Reader {
-	return &Reader{rdb: rdb, keys: keyspace.New(keyPrefix), partitions: max(partitions, 1), views: viewsByName()}
+	return &Reader{rdb: rdb, keys: keyspace.New(keyPrefix), partitions: max(partitions, 1), views: viewsByName(),
+		digests: redis.NewScript(digestsSource)}
 }
 
 func viewsByName() map[string]flight.View {
