@@ -1,7 +1,6 @@
 package partial
 
 import (
-	"bytes"
 	"math/rand/v2"
 	"testing"
 
@@ -82,36 +81,7 @@ func sameAggregate(t *testing.T, want, got []byte) {
 		t.Fatalf("%d tables, want %d", len(ga.Tables), len(wa.Tables))
 	}
 	for ti, wt := range wa.Tables {
-		gt := ga.Tables[ti]
-		if wt.Len() != gt.Len() {
-			t.Fatalf("table %d: %d rows, want %d", ti, gt.Len(), wt.Len())
-		}
-		for i := 0; i < wt.Len(); i++ {
-			if wt.Group(i) != gt.Group(i) || wt.Hour(i) != gt.Hour(i) || wt.Stats(i) != gt.Stats(i) {
-				t.Fatalf("table %d row %d: %s %d %+v, want %s %d %+v", ti, i, gt.Group(i), gt.Hour(i), gt.Stats(i), wt.Group(i), wt.Hour(i), wt.Stats(i))
-			}
-			var wh, gh bytes.Buffer
-			wt.Hist(i, func(d int32, n int64) { wh.WriteString(string(rune(d+20000)) + string(rune(n))) })
-			gt.Hist(i, func(d int32, n int64) { gh.WriteString(string(rune(d+20000)) + string(rune(n))) })
-			if wh.String() != gh.String() {
-				t.Fatalf("table %d row %d: histograms differ", ti, i)
-			}
-			wl, _ := wt.hd.ValueOffsets(i)
-			wh2, _ := wt.hd.ValueOffsets(i)
-			gl, _ := gt.hd.ValueOffsets(i)
-			gh2, _ := gt.hd.ValueOffsets(i)
-			if wh2-wl != gh2-gl {
-				t.Fatalf("table %d row %d: stored histogram lengths differ", ti, i)
-			}
-			if wt.NumDests(i) != gt.NumDests(i) {
-				t.Fatalf("table %d row %d: %d destinations, want %d", ti, i, gt.NumDests(i), wt.NumDests(i))
-			}
-			for j := 0; j < wt.NumDests(i); j++ {
-				if wt.Dest(i, j) != gt.Dest(i, j) {
-					t.Fatalf("table %d row %d: destination %d differs", ti, i, j)
-				}
-			}
-		}
+		sameTable(t, wt, ga.Tables[ti])
 	}
 }
 

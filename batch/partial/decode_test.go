@@ -51,6 +51,9 @@ func TestDecodeViews(t *testing.T) {
 				t.Fatalf("views %v (%d tables), want %v", a.Views, len(a.Tables), tc.want)
 			}
 			for _, v := range tc.want {
+				if whole.Table(v).Len() == 0 {
+					t.Fatalf("%s: no row to compare", v)
+				}
 				sameTable(t, whole.Table(v), a.Table(v))
 			}
 			for _, v := range whole.Views {
@@ -69,10 +72,12 @@ func TestDecodeViews(t *testing.T) {
 	}
 }
 
+// sameTable compares two tables row by row: groups, hours, stats, the
+// histograms (expanded, and as stored), the destinations.
 func sameTable(t *testing.T, want, got *Table) {
 	t.Helper()
-	if want.Len() != got.Len() || want.Len() == 0 {
-		t.Fatalf("%d rows, want %d (> 0)", got.Len(), want.Len())
+	if want.Len() != got.Len() {
+		t.Fatalf("%d rows, want %d", got.Len(), want.Len())
 	}
 	for i := 0; i < want.Len(); i++ {
 		if want.Group(i) != got.Group(i) || want.Hour(i) != got.Hour(i) || want.Stats(i) != got.Stats(i) || want.NumDests(i) != got.NumDests(i) {
@@ -83,6 +88,11 @@ func sameTable(t *testing.T, want, got *Table) {
 		got.Hist(i, func(d int32, n int64) { gh = append(gh, int64(d), n) })
 		if !slices.Equal(wh, gh) {
 			t.Fatalf("row %d: histogram %v, want %v", i, gh, wh)
+		}
+		wlo, whi := want.hd.ValueOffsets(i)
+		glo, ghi := got.hd.ValueOffsets(i)
+		if whi-wlo != ghi-glo {
+			t.Fatalf("row %d: stored histogram of %d delays, want %d", i, ghi-glo, whi-wlo)
 		}
 		for j := range want.NumDests(i) {
 			if want.Dest(i, j) != got.Dest(i, j) {

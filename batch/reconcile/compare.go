@@ -253,17 +253,12 @@ func newWorker(v *view.View, speed SpeedReader) *worker {
 
 // addTo adds the worker's share into rep.
 func (w *worker) addTo(rep *Report) {
-	rep.Buckets += w.buckets
-	rep.CountMismatches += w.count
-	rep.StatsMismatches += w.stats
-	rep.MissingInSpeed += w.missing
-	rep.ExtraInSpeed += w.extra
-	rep.MissingEvents += w.missingEvents
+	share := &Report{Buckets: w.buckets, CountMismatches: w.count, StatsMismatches: w.stats, MissingInSpeed: w.missing,
+		ExtraInSpeed: w.extra, MissingEvents: w.missingEvents, DistinctRelErr: w.derr, QuantileRelErr: map[string]float64{}}
 	for i, q := range w.qs {
-		name := flight.PercentileName(q)
-		rep.QuantileRelErr[name] = max(rep.QuantileRelErr[name], w.qerr[i])
+		share.QuantileRelErr[flight.PercentileName(q)] = w.qerr[i]
 	}
-	rep.DistinctRelErr = max(rep.DistinctRelErr, w.derr)
+	rep.add(share)
 }
 
 // digests computes the batch view's hourDigests of the groups [glo, ghi)

@@ -296,33 +296,10 @@ func TestRunLoadsOneViewAtATime(t *testing.T) {
 		early = append(early, event(rng, origins, dests, 6, hour0-6*3600))
 	}
 	boundary := int64(hour0 + 38*3600)
-	k := batchkeys.New(prefix)
-	var nodes []string
-	for n, part := range []struct {
-		views []flight.View
-		evs   []flight.Event
-	}{{flight.Views(), main}, {[]flight.View{flight.Views()[1]}, early}} {
-		if part.views[len(part.views)-1].Name != "route_hour" {
-			t.Fatal("the test expects route_hour to be the last view")
-		}
-		b := partial.NewBuilder(part.views)
-		for _, e := range part.evs {
-			b.Add(e.Time, e.Origin, e.Destination, e.Delay)
-		}
-		out, err := b.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		key := k.Node("n" + strconv.Itoa(n))
-		if err := rdb.Set(ctx, key, out, time.Hour).Err(); err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, key)
+	if vs := flight.Views(); len(vs) != 2 || vs[1].Name != "route_hour" {
+		t.Fatal("the test expects route_hour to be the last of two views")
 	}
-	if _, err := view.Switch(ctx, rdb, prefix, view.Manifest{Version: 1, Boundary: boundary, PublishedAt: time.Now(),
-		Segments: 2, Events: int64(len(main) + len(early)), Nodes: nodes}, time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	publishNodes(t, rdb, prefix, boundary, []node{{flight.Views(), main}, {[]flight.View{flight.Views()[1]}, early}})
 	speedEvents := append(slices.Clone(main), early...)
 	flushSpeed(t, rdb, prefix, speedEvents)
 
@@ -368,15 +345,38 @@ func TestRunLoadsOneViewAtATime(t *testing.T) {
 	}
 }
 
+// publish makes version 1, of boundary, the current batch view of evs, in
+// three nodes.
 func publish(t *testing.T, rdb redis.UniversalClient, prefix string, evs []flight.Event, boundary int64) {
+	t.Helper()
+	parts := make([]node, 3)
+	for i, e := range evs {
+		parts[i%3].evs = append(parts[i%3].evs, e)
+	}
+	for i := range parts {
+		parts[i].views = flight.Views()
+	}
+	publishNodes(t, rdb, prefix, boundary, parts)
+}
+
+// node is the events of one node of a batch view, aggregated into views.
+type node struct {
+	views []flight.View
+	evs   []flight.Event
+}
+
+// publishNodes makes version 1, of boundary, the current batch view of the
+// nodes.
+func publishNodes(t *testing.T, rdb redis.UniversalClient, prefix string, boundary int64, parts []node) {
 	t.Helper()
 	ctx := context.Background()
 	k := batchkeys.New(prefix)
 	var nodes []string
-	for n := range 3 {
-		b := partial.NewBuilder(flight.Views())
-		for i := n; i < len(evs); i += 3 {
-			b.Add(evs[i].Time, evs[i].Origin, evs[i].Destination, evs[i].Delay)
+	var events int64
+	for n, part := range parts {
+		b := partial.NewBuilder(part.views)
+		for _, e := range part.evs {
+			b.Add(e.Time, e.Origin, e.Destination, e.Delay)
 		}
 		out, err := b.Encode()
 		if err != nil {
@@ -387,9 +387,10 @@ func publish(t *testing.T, rdb redis.UniversalClient, prefix string, evs []fligh
 			t.Fatal(err)
 		}
 		nodes = append(nodes, key)
+		events += int64(len(part.evs))
 	}
 	if _, err := view.Switch(ctx, rdb, prefix, view.Manifest{Version: 1, Boundary: boundary, PublishedAt: time.Now(),
-		Segments: 3, Events: int64(len(evs)), Nodes: nodes}, time.Minute); err != nil {
+		Segments: int64(len(parts)), Events: events, Nodes: nodes}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 }
