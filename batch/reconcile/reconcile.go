@@ -181,14 +181,10 @@ func runView(ctx context.Context, cfg Config, m view.Manifest, vi int) (*Report,
 // earlier boundary. It returns the function that waits for the number of
 // keys given the TTL.
 func expireRead(ctx context.Context, cfg Config, name string, speed func() ([]flight.HourDigest, error)) func() (int64, error) {
-	var n int64
-	var err error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var ds []flight.HourDigest
-		if ds, err = speed(); err != nil {
-			return
+	return start(func() (int64, error) {
+		ds, err := speed()
+		if err != nil {
+			return 0, err
 		}
 		var hours []int64
 		for _, d := range ds {
@@ -196,34 +192,36 @@ func expireRead(ctx context.Context, cfg Config, name string, speed func() ([]fl
 				hours = append(hours, d.Hour)
 			}
 		}
-		n, err = cfg.Expirer.ExpireGroups(ctx, name, hours, cfg.Grace)
-	}()
-	return func() (int64, error) {
-		<-done
-		return n, err
-	}
+		return cfg.Expirer.ExpireGroups(ctx, name, hours, cfg.Grace)
+	})
 }
 
 // readDigests starts reading the speed digests of a view over [from, to)
 // and returns the function that waits for them, checked.
 func readDigests(ctx context.Context, speed SpeedReader, name string, from, to int64) func() ([]flight.HourDigest, error) {
-	var ds []flight.HourDigest
-	var err error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ds, err = speed.HourDigests(ctx, name, from, to)
-	}()
-	return func() ([]flight.HourDigest, error) {
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	return start(func() ([]flight.HourDigest, error) {
+		ds, err := speed.HourDigests(ctx, name, from, to)
 		if err != nil {
 			return nil, err
 		}
 		return checkDigests(ds, name, from, hoursOf(from, to))
+	})
+}
+
+// start runs fn in a goroutine and returns the function that waits for
+// its result (any number of times). fn must end when the reconciliation's
+// context does.
+func start[T any](fn func() (T, error)) func() (T, error) {
+	var v T
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		v, err = fn()
+	}()
+	return func() (T, error) {
+		<-done
+		return v, err
 	}
 }
 
