@@ -14,8 +14,9 @@ import (
 	"github.com/tributary-dev/tributary/speed/keyspace"
 )
 
-// expireChunk is the number of hour hashes of one expire.lua call.
-const expireChunk = 1024
+// expireChunk is the number of hour hashes of one expire.lua call: small,
+// like digestsChunk, because a script blocks Redis while it runs.
+const expireChunk = 128
 
 // expireSource is the script that gives hour hashes a TTL; its header
 // documents its KEYS, ARGV and reply.

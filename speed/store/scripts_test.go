@@ -23,7 +23,7 @@ func TestDigestsAndExpiryOverManyHours(t *testing.T) {
 	prefix := testenv.Prefix(t)
 	keys := keyspace.New(prefix)
 	t.Cleanup(func() { testenv.DeleteKeys(rdb, keys.Base()+"*") })
-	const partitions, hours = 3, 2500 // > 2 chunks of 1,024
+	const partitions, hours = 3, 2500 // many script calls of 128 hashes
 	const h0 = int64(978307200)
 	const view = "route_hour"
 	rng := rand.New(rand.NewPCG(3, 5))
@@ -59,7 +59,7 @@ func TestDigestsAndExpiryOverManyHours(t *testing.T) {
 			written = append(written, k)
 		}
 	}
-	for _, tc := range []struct{ lo, hi int }{{0, hours}, {1000, 1030}, {2499, 2500}, {0, 1024}, {1, 2049}} {
+	for _, tc := range []struct{ lo, hi int }{{0, hours}, {1000, 1030}, {2499, 2500}, {0, 128}, {1, 257}, {127, 2049}} {
 		got, err := store.NewReader(rdb, prefix, partitions).HourDigests(ctx, view, h0+int64(tc.lo)*3600, h0+int64(tc.hi)*3600)
 		if err != nil {
 			t.Fatal(err)
