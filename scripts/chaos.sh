@@ -9,6 +9,7 @@
 #
 # Scenarios: redis-primary-kill redis-lagging-failover redis-full-restart rabbit-leader-kill rabbit-first-kill
 #            rabbit-disk-alarm speed-kill speed-freeze speed-broker-cut archive-kill serve-kill scheduler-leader-kill
+#            worker-kill
 #
 # Each scenario runs on fresh key and stream prefixes (the roles are restarted
 # with them), replays CHAOS_ROWS flights (default 100000) at CHAOS_SPEED (default
@@ -239,12 +240,16 @@ print(max(nodes, key=lambda p: len((p["role"] or "").split(",")) if "no stream" 
       target=""
       action="SIGKILL of the leading scheduler during batch run --wait"
       ;;
+    worker-kill)
+      target=""
+      action="SIGKILL of batch worker worker1 as soon as it logs the start of the reconciliation, during batch run --wait (worker2 frozen until then, so that worker1 runs the graph); restarted 10 s later"
+      ;;
     *) echo "chaos: unknown scenario $name" >&2; kill "$replay"; return 2 ;;
   esac
   local replay_rc=0
   wait "$replay" || replay_rc=$?
   log "$name: replay exited $replay_rc; checking"
-  if [ "$name" = scheduler-leader-kill ] || [ "$name" = archive-kill ]; then
+  if [ "$name" = scheduler-leader-kill ] || [ "$name" = archive-kill ] || [ "$name" = worker-kill ]; then
     # The archivers cut a segment 30 s after its first event at the latest.
     log "$name: waiting for the archive to hold the $rows events"
     local took; took=$(wait_until 180 archive_complete) || true
@@ -265,6 +270,45 @@ print(next((p["name"] for p in json.load(sys.stdin) if p["kind"] == "scheduler" 
     [ -n "$leader" ] && "$cluster" start "$leader"
     extra="${extra%\}}, \"batch_run_exit\": $brc}"
   fi
+  if [ "$name" = worker-kill ]; then
+    # The batch worker that holds the reconciliation dies in it: asynq
+    # re-queues the task once its lease expires, the other worker (or
+    # worker1 restarted) runs it again over the same hours, and the report
+    # must cover the version with no difference.
+    local blog="$results/$name.batch.log" brc=0 wlog="$run/logs/worker1.log" lines started=false interrupted=false
+    local fifo="$run/worker-kill.fifo" tailpid t_kill
+    lines=$(wc -l < "$wlog")
+    rm -f "$fifo"; mkfifo "$fifo"
+    tail -n +$((lines + 1)) -F "$wlog" > "$fifo" 2>/dev/null &
+    tailpid=$!
+    "$cluster" kill worker2 STOP
+    "$bin" batch run --wait > "$blog" 2>&1 &
+    local batch=$!
+    # No "$cluster kill" here: its start-up would give worker1 time to end.
+    if timeout 120 grep -m1 -q 'msg="reconciliation started"' < "$fifo"; then
+      kill -KILL "$(cat "$run/pids/worker1.pid")"; started=true
+    fi
+    t_kill=$(now); target=worker1; fault_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+    kill "$tailpid" 2>/dev/null || true; rm -f "$fifo"
+    "$cluster" kill worker2 CONT
+    # (grep without -q reads to the end: no SIGPIPE for pipefail to see)
+    tail -n +$((lines + 1)) "$wlog" | grep 'msg="reconciliation done"' >/dev/null || interrupted=$started
+    sleep 10; "$cluster" start worker1
+    wait "$batch" || brc=$?
+    # Recovery: from the kill to the report of the reconciliation run again.
+    local report; report=$("$bin" batch status 2>/dev/null | /usr/bin/python3 -c '
+import datetime, json, sys
+st = json.load(sys.stdin)
+r, cur = st.get("reconcile") or {}, (st.get("current") or {}).get("version")
+ok = (r.get("version") == cur and r.get("buckets", 0) > 0 and r.get("count_mismatches") == 0
+      and r.get("stats_mismatches") == 0 and r.get("missing_in_speed") == 0 and r.get("extra_in_speed") == 0)
+at = datetime.datetime.fromisoformat(r["at"][:26].rstrip("Z") + "+00:00").timestamp() if r.get("at") else None
+print(json.dumps({"reconcile_report": r, "reconcile_exact": ok,
+                  "reconciled_after_kill_seconds": round(at - float(sys.argv[1]), 3) if at else None}))' "$t_kill") ||
+      report='{"reconcile_exact": false}'
+    recovery=$(echo "$report" | /usr/bin/python3 -c 'import json, sys; v = json.load(sys.stdin).get("reconciled_after_kill_seconds"); print("null" if v is None else v)')
+    extra="${extra%\}}, \"batch_run_exit\": $brc, \"reconcile_started_on_worker1\": $started, \"killed_before_it_ended\": $interrupted, ${report#\{}"
+  fi
   local check="$results/$name.check.json" crc=0
   bin/chaoscheck -rows "$rows" -prefix "$TRIBUTARY_KEY_PREFIX" -wait 4m -settle 45s > "$check" || crc=$?
   # The speed partitions' own counters, the evidence when the check fails.
@@ -275,7 +319,8 @@ import json, sys
 check = json.load(open(sys.argv[2])) if open(sys.argv[2]).read().strip() else {}
 extra = json.loads('''$extra''')
 ok = check.get("exact", False) and $replay_rc == 0 and extra.get("batch_run_exit", 0) == 0 \
-    and extra.get("archived_events", $rows) == $rows and extra.get("alarm_seen", True)
+    and extra.get("archived_events", $rows) == $rows and extra.get("alarm_seen", True) \
+    and extra.get("reconcile_exact", True) and extra.get("reconcile_started_on_worker1", True)
 res = {"scenario": "$name", "action": "$action", "target": "$target", "at": "$fault_at",
        "recovery_seconds": $recovery if "$recovery" not in ("", "null") else None,
        "replay_exit": $replay_rc, "rows": $rows, "speed": $speed,
@@ -301,7 +346,7 @@ PY
 case "${1:-short}" in
   short) set -- redis-primary-kill rabbit-leader-kill speed-kill ;;
   all) set -- redis-primary-kill redis-lagging-failover redis-full-restart rabbit-leader-kill rabbit-first-kill rabbit-disk-alarm \
-    speed-kill speed-freeze speed-broker-cut archive-kill serve-kill scheduler-leader-kill ;;
+    speed-kill speed-freeze speed-broker-cut archive-kill serve-kill scheduler-leader-kill worker-kill ;;
 esac
 failed=()
 for s in "$@"; do

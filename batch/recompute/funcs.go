@@ -363,6 +363,9 @@ func (f *Funcs) Reconcile(ctx context.Context, c workers.Call) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Logged at both ends: an operator (and scripts/chaos.sh's worker-kill)
+	// sees which worker holds a reconciliation, and whether it ended.
+	f.log.Info("reconciliation started", "version", cfg.Version, "task", c.Key)
 	rep, err := reconcile.Run(ctx, cfg)
 	if errors.Is(err, reconcile.ErrSuperseded) {
 		f.log.Info("reconciliation skipped: a newer version is current", "version", cfg.Version)
@@ -371,6 +374,8 @@ func (f *Funcs) Reconcile(ctx context.Context, c workers.Call) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.log.Info("reconciliation done", "version", rep.Version, "buckets", rep.Buckets,
+		"count_mismatches", rep.CountMismatches, "stats_mismatches", rep.StatsMismatches)
 	if rep.CountMismatches > 0 || rep.StatsMismatches > 0 {
 		// Error level: the speed layer is exact by design, so a mismatch is
 		// lost or refused data (late events) to look at; also in /v1/status
