@@ -3,6 +3,8 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +19,11 @@ import (
 // SentinelSet is a private Redis primary, one replica and three Sentinels
 // (master name "m", quorum 2, primary down after 1 s) on loopback ports
 // base .. base+4, in a temporary directory, stopped at the end of the test.
-// Each test that starts one needs a port range of its own: packages' tests
-// run in parallel (make test's ranges are listed in docs/operations.md).
+// Each test that starts one asks for a port range of its own: packages'
+// tests run in parallel (make test's ranges are listed in
+// docs/operations.md). A range that another process holds (two runs of the
+// tests at once, from two clones) is replaced by a free one, and every
+// process of the set is checked to be the one that answers on its port.
 type SentinelSet struct {
 	t     testing.TB
 	dir   string
@@ -35,6 +40,7 @@ func StartSentinelSet(t testing.TB, base int) *SentinelSet {
 			t.Fatalf("%s is not installed (scripts/deps.sh installs it): %v", bin, err)
 		}
 	}
+	base = freePorts(t, base, 5)
 	s := &SentinelSet{t: t, dir: t.TempDir(), base: base, pw: "testpw", procs: map[int]*exec.Cmd{}}
 	t.Cleanup(func() {
 		for _, c := range s.procs {
@@ -76,7 +82,12 @@ func (s *SentinelSet) start(port int, bin, conf string) {
 	c := s.Direct(port)
 	defer c.Close()
 	for i := 0; ; i++ {
-		if c.Ping(context.Background()).Err() == nil {
+		if info, err := c.Info(context.Background(), "server").Result(); err == nil {
+			// Another run's server on the same port would answer to the
+			// same password: the set must be ours.
+			if pid := infoField(info, "process_id"); pid != strconv.Itoa(cmd.Process.Pid) {
+				s.t.Fatalf("port %d answers as process %s, not the %s just started (%d): another process took the port", port, pid, bin, cmd.Process.Pid)
+			}
 			return
 		}
 		if i == 100 {
@@ -84,6 +95,55 @@ func (s *SentinelSet) start(port int, bin, conf string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// infoField is the value of one field of an INFO reply ("" if absent).
+func infoField(info, name string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// freePorts returns the first of n consecutive loopback ports on which
+// nothing listens: want's range when free, else a random one in
+// [20000, 30000).
+func freePorts(t testing.TB, want, n int) int {
+	t.Helper()
+	for try := range 50 {
+		base := want
+		if try > 0 {
+			base = 20000 + rand.IntN(10000-n)
+		}
+		if portsFree(base, n) {
+			if base != want {
+				t.Logf("ports %d-%d are taken: the Sentinel set uses %d-%d", want, want+n-1, base, base+n-1)
+			}
+			return base
+		}
+	}
+	t.Fatalf("no %d free consecutive ports found", n)
+	return 0
+}
+
+// portsFree reports whether the n ports from base can be listened on.
+func portsFree(base, n int) bool {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	for p := base; p < base+n; p++ {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			return false
+		}
+		ls = append(ls, l)
+	}
+	return true
 }
 
 // Base is the port of the first primary; Base()+1 is the replica.
