@@ -2,7 +2,7 @@
 # Fault scenarios on `make cluster`, each during a replay and each ending with
 # an independent exactness check (tools/chaoscheck: Parquet file vs speed views).
 #
-#   scripts/chaos.sh short            the CI subset: redis-primary-kill rabbit-leader-kill speed-kill
+#   scripts/chaos.sh short            the CI subset: redis-primary-kill rabbit-leader-kill speed-kill worker-kill
 #   scripts/chaos.sh all              every scenario below
 #   scripts/chaos.sh SCENARIO...      the named ones
 #   CHAOS_KEEP=1 scripts/chaos.sh ... keep each scenario's streams and keys (post-mortem)
@@ -344,7 +344,7 @@ PY
 }
 
 case "${1:-short}" in
-  short) set -- redis-primary-kill rabbit-leader-kill speed-kill ;;
+  short) set -- redis-primary-kill rabbit-leader-kill speed-kill worker-kill ;;
   all) set -- redis-primary-kill redis-lagging-failover redis-full-restart rabbit-leader-kill rabbit-first-kill rabbit-disk-alarm \
     speed-kill speed-freeze speed-broker-cut archive-kill serve-kill scheduler-leader-kill worker-kill ;;
 esac
