@@ -7,7 +7,7 @@
 //
 // It talks to Tributary only through the binary's command line and HTTP
 // endpoints (the scheduler's /v1/functions, serve's /v1/status, /metrics), to
-// Redis only for INFO, and to RabbitMQ not at all (bench/rawconsume does, as
+// Redis only for INFO and BGREWRITEAOF (below), and to RabbitMQ not at all (bench/rawconsume does, as
 // the reference): no Tributary package is imported, so changes inside the
 // layers do not break it.
 //
@@ -23,7 +23,10 @@
 //     top lists at --max-speed-buckets, an airport and a route over the half
 //     year, the longest hourly series; speedonly.go); then a bare amqp091
 //     consumer (bench/rawconsume) of the same streams.
-//  3. batch: `tributary archive` archives the streams (not timed), then
+//  3. batch: `tributary archive` archives the streams (not timed), Redis
+//     rewrites its AOF (BGREWRITEAOF, waited for: the automatic rewrite
+//     that the speed phase's writes had made due otherwise forked in the
+//     middle of the timed run), then
 //     `tributary batch run --wait`: time to publication (the manifest's
 //     published_at) and to the command's return; pandas and tuned Dask
 //     (bench/batch_stats.py) on a CSV of the same flights.
