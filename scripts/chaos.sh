@@ -271,10 +271,11 @@ print(next((p["name"] for p in json.load(sys.stdin) if p["kind"] == "scheduler" 
     extra="${extra%\}}, \"batch_run_exit\": $brc}"
   fi
   if [ "$name" = worker-kill ]; then
-    # The batch worker that holds the reconciliation dies in it: asynq
-    # re-queues the task once its lease expires, the other worker (or
-    # worker1 restarted) runs it again over the same hours, and the report
-    # must cover the version with no difference.
+    # The batch worker that holds the reconciliation dies in it: the
+    # leading scheduler's sweeper sees its heartbeat lapse and dispatches
+    # the task again (asynq's lease expiry would, later), the other worker
+    # (or worker1 restarted) runs it over the same hours, and the report
+    # must cover the current version with no difference.
     local blog="$results/$name.batch.log" brc=0 wlog="$run/logs/worker1.log" lines started=false interrupted=false
     local fifo="$run/worker-kill.fifo" tailpid t_kill
     lines=$(wc -l < "$wlog")
