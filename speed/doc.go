@@ -23,7 +23,9 @@
 //
 // The worker's loop (worker.go) runs one round every LeaseTTL/5 of duties
 // that each have their own file, type and tests: heartbeat.go, assignment.go,
-// renewal.go, handover.go, acquisition.go and lag.go; each owned partition
+// renewal.go, handover.go, acquisition.go, lag.go and coverage.go (the
+// TTL of the keys of hours the batch layer covers, Config.Covered, in the
+// partitions held: the speed layer expires its own keys); each owned partition
 // runs as a partition (partition.go). Config.Clock drives the rounds and the
 // flushes, so tests advance them by hand (internal/clock).
 //

@@ -64,6 +64,15 @@ type Config struct {
 	// Clock drives the worker's rounds and the partitions' flushes (default
 	// the system clock); tests advance a manual one.
 	Clock clock.Clock
+	// Covered, when set, says up to which hour (to, exclusive) the batch
+	// layer covers the views, and the grace after which their speed keys
+	// may go (the process wiring passes batch/reconcile.Covered: its last
+	// reconciliation); to is 0 when it covers nothing. The coverage duty
+	// gives the keys of those hours, in the partitions this worker holds,
+	// that TTL. Nil: speed keys are never expired that way.
+	Covered func(context.Context) (to int64, grace time.Duration, err error)
+	// CoverageInterval is how often the coverage duty looks (default 5s).
+	CoverageInterval time.Duration
 }
 
 // DefaultMaxFuture is the default of Config.MaxFuture. The replayer
@@ -100,6 +109,7 @@ func (c *Config) setDefaults() error {
 	def(&c.FlushInterval, 500*time.Millisecond)
 	def(&c.LeaseTTL, 5*time.Second)
 	def(&c.AllowedLateness, time.Hour)
+	def(&c.CoverageInterval, 5*time.Second)
 	if c.MaxFuture == 0 {
 		c.MaxFuture = DefaultMaxFuture
 	}
@@ -127,7 +137,8 @@ func (c *Config) setDefaults() error {
 // worker runs one round of its duties every LeaseTTL/5, in this order:
 // heartbeat (am I live, who else is), assignment (which partitions are mine),
 // renewal (keep the leases I hold, drop the lost), hand-over (give up what is
-// no longer mine), acquisition (take what is newly mine) and lag. Each duty
+// no longer mine), acquisition (take what is newly mine), lag and coverage
+// (expire the keys of hours the batch layer covers). Each duty
 // is its own type, in its own file, tested on its own; this loop only
 // sequences them and owns the map of running partitions.
 type worker struct {
@@ -144,6 +155,7 @@ type worker struct {
 	handover   handover
 	acquire    acquisition
 	lag        lagMeter
+	coverage   coverage
 	writer     *store.Writer
 }
 
@@ -191,6 +203,8 @@ func newWorker(cfg Config) (*worker, error) {
 		lag:        lagMeter{conn: cfg.AMQP, streams: cfg.Streams, m: cfg.Metrics},
 		writer:     store.NewWriter(cfg.Redis, keys, views, cfg.BucketTTL),
 	}
+	w.coverage = coverage{rdb: cfg.Redis, keys: keys, views: views, expirer: store.NewExpirer(cfg.Redis, cfg.KeyPrefix),
+		covered: cfg.Covered, every: cfg.CoverageInterval, clock: cfg.Clock, m: cfg.Metrics, log: log}
 	w.acquire = acquisition{rdb: cfg.Redis, keys: keys, self: cfg.WorkerID, ttl: cfg.LeaseTTL, log: log, start: w.start}
 	return w, nil
 }
@@ -221,6 +235,7 @@ func (w *worker) round(ctx context.Context) {
 	w.handover.step(w.owned, want)
 	w.acquire.step(ctx, w.owned, want)
 	w.lag.step(w.owned)
+	w.coverage.step(ctx, w.owned)
 }
 
 // reap forgets the partitions whose goroutine ended.

@@ -108,12 +108,27 @@ func reconciled(t *testing.T, e *env, v1 *view.View) {
 			t.Errorf("%s relative error %.4f beyond the sketch's bound", q, rel)
 		}
 	}
-	sb := keyspace.New(e.prefix).Hour(keyspace.GroupPartition("ATL", e.streams.Partitions), "airport_hour", v1.Boundary-24*3600)
-	// The grace is 10 minutes (helpers_test.go): long enough that a slow,
-	// loaded machine still sees the TTL running, short enough to tell it
-	// from a key that never expires.
-	if ttl := e.rdb.PTTL(ctx, sb).Val(); ttl <= 0 || ttl > 10*time.Minute {
-		t.Errorf("speed bucket %s has TTL %v, want the grace period (at most 10m)", sb, ttl)
+	// The speed layer gives the keys of the covered hours the grace once it
+	// sees the report (its coverage duty, every 200 ms here), and leaves
+	// the hours from the boundary on alone. The grace is 10 minutes
+	// (helpers_test.go): long enough that a slow, loaded machine still
+	// sees the TTL running, short enough to tell it from a key that never
+	// expires.
+	keys := keyspace.New(e.prefix)
+	p := keyspace.GroupPartition("ATL", e.streams.Partitions)
+	sb, after := keys.Hour(p, "airport_hour", v1.Boundary-24*3600), keys.Hour(p, "airport_hour", v1.Boundary)
+	var ttl time.Duration
+	for range 100 {
+		if ttl = e.rdb.PTTL(ctx, sb).Val(); ttl > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ttl <= 0 || ttl > 10*time.Minute {
+		t.Errorf("speed bucket %s has TTL %v 10 s after the report, want the grace period (at most 10m)", sb, ttl)
+	}
+	if ttl := e.rdb.PTTL(ctx, after).Val(); ttl > 0 {
+		t.Errorf("speed bucket %s, at the boundary, has TTL %v, want none", after, ttl)
 	}
 }
 
@@ -270,7 +285,8 @@ func (e *env) startSpeed() func() {
 	go func() {
 		defer wg.Done()
 		err := speed.Run(ctx, speed.Config{Redis: e.rdb, AMQP: conn, Streams: e.streams, KeyPrefix: e.prefix, WorkerID: e.prefix + "-speed",
-			FlushInterval: 200 * time.Millisecond, LeaseTTL: 3 * time.Second, Log: quietLog()})
+			FlushInterval: 200 * time.Millisecond, LeaseTTL: 3 * time.Second, Log: quietLog(),
+			Covered: reconcile.Covered(e.rdb, e.prefix), CoverageInterval: 200 * time.Millisecond})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			e.t.Errorf("speed: %v", err)
 		}

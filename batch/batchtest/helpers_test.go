@@ -90,8 +90,8 @@ func (e *env) startScheduler() {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	funcs := recompute.NewFuncs(e.rdb, quietLog(), func(prefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer) {
-		return store.NewReader(e.rdb, prefix, e.streams.Partitions), store.NewExpirer(e.rdb, prefix, e.streams.Partitions)
+	funcs := recompute.NewFuncs(e.rdb, quietLog(), func(prefix string) reconcile.SpeedReader {
+		return store.NewReader(e.rdb, prefix, e.streams.Partitions)
 	})
 	for i := range 2 {
 		reg, err := workers.NewRegistry(func(r *workers.Registry) error {

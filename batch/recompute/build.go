@@ -15,6 +15,7 @@ import (
 
 	"github.com/tributary-dev/tributary/batch/archive"
 	"github.com/tributary-dev/tributary/batch/batchkeys"
+	"github.com/tributary-dev/tributary/batch/reconcile"
 	"github.com/tributary-dev/tributary/batch/segment"
 	"github.com/tributary-dev/tributary/scheduler/graph"
 )
@@ -22,7 +23,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultFanIn   = 8
-	DefaultGrace   = 10 * time.Minute
+	DefaultGrace   = reconcile.DefaultGrace
 	DefaultNodeTTL = 30 * 24 * time.Hour
 )
 

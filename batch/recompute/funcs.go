@@ -42,8 +42,8 @@ type Funcs struct {
 
 // SpeedLayer gives the speed layer's views under a key prefix, for the
 // reconciliation: the batch layer does not import the speed layer, the
-// process wiring passes it in (speed/store.NewReader and NewExpirer).
-type SpeedLayer func(keyPrefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer)
+// process wiring passes it in (speed/store.NewReader).
+type SpeedLayer func(keyPrefix string) reconcile.SpeedReader
 
 // NewFuncs returns the functions, using rdb for nodes and views and speed for
 // the reconciliation.
@@ -340,8 +340,7 @@ func (f *Funcs) reconcileConfig(c workers.Call, keyPrefix string, graceMS int64)
 	if err := json.Unmarshal(c.Deps[0], &p); err != nil {
 		return reconcile.Config{}, workers.Permanent(fmt.Errorf("%s: %w", c.Key, err))
 	}
-	speed, expirer := f.speed(keyPrefix)
-	return reconcile.Config{Redis: f.rdb, KeyPrefix: keyPrefix, Speed: speed, Expirer: expirer, Version: p.Version,
+	return reconcile.Config{Redis: f.rdb, KeyPrefix: keyPrefix, Speed: f.speed(keyPrefix), Version: p.Version,
 		PrevBoundary: p.PrevBoundary, FirstHour: p.FirstHour, Grace: time.Duration(graceMS) * time.Millisecond}, nil
 }
 

@@ -1,14 +1,18 @@
 // Package reconcile owns the check that the speed layer is right: after each
 // publication, it compares the speed views with the exact batch views over the
 // hours that the new version newly covers, records the differences in Redis
-// (B:reconcile) and exports them as metrics (Collector), then gives those
-// speed buckets a TTL (the views' hashes at once): the batch view answers
-// for them now.
+// (B:reconcile) with the hours it covers and the batch run's grace
+// (Report.To, GraceMS), and exports them as metrics (Collector). The speed
+// layer, which owns its keys, gives the speed buckets of those hours a TTL
+// of the grace once it sees that report (Covered, which speed's coverage
+// duty calls): the batch view answers for them now, and no speed key goes
+// before the reconciliation that reads it is done. (Until session 12 the
+// reconciliation gave those TTLs itself: 68,480 keys for 3,000,000 flights,
+// a third of Redis's work while `batch run --wait` waited.)
 //
-// It knows nothing of the speed layer's keys: it reads and expires through
-// the SpeedReader and SpeedExpirer interfaces it defines, which the speed
-// layer implements (speed/store.Reader and speed/store.Expirer) and the
-// process wiring (cmd/tributary) passes in. The types they exchange are the
+// It knows nothing of the speed layer's keys: it reads through the
+// SpeedReader interface it defines, which the speed layer implements
+// (speed/store.Reader) and the process wiring (cmd/tributary) passes in. The types they exchange are the
 // domain's (flight.SketchedBucket), so the batch layer imports no speed
 // package.
 //
@@ -36,11 +40,7 @@
 // (speed/store). The speed digests and bucket counts of every hour are read
 // (SpeedReader.HourDigests: an HGET and an HLEN per hour hash, run by a
 // script per partition) while the batch view loads, from the first hour
-// to the boundary. As soon as they are read, the hours in which the speed
-// layer has buckets are given the TTL (expireRead), while the comparison
-// runs: the batch view covers them since its publication, and a failed
-// comparison is retried over the same hours, never from an earlier
-// boundary. Then the workers, GOMAXPROCS blocks of
+// to the boundary. Then the workers, GOMAXPROCS blocks of
 // groups at a time, walk the loaded view's rows group by group, once over
 // the whole range, to compute the same digests: each delay's
 // flight.SketchBin, the exact sets of destinations. An hour whose digest and number of buckets

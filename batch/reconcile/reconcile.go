@@ -29,9 +29,12 @@ type Report struct {
 	ExtraInSpeed    int64     `json:"extra_in_speed"`
 	MissingEvents   int64     `json:"missing_events"`
 	// QuantileRelErr is the max relative error per percentile name ("p50").
-	QuantileRelErr  map[string]float64 `json:"quantile_relative_error"`
-	DistinctRelErr  float64            `json:"distinct_relative_error"`
-	ExpiredSpeedKey int64              `json:"expired_speed_keys"`
+	QuantileRelErr map[string]float64 `json:"quantile_relative_error"`
+	DistinctRelErr float64            `json:"distinct_relative_error"`
+	// GraceMS is how long the speed keys of the hours before To must stay
+	// readable (the batch run's grace): the speed layer, which owns them,
+	// gives them that TTL once it sees this report (speed's coverage duty).
+	GraceMS int64 `json:"grace_ms"`
 	// HoursByDigest counts the (view, hour) pairs with buckets whose speed
 	// digest equals the batch view's: their buckets were not read.
 	// HoursCompared counts those compared bucket by bucket (the digests
@@ -53,19 +56,11 @@ type SpeedReader interface {
 	HourDigests(ctx context.Context, view string, from, to int64) ([]flight.HourDigest, error)
 }
 
-// SpeedExpirer expires the speed layer's keys of hours the batch view now
-// covers (speed/store.Expirer implements it). It returns the number of keys
-// given a TTL.
-type SpeedExpirer interface {
-	ExpireGroups(ctx context.Context, view string, hours []int64, grace time.Duration) (int64, error)
-}
-
 // Config is one reconciliation.
 type Config struct {
 	Redis     redis.UniversalClient
 	KeyPrefix string
 	Speed     SpeedReader
-	Expirer   SpeedExpirer
 	// Version must be the current batch view's; PrevBoundary is the previous
 	// version's boundary (0: compare from the view's first hour).
 	Version, PrevBoundary int64
@@ -76,7 +71,9 @@ type Config struct {
 	// from its own first hour, known once it is loaded, and then the hours
 	// between the views' first hours.
 	FirstHour int64
-	// Grace is the TTL given to the speed keys of the compared hours.
+	// Grace is how long the speed keys of the compared hours must stay
+	// readable, recorded in the report (Report.GraceMS) for the speed
+	// layer, which expires them.
 	Grace time.Duration
 	// Parallelism is the number of chunks of hours compared at once
 	// (default GOMAXPROCS): each reads its speed hours from Redis while the
@@ -89,8 +86,8 @@ type Config struct {
 }
 
 func (cfg *Config) check() error {
-	if cfg.Redis == nil || cfg.Speed == nil || cfg.Expirer == nil || cfg.KeyPrefix == "" {
-		return errors.New("reconcile: Redis, KeyPrefix, Speed and Expirer are required")
+	if cfg.Redis == nil || cfg.Speed == nil || cfg.KeyPrefix == "" {
+		return errors.New("reconcile: Redis, KeyPrefix and Speed are required")
 	}
 	return nil
 }
@@ -126,14 +123,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // runView reconciles the view of index vi of flight.Views(), of the version
 // m describes: it loads that view alone, compares it with the speed
 // layer's over the hours from cfg.PrevBoundary (else cfg.FirstHour, else
-// the view's first hour) to the version's boundary, and gives the speed
-// keys of those hours the TTL cfg.Grace. The report is the view's.
+// the view's first hour) to the version's boundary. The report is the
+// view's.
 func runView(ctx context.Context, cfg Config, m view.Manifest, vi int) (*Report, error) {
 	name := flight.Views()[vi].Name
 	rep := &Report{Version: cfg.Version, To: m.Boundary, QuantileRelErr: zeroQuantileErrs()}
 	if cfg.PrevBoundary != 0 && cfg.PrevBoundary >= m.Boundary {
 		// No hour is newly covered (new data behind the boundary only):
-		// nothing to compare or expire, no need to load the view.
+		// nothing to compare, no need to load the view.
 		rep.From = cfg.PrevBoundary
 		return rep, nil
 	}
@@ -161,39 +158,12 @@ func runView(ctx context.Context, cfg Config, m view.Manifest, vi int) (*Report,
 		from = v.FirstHour()
 		speed = readDigests(ctx, cfg.Speed, name, from, m.Boundary)
 	}
-	expired := expireRead(ctx, cfg, name, speed)
 	if err := compareView(ctx, cfg, v, vi, from, hoursOf(from, m.Boundary), speed, rep); err != nil {
 		return nil, err
 	}
 	v.Release(name)
-	if rep.ExpiredSpeedKey, err = expired(); err != nil {
-		return nil, err
-	}
 	rep.From = from
 	return rep, nil
-}
-
-// expireRead gives the speed keys of the hours in which the digests that
-// speed waits for say the speed layer has buckets the TTL cfg.Grace, as
-// soon as they are read, while the comparison runs: the batch view covers
-// those hours since its publication, and a comparison that fails is
-// retried over the same hours (whose keys live cfg.Grace), never from an
-// earlier boundary. It returns the function that waits for the number of
-// keys given the TTL.
-func expireRead(ctx context.Context, cfg Config, name string, speed func() ([]flight.HourDigest, error)) func() (int64, error) {
-	return start(func() (int64, error) {
-		ds, err := speed()
-		if err != nil {
-			return 0, err
-		}
-		var hours []int64
-		for _, d := range ds {
-			if d.Present {
-				hours = append(hours, d.Hour)
-			}
-		}
-		return cfg.Expirer.ExpireGroups(ctx, name, hours, cfg.Grace)
-	})
 }
 
 // readDigests starts reading the speed digests of a view over [from, to)
@@ -244,7 +214,7 @@ func checkDigests(ds []flight.HourDigest, name string, from int64, nh int) ([]fl
 // began at different hours (a first reconciliation without
 // cfg.FirstHour), the speed buckets of a view in the hours before its own
 // first one, from the first of any view, are compared too (the batch view
-// has none there: each is extra in speed) and given the TTL.
+// has none there: each is extra in speed).
 func merge(ctx context.Context, cfg Config, reps []*Report) (*Report, error) {
 	out := &Report{Version: cfg.Version, From: reps[0].From, To: reps[0].To, QuantileRelErr: zeroQuantileErrs()}
 	for _, r := range reps {
@@ -254,19 +224,13 @@ func merge(ctx context.Context, cfg Config, reps []*Report) (*Report, error) {
 		if r.From > out.From {
 			name := flight.Views()[vi].Name
 			read := readDigests(ctx, cfg.Speed, name, out.From, r.From)
-			expired := expireRead(ctx, cfg, name, read)
 			if err := compareView(ctx, cfg, nil, vi, out.From, hoursOf(out.From, r.From), read, out); err != nil {
 				return nil, err
 			}
-			n, err := expired()
-			if err != nil {
-				return nil, err
-			}
-			out.ExpiredSpeedKey += n
 		}
 		out.add(r)
 	}
-	out.At = time.Now().UTC()
+	out.At, out.GraceMS = time.Now().UTC(), cfg.Grace.Milliseconds()
 	return saveReport(ctx, cfg.Redis, cfg.KeyPrefix, out)
 }
 
@@ -278,7 +242,6 @@ func (r *Report) add(o *Report) {
 	r.MissingInSpeed += o.MissingInSpeed
 	r.ExtraInSpeed += o.ExtraInSpeed
 	r.MissingEvents += o.MissingEvents
-	r.ExpiredSpeedKey += o.ExpiredSpeedKey
 	r.HoursByDigest += o.HoursByDigest
 	r.HoursCompared += o.HoursCompared
 	r.DistinctRelErr = max(r.DistinctRelErr, o.DistinctRelErr)
@@ -321,6 +284,28 @@ func Last(ctx context.Context, rdb redis.Cmdable, keyPrefix string) (*Report, er
 		return nil, fmt.Errorf("reconciliation report: %w", err)
 	}
 	return &r, nil
+}
+
+// DefaultGrace is the grace of a report that does not record one (written
+// by a build before Report.GraceMS): the batch run's default.
+const DefaultGrace = 10 * time.Minute
+
+// Covered returns what the speed layer's coverage duty asks (speed's
+// Config.Covered): the end of the last reconciled hours under keyPrefix
+// (0: none yet) and the grace its speed keys get. The speed layer expires
+// them only once the reconciliation that read them is done.
+func Covered(rdb redis.Cmdable, keyPrefix string) func(context.Context) (int64, time.Duration, error) {
+	return func(ctx context.Context) (int64, time.Duration, error) {
+		r, err := Last(ctx, rdb, keyPrefix)
+		if err != nil || r == nil {
+			return 0, 0, err
+		}
+		grace := time.Duration(r.GraceMS) * time.Millisecond
+		if grace <= 0 {
+			grace = DefaultGrace
+		}
+		return r.To, grace, nil
+	}
 }
 
 // Collector exports the last report and the current version as gauges, read

@@ -109,7 +109,7 @@ func TestRunReportsEveryDifference(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, err := reconcile.Run(ctx, reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
-				Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 1, PrevBoundary: tc.prev, FirstHour: tc.first,
+				Version: 1, PrevBoundary: tc.prev, FirstHour: tc.first,
 				Grace: time.Hour, Parallelism: tc.parallelism})
 			if err != nil {
 				t.Fatal(err)
@@ -122,7 +122,7 @@ func TestRunReportsEveryDifference(t *testing.T) {
 				}
 			}
 			want := expected(batchEvents, speedEvents, from, boundary)
-			want.Version, want.At = 1, rep.At
+			want.Version, want.At, want.GraceMS = 1, rep.At, time.Hour.Milliseconds()
 			if !sameReport(rep, want) {
 				t.Fatalf("report\n%+v\nwant\n%+v", *rep, *want)
 			}
@@ -136,31 +136,29 @@ func TestRunReportsEveryDifference(t *testing.T) {
 			}
 		})
 	}
+	// The batch layer gives speed keys no TTL: the speed layer does, once
+	// it sees the report's end and grace (speed's coverage duty).
 	keys := keyspace.New(prefix)
+	found := 0
 	for _, v := range flight.Views() {
-		for _, tc := range []struct {
-			hour   int64
-			expire bool
-		}{{hour0 + 10*3600, true}, {boundary, false}} {
-			found := 0
-			for p := range partitions {
-				ttl := rdb.PTTL(ctx, keys.Hour(p, v.Name, tc.hour)).Val()
-				if ttl == -2 {
-					continue // no bucket of that partition in that hour
-				}
+		for p := range partitions {
+			switch ttl := rdb.PTTL(ctx, keys.Hour(p, v.Name, hour0+10*3600)).Val(); {
+			case ttl == -2: // no bucket of that partition in that hour
+			case ttl != -1:
+				t.Errorf("%s partition %d: TTL %v after the reconciliation, want none", v.Name, p, ttl)
+			default:
 				found++
-				if tc.expire && (ttl <= 0 || ttl > time.Hour) || !tc.expire && ttl != -1 {
-					t.Errorf("%s partition %d hour %d: TTL %v, want the grace: %v", v.Name, p, tc.hour, ttl, tc.expire)
-				}
-			}
-			if found == 0 {
-				t.Fatalf("%s: no speed hash at hour %d: the check checks nothing", v.Name, tc.hour)
 			}
 		}
 	}
+	if found == 0 {
+		t.Fatal("no speed hash at the hour checked: the check checks nothing")
+	}
+	if to, grace, err := reconcile.Covered(rdb, prefix)(ctx); err != nil || to != boundary || grace != time.Hour {
+		t.Errorf("Covered: %d %v %v, want the report's end %d and grace 1h", to, grace, err, boundary)
+	}
 	// A version that is no longer current is not reconciled.
-	cfg := reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
-		Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 2}
+	cfg := reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions), Version: 2}
 	if _, err := reconcile.Run(ctx, cfg); err != reconcile.ErrSuperseded {
 		t.Fatalf("reconciling a version that is not current: %v, want ErrSuperseded", err)
 	}
@@ -245,12 +243,12 @@ func TestRunComparesBucketsWhereDigestsDiffer(t *testing.T) {
 				f(t, prefix)
 			}
 			rep, err := reconcile.Run(ctx, reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
-				Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 1, Grace: time.Hour})
+				Version: 1, Grace: time.Hour})
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := expected(batchEvents, speedEvents, firstHour(batchEvents), boundary, tc.drop...)
-			want.Version, want.At = 1, rep.At
+			want.Version, want.At, want.GraceMS = 1, rep.At, time.Hour.Milliseconds()
 			want.HoursByDigest -= tc.noDigest
 			want.HoursCompared += tc.noDigest
 			if !sameReport(rep, want) {
@@ -319,7 +317,7 @@ func TestRunLoadsOneViewAtATime(t *testing.T) {
 		return v, err
 	}
 	rep, err := reconcile.Run(ctx, reconcile.WithLoader(reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: store.NewReader(rdb, prefix, partitions),
-		Expirer: store.NewExpirer(rdb, prefix, partitions), Version: 1, Grace: time.Hour}, load))
+		Version: 1, Grace: time.Hour}, load))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +334,7 @@ func TestRunLoadsOneViewAtATime(t *testing.T) {
 		}
 		return main
 	}, speedEvents, firstHour(early), boundary)
-	exp.Version, exp.At = 1, rep.At
+	exp.Version, exp.At, exp.GraceMS = 1, rep.At, time.Hour.Milliseconds()
 	if !sameReport(rep, exp) {
 		t.Fatalf("report\n%+v\nwant\n%+v", *rep, *exp)
 	}
@@ -493,19 +491,16 @@ func expectedByView(batchOf func(flight.View) []flight.Event, speedEvs []flight.
 				rep.HoursCompared++
 			}
 		}
-		hours := map[int64]bool{}
 		for k, s := range ss {
 			if s.hour < from {
 				continue
 			}
-			hours[s.hour] = true
 			if bs[k] == nil {
 				rep.ExtraInSpeed++
 				rep.CountMismatches++
 				rep.MissingEvents -= s.stats.Count
 			}
 		}
-		rep.ExpiredSpeedKey += int64(len(hours)) * partitions // every partition's hash of the hour
 		for k, b := range bs {
 			if b.hour < from {
 				continue
@@ -631,7 +626,7 @@ func TestRunReadsDigestsDuringTheLoad(t *testing.T) {
 				}
 				return view.LoadViews(ctx, rdb, m, names...)
 			}
-			cfg := reconcile.WithLoader(reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: speed, Expirer: store.NewExpirer(rdb, prefix, partitions),
+			cfg := reconcile.WithLoader(reconcile.Config{Redis: rdb, KeyPrefix: prefix, Speed: speed,
 				Version: 1, PrevBoundary: tc.prev, FirstHour: tc.first, Grace: time.Hour}, load)
 			rep, err := reconcile.Run(ctx, cfg)
 			if err != nil {

@@ -194,8 +194,8 @@ func (e *bench) startWorkers(ctx context.Context) (stop func(), err error) {
 	for i := range e.o.workers {
 		id := fmt.Sprintf("%s-w%d", e.prefix, i)
 		if e.o.inProc {
-			reg, err := tworkers.NewRegistry(recompute.Register(e.rdb, e.log, func(prefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer) {
-				return store.NewReader(e.rdb, prefix, e.streams.Partitions), store.NewExpirer(e.rdb, prefix, e.streams.Partitions)
+			reg, err := tworkers.NewRegistry(recompute.Register(e.rdb, e.log, func(prefix string) reconcile.SpeedReader {
+				return store.NewReader(e.rdb, prefix, e.streams.Partitions)
 			}))
 			if err != nil {
 				return stop, err

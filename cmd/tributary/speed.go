@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/tributary-dev/tributary/batch/reconcile"
 	"log/slog"
 	"os"
 	"strconv"
@@ -52,6 +53,9 @@ each event counts exactly once in the views.`,
 			reg := obs.NewRegistry()
 			cfg.Redis, cfg.Streams, cfg.KeyPrefix, cfg.Log = rdb, g.streams, g.keyPrefix, g.log
 			cfg.Metrics = metrics.New(reg)
+			// The speed keys of the hours the batch layer covers go once its
+			// reconciliation is done (the coverage duty).
+			cfg.Covered = reconcile.Covered(rdb, g.keyPrefix)
 
 			eg, ctx := errgroup.WithContext(ctx)
 			eg.Go(func() error { return obs.NewMetricsServer(metricsAddr, reg, g.log).Run(ctx) })

@@ -108,8 +108,8 @@ func newWorkerCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer rdb.Close()
-			reg, err := workers.NewRegistry(append(workerRegistrations(testFns), recompute.Register(rdb, g.log, func(prefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer) {
-				return store.NewReader(rdb, prefix, g.streams.Partitions), store.NewExpirer(rdb, prefix, g.streams.Partitions)
+			reg, err := workers.NewRegistry(append(workerRegistrations(testFns), recompute.Register(rdb, g.log, func(prefix string) reconcile.SpeedReader {
+				return store.NewReader(rdb, prefix, g.streams.Partitions)
 			}))...)
 			if err != nil {
 				return err

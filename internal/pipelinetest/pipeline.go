@@ -107,7 +107,7 @@ func (p *Pipeline) StartSpeed(n int) {
 		p.background("speed", func(ctx context.Context) error {
 			return speed.Run(ctx, speed.Config{Redis: p.Redis, AMQP: conn, Streams: p.Streams, KeyPrefix: p.Prefix,
 				WorkerID: fmt.Sprintf("%s-speed-%d", p.Prefix, i), FlushInterval: 200 * time.Millisecond, LeaseTTL: 3 * time.Second, Log: p.Log,
-				MaxFuture: p.MaxFuture})
+				MaxFuture: p.MaxFuture, Covered: reconcile.Covered(p.Redis, p.Prefix), CoverageInterval: time.Second})
 		})
 	}
 }
@@ -128,8 +128,8 @@ func (p *Pipeline) StartArchiver(segmentEvents int) (stop func()) {
 // StartBatch runs a scheduler and two batch workers.
 func (p *Pipeline) StartBatch() {
 	for i := range 2 {
-		reg, err := workers.NewRegistry(recompute.Register(p.Redis, p.Log, func(prefix string) (reconcile.SpeedReader, reconcile.SpeedExpirer) {
-			return store.NewReader(p.Redis, prefix, p.Streams.Partitions), store.NewExpirer(p.Redis, prefix, p.Streams.Partitions)
+		reg, err := workers.NewRegistry(recompute.Register(p.Redis, p.Log, func(prefix string) reconcile.SpeedReader {
+			return store.NewReader(p.Redis, prefix, p.Streams.Partitions)
 		}))
 		if err != nil {
 			p.t.Fatal(err)

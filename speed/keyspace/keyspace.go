@@ -63,6 +63,10 @@ const (
 	FieldLate        = "late"
 	FieldDuplicates  = "duplicates"
 	FieldQuarantined = "quarantined"
+	// FieldExpired is the first hour (Unix seconds) whose hashes the
+	// partition's owners have not given the covered TTL yet: every hour
+	// before it the batch layer covers (speed's coverage duty).
+	FieldExpired = "expired"
 	// SeqPrefix + producer is a producer's dedup mark (ingest/dedup.Mark:
 	// the highest applied seq, then the missing ranges below it).
 	SeqPrefix = "s:"

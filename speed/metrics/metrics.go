@@ -21,6 +21,9 @@ type Metrics struct {
 	Refused     prometheus.Counter
 	LeasesLost  prometheus.Counter
 	FlushErrors prometheus.Counter
+	// CoveredExpired counts the hour hashes given a TTL because the batch
+	// layer covers their hours (the coverage duty).
+	CoveredExpired prometheus.Counter
 	// Refused counts the events left out per kind (late, future, partition)
 	// and producer; use Producer for the label.
 	RefusedEvents *prometheus.CounterVec
@@ -82,10 +85,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "event_to_view_seconds",
 			Help:    "From a message's publish time (x-published-at-us header) to the commit of its flush.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 1.6, 16)}),
-		Owned:       prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "partitions_owned", Help: "Partitions this worker holds the lease of."}),
-		Rebalances:  c("rebalances_total", "Changes of the set of partitions assigned to this worker."),
-		Refused:     c("flush_refused_total", "Flushes refused by the fencing check (lease lost or newer writer)."),
-		LeasesLost:  c("leases_lost_total", "Leases found lost at renewal: the partition's pending deltas were dropped."),
+		Owned:      prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "partitions_owned", Help: "Partitions this worker holds the lease of."}),
+		Rebalances: c("rebalances_total", "Changes of the set of partitions assigned to this worker."),
+		Refused:    c("flush_refused_total", "Flushes refused by the fencing check (lease lost or newer writer)."),
+		LeasesLost: c("leases_lost_total", "Leases found lost at renewal: the partition's pending deltas were dropped."),
+		CoveredExpired: c("covered_keys_expired_total",
+			"Hour hashes given a TTL (the batch grace) because a reconciled batch view covers their hours."),
 		FlushErrors: c("flush_errors_total", "Flushes that failed for another reason (the partition restarts from its committed offset)."),
 		RefusedEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "refused_events_total",
 			Help: "Events left out of the views, per kind (late; future and partition: quarantined) and producer (the first 32 producers, the others as \"other\")."},
@@ -93,7 +98,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		producers: &producerLabels{seen: map[string]struct{}{}},
 	}
 	if reg != nil {
-		reg.MustRegister(m.Applied, m.Late, m.Refilled, m.Duplicates, m.Quarantined, m.Lag, m.Flush, m.Latency, m.Owned, m.Rebalances, m.Refused, m.LeasesLost, m.FlushErrors, m.RefusedEvents)
+		reg.MustRegister(m.Applied, m.Late, m.Refilled, m.Duplicates, m.Quarantined, m.Lag, m.Flush, m.Latency, m.Owned, m.Rebalances, m.Refused, m.LeasesLost, m.FlushErrors, m.CoveredExpired, m.RefusedEvents)
 	}
 	return m
 }

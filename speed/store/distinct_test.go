@@ -136,9 +136,9 @@ func TestGroupsByHourAndExpire(t *testing.T) {
 	if len(byHour) != len(want) || !slices.Equal(byHour[h0], want[h0]) || !slices.Equal(byHour[h0+1500*3600], want[h0+1500*3600]) {
 		t.Fatalf("groups by hour %v, want %v", byHour, want)
 	}
-	e := store.NewExpirer(rdb, prefix, 1)
-	if n, err := e.ExpireGroups(ctx, view, []int64{h0, h0 + 1500*3600}, time.Hour); err != nil || n != 2 {
-		t.Fatalf("ExpireGroups: %d %v, want 2 keys", n, err)
+	e := store.NewExpirer(rdb, prefix)
+	if n, err := e.ExpireHours(ctx, 0, view, []int64{h0, h0 + 1500*3600}, time.Hour); err != nil || n != 2 {
+		t.Fatalf("ExpireHours: %d %v, want 2 keys", n, err)
 	}
 	k := keyspace.New(prefix)
 	for _, tc := range []struct {

@@ -1,0 +1,158 @@
+package speed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-dev/tributary/flight"
+	"github.com/tributary-dev/tributary/internal/clock"
+	"github.com/tributary-dev/tributary/speed/keyspace"
+	"github.com/tributary-dev/tributary/speed/metrics"
+	"github.com/tributary-dev/tributary/speed/store"
+)
+
+// covered is what the batch layer covers: every hour before to, whose
+// speed keys may go once grace has passed (queries that loaded the
+// previous batch version read them until then). to is 0 when nothing is.
+type covered struct {
+	to    int64
+	grace time.Duration
+}
+
+// coverageHours bounds the hours one step expires per partition and view:
+// a partition whose first event is years old (a producer's gap filled late)
+// catches up over several rounds instead of holding one round for long.
+const coverageHours = 4096
+
+// coverage is the duty that gives the hour hashes of the partitions this
+// worker holds a TTL once the batch layer covers their hours: the speed
+// layer owns its keys, and the batch layer only says, through its last
+// reconciliation, up to which hour it covers (Config.Covered). Each
+// partition's progress is its hash's keyspace.FieldExpired; a key expired
+// twice (two owners during a hand-over) is harmless. It runs every
+// Config.CoverageInterval, in the round, and a failure is logged and tried
+// again next time.
+type coverage struct {
+	rdb     redis.Cmdable
+	keys    keyspace.Keys
+	views   []flight.View
+	expirer *store.Expirer
+	covered func(context.Context) (to int64, grace time.Duration, err error)
+	every   time.Duration
+	clock   clock.Clock
+	next    time.Time
+	m       *metrics.Metrics
+	log     *slog.Logger
+}
+
+// step expires, for each partition held, the hours from its progress to
+// what the batch layer covers, coverageHours at most.
+func (c *coverage) step(ctx context.Context, owned runs) {
+	if c.covered == nil || len(owned) == 0 || c.clock.Now().Before(c.next) {
+		return
+	}
+	c.next = c.clock.Now().Add(c.every)
+	to, grace, err := c.covered(ctx)
+	cov := covered{to: to, grace: grace}
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("coverage: reading what the batch layer covers failed", "err", err)
+		}
+		return
+	}
+	if cov.to <= 0 {
+		return
+	}
+	var keys int64
+	var parts []int
+	defer func() {
+		if keys > 0 {
+			slices.Sort(parts)
+			c.log.Info("covered hours expired", "partitions", parts, "keys", keys, "covered_to", time.Unix(cov.to, 0).UTC(), "grace", cov.grace)
+		}
+	}()
+	for p, rn := range owned {
+		if rn.stopping {
+			continue
+		}
+		n, err := c.partition(ctx, p, cov)
+		c.m.CoveredExpired.Add(float64(n))
+		if keys += n; n > 0 {
+			parts = append(parts, p)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("coverage: expiring covered hours failed", "partition", p, "err", err)
+			}
+			return
+		}
+	}
+}
+
+// partition expires partition p's hashes of the hours from its progress
+// (else its first event's hour) to cov.to, coverageHours at most, and
+// records the new progress. It returns the number of keys given the TTL.
+func (c *coverage) partition(ctx context.Context, p int, cov covered) (int64, error) {
+	part := c.keys.Partition(p)
+	vals, err := c.rdb.HMGet(ctx, part, keyspace.FieldExpired, keyspace.FieldMinTime).Result()
+	if err != nil {
+		return 0, fmt.Errorf("partition %d progress: %w", p, err)
+	}
+	from, err := startHour(vals)
+	if err != nil {
+		return 0, fmt.Errorf("partition %d progress: %w", p, err)
+	}
+	if from == 0 { // no event yet: nothing before cov.to to expire
+		from = cov.to
+	}
+	if from >= cov.to {
+		if vals[0] == nil {
+			return 0, c.rdb.HSet(ctx, part, keyspace.FieldExpired, cov.to).Err()
+		}
+		return 0, nil
+	}
+	var hours []int64
+	for h := from; h < cov.to && len(hours) < coverageHours; h += 3600 {
+		hours = append(hours, h)
+	}
+	var n int64
+	for _, v := range c.views {
+		k, err := c.expirer.ExpireHours(ctx, p, v.Name, hours, cov.grace)
+		if err != nil {
+			return n, err
+		}
+		n += k
+	}
+	return n, c.rdb.HSet(ctx, part, keyspace.FieldExpired, hours[len(hours)-1]+3600).Err()
+}
+
+// startHour is the first hour not expired yet, from the HMGET of a
+// partition's FieldExpired and FieldMinTime (µs): 0 when the partition has
+// neither.
+func startHour(vals []any) (int64, error) {
+	if len(vals) != 2 {
+		return 0, errors.New("want two fields")
+	}
+	if s, ok := vals[0].(string); ok {
+		h, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || h%3600 != 0 {
+			return 0, fmt.Errorf("%s %q is not an hour", keyspace.FieldExpired, s)
+		}
+		return h, nil
+	}
+	if s, ok := vals[1].(string); ok {
+		us, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s %q: %w", keyspace.FieldMinTime, s, err)
+		}
+		return flight.Hour(us), nil
+	}
+	return 0, nil
+}
