@@ -7,7 +7,7 @@
 //	partial    exact per-bucket partial aggregates as Arrow IPC: build, merge, read
 //	recompute  the recompute task graph and its worker functions
 //	view       atomic publication of a version, and the reader (Load)
-//	reconcile  speed vs batch comparison, metrics, expiry of speed buckets
+//	reconcile  speed vs batch comparison, metrics, the hours it covers (for the speed layer's expiry)
 //	batchkeys  the Redis key layout (documented there)
 //
 // # Data flow

@@ -119,7 +119,8 @@ func airportView(t *testing.T) string {
 	return ""
 }
 
-// TestGroupsByHourAndExpire: what reconciliation reads and expires, through
+// TestGroupsByHourAndExpire: what the reconciliation reads and the coverage
+// duty expires, through
 // the speed layer's own reader and expirer.
 func TestGroupsByHourAndExpire(t *testing.T) {
 	ctx := context.Background()
