@@ -120,8 +120,7 @@ func airportView(t *testing.T) string {
 }
 
 // TestGroupsByHourAndExpire: what the reconciliation reads and the coverage
-// duty expires, through
-// the speed layer's own reader and expirer.
+// duty expires, through the speed layer's own reader and expirer.
 func TestGroupsByHourAndExpire(t *testing.T) {
 	ctx := context.Background()
 	prefix := testenv.Prefix(t)
