@@ -806,10 +806,8 @@ func settleAOF(ctx context.Context, rdb *redis.Client) (time.Duration, error) {
 		if err != nil {
 			return "", fmt.Errorf("redis INFO persistence: %w", err)
 		}
-		for _, line := range strings.Split(info, "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
-				return v, nil
-			}
+		if v, ok := infoField(info, name); ok {
+			return v, nil
 		}
 		return "", fmt.Errorf("redis INFO persistence: no %s", name)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"os"
 	"os/exec"
@@ -78,17 +79,36 @@ type redisStats struct {
 	usec  map[string]float64
 }
 
+// infoField is the value of one field of an INFO reply.
+func infoField(info, name string) (string, bool) {
+	for k, v := range infoLines(info) {
+		if k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// infoLines yields the fields of an INFO reply (sections' headers and
+// blank lines left out).
+func infoLines(info string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for _, line := range strings.Split(info, "\r\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && !strings.HasPrefix(k, "#") && !yield(k, v) {
+				return
+			}
+		}
+	}
+}
+
 func readRedis(ctx context.Context, rdb *redis.Client) (redisStats, error) {
 	s := redisStats{calls: map[string]float64{}, usec: map[string]float64{}}
 	txt, err := rdb.Info(ctx, "cpu", "commandstats").Result()
 	if err != nil {
 		return s, err
 	}
-	for _, line := range strings.Split(txt, "\r\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
+	for k, v := range infoLines(txt) {
 		switch {
 		case k == "used_cpu_sys" || k == "used_cpu_user":
 			f, _ := strconv.ParseFloat(v, 64)
