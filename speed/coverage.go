@@ -18,14 +18,6 @@ import (
 	"github.com/tributary-dev/tributary/speed/store"
 )
 
-// covered is what the batch layer covers: every hour before to, whose
-// speed keys may go once grace has passed (queries that loaded the
-// previous batch version read them until then). to is 0 when nothing is.
-type covered struct {
-	to    int64
-	grace time.Duration
-}
-
 // coverageHours bounds the hours one step expires per partition and view:
 // a partition whose first event is years old (a producer's gap filled late)
 // catches up over several rounds instead of holding one round for long.
@@ -46,28 +38,35 @@ type coverage struct {
 	expirer *store.Expirer
 	covered func(context.Context) (to int64, grace time.Duration, err error)
 	every   time.Duration
-	clock   clock.Clock
-	next    time.Time
-	m       *metrics.Metrics
-	log     *slog.Logger
+	// budget bounds a step: it runs in the worker's round, before the next
+	// heartbeat and lease renewal, so a slow Redis must not hold it.
+	budget time.Duration
+	clock  clock.Clock
+	next   time.Time
+	m      *metrics.Metrics
+	log    *slog.Logger
 }
 
 // step expires, for each partition held, the hours from its progress to
 // what the batch layer covers, coverageHours at most.
-func (c *coverage) step(ctx context.Context, owned runs) {
+func (c *coverage) step(parent context.Context, owned runs) {
 	if c.covered == nil || len(owned) == 0 || c.clock.Now().Before(c.next) {
 		return
 	}
 	c.next = c.clock.Now().Add(c.every)
+	ctx, cancel := context.WithTimeout(parent, c.budget)
+	defer cancel()
+	// to: every hour before it is covered; its speed keys may go once grace
+	// has passed (queries that loaded the previous batch version read them
+	// until then).
 	to, grace, err := c.covered(ctx)
-	cov := covered{to: to, grace: grace}
 	if err != nil {
-		if ctx.Err() == nil {
+		if parent.Err() == nil {
 			c.log.Warn("coverage: reading what the batch layer covers failed", "err", err)
 		}
 		return
 	}
-	if cov.to <= 0 {
+	if to <= 0 {
 		return
 	}
 	var keys int64
@@ -75,20 +74,22 @@ func (c *coverage) step(ctx context.Context, owned runs) {
 	defer func() {
 		if keys > 0 {
 			slices.Sort(parts)
-			c.log.Info("covered hours expired", "partitions", parts, "keys", keys, "covered_to", time.Unix(cov.to, 0).UTC(), "grace", cov.grace)
+			c.log.Info("covered hours expired", "partitions", parts, "keys", keys, "covered_to", time.Unix(to, 0).UTC(), "grace", grace)
 		}
 	}()
 	for p, rn := range owned {
 		if rn.stopping {
 			continue
 		}
-		n, err := c.partition(ctx, p, cov)
+		n, err := c.partition(ctx, p, to, grace)
 		c.m.CoveredExpired.Add(float64(n))
 		if keys += n; n > 0 {
 			parts = append(parts, p)
 		}
 		if err != nil {
-			if ctx.Err() == nil {
+			// A step cut by its budget goes on at the next one: the
+			// partitions done so far recorded their progress.
+			if parent.Err() == nil {
 				c.log.Warn("coverage: expiring covered hours failed", "partition", p, "err", err)
 			}
 			return
@@ -97,9 +98,10 @@ func (c *coverage) step(ctx context.Context, owned runs) {
 }
 
 // partition expires partition p's hashes of the hours from its progress
-// (else its first event's hour) to cov.to, coverageHours at most, and
-// records the new progress. It returns the number of keys given the TTL.
-func (c *coverage) partition(ctx context.Context, p int, cov covered) (int64, error) {
+// (else its first event's hour) to `to`, coverageHours at most, giving
+// them the TTL grace, and records the new progress. It returns the number
+// of keys given the TTL.
+func (c *coverage) partition(ctx context.Context, p int, to int64, grace time.Duration) (int64, error) {
 	part := c.keys.Partition(p)
 	vals, err := c.rdb.HMGet(ctx, part, keyspace.FieldExpired, keyspace.FieldMinTime).Result()
 	if err != nil {
@@ -109,22 +111,22 @@ func (c *coverage) partition(ctx context.Context, p int, cov covered) (int64, er
 	if err != nil {
 		return 0, fmt.Errorf("partition %d progress: %w", p, err)
 	}
-	if from == 0 { // no event yet: nothing before cov.to to expire
-		from = cov.to
+	if from == 0 { // no event yet: nothing before to to expire
+		from = to
 	}
-	if from >= cov.to {
+	if from >= to {
 		if vals[0] == nil {
-			return 0, c.rdb.HSet(ctx, part, keyspace.FieldExpired, cov.to).Err()
+			return 0, c.rdb.HSet(ctx, part, keyspace.FieldExpired, to).Err()
 		}
 		return 0, nil
 	}
 	var hours []int64
-	for h := from; h < cov.to && len(hours) < coverageHours; h += 3600 {
+	for h := from; h < to && len(hours) < coverageHours; h += 3600 {
 		hours = append(hours, h)
 	}
 	var n int64
 	for _, v := range c.views {
-		k, err := c.expirer.ExpireHours(ctx, p, v.Name, hours, cov.grace)
+		k, err := c.expirer.ExpireHours(ctx, p, v.Name, hours, grace)
 		if err != nil {
 			return n, err
 		}

@@ -59,7 +59,7 @@ func TestCoverageExpiresCoveredHours(t *testing.T) {
 			}
 			return to, grace, nil
 		},
-		every: 5 * time.Second, clock: clk, m: m, log: quiet()}
+		every: 5 * time.Second, budget: time.Minute, clock: clk, m: m, log: quiet()}
 	owned := runs{0: {part: 0}, 2: {part: 2}} // partition 1 is another worker's
 	// check says which hours of [h0, h0+10h) of partition p have the grace.
 	check := func(step string, p int, expired func(i int64) bool) {
@@ -107,6 +107,20 @@ func TestCoverageExpiresCoveredHours(t *testing.T) {
 	// Hour 3 (its TTL removed above) is behind the progress: not again.
 	check("covering moved on", 0, func(i int64) bool { return i >= 2 && i < 8 && i != 3 })
 	check("covering moved on", 1, func(int64) bool { return false })
+
+	// A step out of its budget (a slow Redis) records nothing; the next
+	// one goes on.
+	to = h0 + 9*3600
+	c.budget = time.Nanosecond
+	clk.Advance(5 * time.Second)
+	c.step(ctx, owned)
+	if got := progress(0); got != strconv.FormatInt(h0+8*3600, 10) {
+		t.Fatalf("progress after a step out of its budget: %s, want h0+8h unchanged", got)
+	}
+	c.budget = time.Minute
+	clk.Advance(5 * time.Second)
+	c.step(ctx, owned)
+	check("after a step out of its budget", 0, func(i int64) bool { return i >= 2 && i < 9 && i != 3 })
 
 	// A first event far behind: coverageHours per step.
 	far := h0 - int64(coverageHours+10)*3600
