@@ -28,9 +28,11 @@ const coverageHours = 4096
 // layer owns its keys, and the batch layer only says, through its last
 // reconciliation, up to which hour it covers (Config.Covered). Each
 // partition's progress is its hash's keyspace.FieldExpired; a key expired
-// twice (two owners during a hand-over) is harmless. It runs every
-// Config.CoverageInterval, in the round, and a failure is logged and tried
-// again next time.
+// twice (two owners during a hand-over) is harmless. A hash written later
+// in an hour already passed (a gap filled late) gets the grace from the
+// flush script, which reads the progress and keyspace.FieldExpiredGrace.
+// It runs every Config.CoverageInterval, in the round, and a failure is
+// logged and tried again next time.
 type coverage struct {
 	rdb     redis.Cmdable
 	keys    keyspace.Keys
@@ -114,9 +116,10 @@ func (c *coverage) partition(ctx context.Context, p int, to int64, grace time.Du
 	if from == 0 { // no event yet: nothing before to to expire
 		from = to
 	}
+	graceMS := grace.Milliseconds()
 	if from >= to {
 		if vals[0] == nil {
-			return 0, c.rdb.HSet(ctx, part, keyspace.FieldExpired, to).Err()
+			return 0, c.rdb.HSet(ctx, part, keyspace.FieldExpired, to, keyspace.FieldExpiredGrace, graceMS).Err()
 		}
 		return 0, nil
 	}
@@ -132,7 +135,9 @@ func (c *coverage) partition(ctx context.Context, p int, to int64, grace time.Du
 		}
 		n += k
 	}
-	return n, c.rdb.HSet(ctx, part, keyspace.FieldExpired, hours[len(hours)-1]+3600).Err()
+	// The grace goes with the progress: the flush gives it to a hash
+	// written again before the progress (flush.lua).
+	return n, c.rdb.HSet(ctx, part, keyspace.FieldExpired, hours[len(hours)-1]+3600, keyspace.FieldExpiredGrace, graceMS).Err()
 }
 
 // startHour is the first hour not expired yet, from the HMGET of a

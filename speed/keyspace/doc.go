@@ -25,7 +25,9 @@
 //	                            applied), s:<producer> (dedup mark: highest applied seq and gaps, ingest/dedup.Mark),
 //	                            applied, late, duplicates, quarantined (totals),
 //	                            expired (the first hour whose hashes were not
-//	                            given the covered TTL yet: the coverage duty)
+//	                            given the covered TTL yet: the coverage duty),
+//	                            expired_grace_ms (that TTL, which the flush
+//	                            gives a hash it writes before expired)
 //	P:{<p>}:lease               string "<worker>|<token>" with a PX TTL: the lease
 //	P:{<p>}:fence               counter: the last fencing token handed out for p
 //	P:{<p>}:quarantine          list of partition p's quarantine entries (ingest/quarantine JSON, newest last, capped)

@@ -67,6 +67,9 @@ const (
 	// partition's owners have not given the covered TTL yet: every hour
 	// before it the batch layer covers (speed's coverage duty).
 	FieldExpired = "expired"
+	// FieldExpiredGrace is the TTL (ms) the coverage duty last gave: the
+	// flush gives it to a hash it writes in an hour before FieldExpired.
+	FieldExpiredGrace = "expired_grace_ms"
 	// SeqPrefix + producer is a producer's dedup mark (ingest/dedup.Mark:
 	// the highest applied seq, then the missing ranges below it).
 	SeqPrefix = "s:"

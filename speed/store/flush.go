@@ -118,9 +118,10 @@ func (w *Writer) flush(ctx context.Context, f *Flush, st *State) error {
 //	[8..11] applied, late, duplicates, quarantined increments,
 //	[12] number of seqs, [13] lease TTL ms (0: leave it), [14] lowest event time
 //	applied (µs, 0: none), then producer/seq pairs, then ops:
-//	V key n {group packed}...   (HSET of n fields of an hour hash; the
-//	                             last chunk of a hash also sets its
-//	                             keyspace.FieldDigest when known)
+//	V key hour n {group packed}...  (HSET of n fields of the hash of
+//	                             an hour (Unix s); the last chunk of a
+//	                             hash also sets its keyspace.FieldDigest
+//	                             when known)
 //	Q key n entry...            (RPUSH, capped)
 //
 // Every "key" is an index into KEYS.
@@ -183,7 +184,7 @@ func (w *Writer) build(f *Flush, st *State) ([]string, []any, error) {
 		key := w.keys.Hour(f.Partition, w.views[k.view].Name, k.hour)
 		for len(fv) > 0 {
 			n := min(len(fv), maxMembers)
-			args = append(args, "V", keyIndex(key), n/2)
+			args = append(args, "V", keyIndex(key), n/2, k.hour)
 			args = append(args, fv[:n]...)
 			fv = fv[n:]
 		}

@@ -7,7 +7,7 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return {0, 'lease'}
 end
 local part = KEYS[2]
-local cur = redis.call('HMGET', part, 'offset', 'token')
+local cur = redis.call('HMGET', part, 'offset', 'token', 'expired', 'expired_grace_ms')
 local off = cur[1] or '-1'
 if off ~= ARGV[3] then
   -- A client that lost the reply (Redis restarting, failing over) may send
@@ -23,6 +23,11 @@ if cur[2] and tonumber(cur[2]) > tonumber(ARGV[2]) then
   return {0, 'token ' .. cur[2]}
 end
 local ttl = tonumber(ARGV[6])
+-- The hours before 'expired' the batch layer covers and the coverage duty
+-- (speed/coverage.go) has passed: a hash written there again (a gap filled
+-- late) gets the covered TTL here, since the duty will not come back to it.
+local covered = tonumber(cur[3]) or 0
+local grace = tonumber(cur[4]) or 0
 local qcap = tonumber(ARGV[7])
 local nseq = tonumber(ARGV[12])
 local i = 15
@@ -36,12 +41,15 @@ while i <= n do
   local k = KEYS[tonumber(ARGV[i + 1])]
   local m = tonumber(ARGV[i + 2])
   if op == 'V' then
-    -- m field/value pairs: the buckets' packed absolute states
-    redis.call('HSET', k, unpack(ARGV, i + 3, i + 2 + 2 * m))
+    -- the hash's hour, then m field/value pairs: the buckets' packed
+    -- absolute states
+    redis.call('HSET', k, unpack(ARGV, i + 4, i + 3 + 2 * m))
     if ttl > 0 then
       redis.call('PEXPIRE', k, ttl)
+    elseif grace > 0 and tonumber(ARGV[i + 3]) < covered then
+      redis.call('PEXPIRE', k, grace)
     end
-    i = i + 3 + 2 * m
+    i = i + 4 + 2 * m
   else
     -- Q: m quarantine entries (RPUSH, capped)
     redis.call('RPUSH', k, unpack(ARGV, i + 3, i + 2 + m))

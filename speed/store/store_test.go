@@ -380,3 +380,64 @@ func readBucket(ctx context.Context, r *store.Reader, view, group string, hour i
 	}
 	return bs[0], nil
 }
+
+// TestFlushExpiresCoveredHours: a flush into an hour the coverage duty has
+// passed (before the partition's keyspace.FieldExpired: a gap filled late)
+// gives that hour's hashes the recorded grace, since the duty will not come
+// back to them; the hours from the progress on get no TTL, nor does any
+// hour when no grace is recorded.
+func TestFlushExpiresCoveredHours(t *testing.T) {
+	rdb := testenv.Redis(t)
+	ctx := context.Background()
+	prefix := testenv.Prefix(t)
+	keys := keyspace.New(prefix)
+	t.Cleanup(func() { testenv.DeleteKeys(rdb, keys.Base()+"*") })
+	w := store.NewWriter(rdb, keys, flight.Views(), 0) // no --bucket-ttl
+	lx, err := lease.Acquire(ctx, rdb, keys.Lease(0), keys.Fence(0), "x", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h0 := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	// One flush of events in hours h0 .. h0+3h.
+	flush := func(prev, off int64) {
+		t.Helper()
+		a := agg.New(flight.Views(), int64(time.Hour/time.Microsecond), agg.Progress{Offset: prev})
+		for i := range int64(4) {
+			a.Message(off+i, []flight.Event{{ID: "x", Time: (h0 + i*3600) * 1e6,
+				Origin: "ATL", Destination: "LAX", Delay: 5, Distance: 1, Producer: "p", Seq: uint64(off + i + 1)}})
+		}
+		if err := w.Flush(ctx, &store.Flush{Partition: 0, Lease: lx.Value(), Token: lx.Token, Pending: a.Pending()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ttls := func() []time.Duration {
+		var out []time.Duration
+		for _, v := range flight.Views() {
+			for i := range int64(4) {
+				out = append(out, rdb.PTTL(ctx, keys.Hour(0, v.Name, h0+i*3600)).Val())
+			}
+		}
+		return out
+	}
+	// The duty passed h0 and h0+1h but recorded no grace (a partition
+	// hash of before the grace field): no TTL.
+	if err := rdb.HSet(ctx, keys.Partition(0), keyspace.FieldExpired, h0+2*3600).Err(); err != nil {
+		t.Fatal(err)
+	}
+	flush(-1, 0)
+	for i, ttl := range ttls() {
+		if ttl != -1 {
+			t.Fatalf("no grace recorded: key %d has TTL %v, want none", i, ttl)
+		}
+	}
+	const grace = time.Hour
+	if err := rdb.HSet(ctx, keys.Partition(0), keyspace.FieldExpiredGrace, grace.Milliseconds()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	flush(3, 4)
+	for i, ttl := range ttls() {
+		if hour := i % 4; hour < 2 && (ttl <= grace-time.Minute || ttl > grace) || hour >= 2 && ttl != -1 {
+			t.Fatalf("key %d (hour %d): TTL %v, want the grace before the progress (hour 2), none from it", i, hour, ttl)
+		}
+	}
+}
