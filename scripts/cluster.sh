@@ -199,6 +199,18 @@ rabbit_up() {
 }
 
 # ---- Redis and Sentinel --------------------------------------------------
+redis_start() { # redis_start I: start Redis node I from its file
+  local d="$run/redis$1"
+  # Sentinel rewrites the file (CONFIG REWRITE) with the node's settings of
+  # the moment: a masterauth changed at run time (chaos.sh's
+  # redis-lagging-failover) would stay in it, and the node, restarted as a
+  # replica, would never sync again. The secret is the one truth.
+  awk -v pw="$PW" '/^masterauth / { print "masterauth " pw; next } { print }' "$d/redis.conf" > "$d/redis.conf.tmp" &&
+    mv "$d/redis.conf.tmp" "$d/redis.conf"
+  # The pid and log settings stay on the command line: Sentinel rewrites the file.
+  redis-server "$d/redis.conf" --daemonize yes --pidfile "$run/pids/redis$1.pid" --logfile "$d/redis.log"
+}
+
 redis_up() {
   local i port d
   for i in 1 2; do
@@ -214,8 +226,7 @@ redis_up() {
         [ "$i" = 2 ] && echo "replicaof 127.0.0.1 ${REDIS_PORTS[0]}"
       } > "$d/redis.conf"
     fi
-    # The pid and log settings stay on the command line: Sentinel rewrites the file.
-    redis-server "$d/redis.conf" --daemonize yes --pidfile "$run/pids/redis$i.pid" --logfile "$d/redis.log"
+    redis_start "$i"
   done
   for i in 1 2; do
     port=${REDIS_PORTS[$((i - 1))]}
@@ -363,8 +374,7 @@ bridge_signal() { # bridge_signal NAME SIG: signal the host-side RabbitMQ bridge
 start_one() { # start NAME: start one process again
   case $1 in
     rabbit[123]) rabbit_start "${1#rabbit}"; rabbit_wait "${1#rabbit}" ;;
-    redis[12]) local i=${1#redis}
-      redis-server "$run/redis$i/redis.conf" --daemonize yes --pidfile "$run/pids/redis$i.pid" --logfile "$run/redis$i/redis.log" ;;
+    redis[12]) redis_start "${1#redis}" ;;
     sentinel[123]) local i=${1#sentinel}
       redis-sentinel "$run/sentinel$i/sentinel.conf" --daemonize yes --pidfile "$run/pids/sentinel$i.pid" --logfile "$run/sentinel$i/sentinel.log" ;;
     haproxy) haproxy_start ;;
