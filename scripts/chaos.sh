@@ -3,13 +3,18 @@
 # an independent exactness check (tools/chaoscheck: Parquet file vs speed views).
 #
 #   scripts/chaos.sh short            the CI subset: redis-primary-kill rabbit-leader-kill speed-kill worker-kill
+#                                     coverage-redis-kill
 #   scripts/chaos.sh all              every scenario below
 #   scripts/chaos.sh SCENARIO...      the named ones
 #   CHAOS_KEEP=1 scripts/chaos.sh ... keep each scenario's streams and keys (post-mortem)
 #
 # Scenarios: redis-primary-kill redis-lagging-failover redis-full-restart rabbit-leader-kill rabbit-first-kill
 #            rabbit-disk-alarm speed-kill speed-freeze speed-broker-cut archive-kill serve-kill scheduler-leader-kill
-#            worker-kill
+#            worker-kill coverage-redis-kill
+#
+# The scenarios with a batch run (scheduler-leader-kill, worker-kill,
+# coverage-redis-kill) also check the TTLs the speed layer's coverage duty
+# gives after it (chaoscheck -coverage).
 #
 # Each scenario runs on fresh key and stream prefixes (the roles are restarted
 # with them), replays CHAOS_ROWS flights (default 100000) at CHAOS_SPEED (default
@@ -107,6 +112,12 @@ speed_counters() { # the speed partitions' committed totals (applied, late, dupl
   printf '{"applied": %d, "late": %d, "duplicates": %d, "quarantined": %d, "refilled_seen_by_live_workers": %d}' \
     "${sum[applied]}" "${sum[late]}" "${sum[duplicates]}" "${sum[quarantined]}" "$refilled"
 }
+replica_synced() { # the other Redis node replicates the primary Sentinel names, link up
+  local p r info; p=$(primary_port); [ -n "$p" ] || return 1
+  r=$((base + 40)); [ "$p" = "$r" ] && r=$((base + 41))
+  info=$(rcli "$r" info replication 2>/dev/null | tr -d '\r')
+  grep -q '^master_link_status:up$' <<< "$info" && grep -q "^master_port:$p\$" <<< "$info"
+}
 redis_writable() { # the primary Sentinel names answers writes
   local p; p=$(primary_port); [ -n "$p" ] && rcli "$p" set chaos:probe 1 | grep -q OK
 }
@@ -137,6 +148,10 @@ scenario() {
   [ "$name" = speed-broker-cut ] && "$cluster" netns-start speed1
   "$bin" streams declare >/dev/null
   sleep 3
+  # A failover onto a replica that does not replicate loses everything
+  # since it stopped: no scenario is valid without one in sync.
+  local replica_ok=True
+  wait_until 60 replica_synced >/dev/null || { replica_ok=False; log "$name: the Redis replica is not replicating the primary"; }
   log "$name: replaying $rows flights at ${speed}x"
   local rlog="$results/$name.replay.log" t0 action target recovery="null" extra='{}'
   "$bin" replay --limit "$rows" --speed "$speed" --metrics-addr "" > "$rlog" 2>&1 &
@@ -165,6 +180,9 @@ scenario() {
       "$cluster" kill "$target" KILL
       recovery=$(wait_until 60 redis_recovered "$old") || true
       rcli "$replica" config set masterauth "$PW" >/dev/null
+      # Sentinel's failover rewrote the node's file with the wrong password:
+      # write it again, or the node, restarted as a replica, never syncs.
+      rcli "$replica" config rewrite >/dev/null
       applied_after=$(applied_sum "$replica")
       extra="{\"applied_before_kill\": ${applied_before:-null}, \"applied_after_failover\": ${applied_after:-null}}"
       sleep 10; "$cluster" start "$target" ;;
@@ -240,6 +258,10 @@ print(max(nodes, key=lambda p: len((p["role"] or "").split(",")) if "no stream" 
       target=""
       action="SIGKILL of the leading scheduler during batch run --wait"
       ;;
+    coverage-redis-kill)
+      target=""
+      action="SIGKILL of the Redis primary and SIGSTOP of its replica for 6 s, as soon as batch run --wait returns: the speed workers' coverage duty (every 5 s) is due to give the covered hours their TTL; the replica is then promoted, the old primary restarted 5 s later"
+      ;;
     worker-kill)
       target=""
       action="SIGKILL of batch worker worker1 as soon as it logs the start of the reconciliation, during batch run --wait (worker2 frozen until then, so that worker1 runs the graph); restarted 10 s later"
@@ -249,7 +271,9 @@ print(max(nodes, key=lambda p: len((p["role"] or "").split(",")) if "no stream" 
   local replay_rc=0
   wait "$replay" || replay_rc=$?
   log "$name: replay exited $replay_rc; checking"
-  if [ "$name" = scheduler-leader-kill ] || [ "$name" = archive-kill ] || [ "$name" = worker-kill ]; then
+  local batch_scenario=false
+  case $name in scheduler-leader-kill | worker-kill | coverage-redis-kill) batch_scenario=true ;; esac
+  if [ "$batch_scenario" = true ] || [ "$name" = archive-kill ]; then
     # The archivers cut a segment 30 s after its first event at the latest.
     log "$name: waiting for the archive to hold the $rows events"
     local took; took=$(wait_until 180 archive_complete) || true
@@ -310,8 +334,40 @@ print(json.dumps({"reconcile_report": r, "reconcile_exact": ok,
     recovery=$(echo "$report" | /usr/bin/python3 -c 'import json, sys; v = json.load(sys.stdin).get("reconciled_after_kill_seconds"); print("null" if v is None else v)')
     extra="${extra%\}}, \"batch_run_exit\": $brc, \"reconcile_started_on_worker1\": $started, \"killed_before_it_ended\": $interrupted, ${report#\{}"
   fi
-  local check="$results/$name.check.json" crc=0
-  bin/chaoscheck -rows "$rows" -prefix "$TRIBUTARY_KEY_PREFIX" -wait 4m -settle 45s > "$check" || crc=$?
+  if [ "$name" = coverage-redis-kill ]; then
+    # The reconciliation's report is written (and replicated); the speed
+    # workers' next coverage step (every 5 s) falls due with Redis down: the
+    # primary is killed and its replica frozen for 6 s, so that no failover
+    # ends sooner. A worker's round stops at its failed heartbeat, so the
+    # step waits for the new primary; it must then give every covered
+    # hour's TTL and no later one's (chaoscheck -coverage), though the
+    # leases lapsed and the partitions changed hands meanwhile.
+    local blog="$results/$name.batch.log" brc=0 old replica t_batch
+    t_batch=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+    "$bin" batch run --wait > "$blog" 2>&1 || brc=$?
+    target=$(primary_name); old=$(primary_port)
+    replica=redis1; [ "$target" = redis1 ] && replica=redis2
+    fault_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ); fault_t=$(now)
+    "$cluster" kill "$target" KILL
+    "$cluster" kill "$replica" STOP
+    sleep 6
+    "$cluster" kill "$replica" CONT
+    local w; w=$(wait_until 60 redis_recovered "$old") || true
+    recovery=$(awk -v a="$(now)" -v b="$fault_t" -v w="$w" 'BEGIN { if (w == "null") print "null"; else printf "%.3f", a - b }')
+    sleep 5; "$cluster" start "$target"
+    # Evidence that the fault met the duty: no step gave TTLs between the
+    # report and the kill (else the fault came too late to matter), and
+    # when the first one did after it.
+    local logs=("$run/logs/speed1.log" "$run/logs/speed2.log") before first after=null
+    before=$(cat "${logs[@]}" 2>/dev/null | awk -v a="time=$t_batch" -v b="time=$fault_at" '$1 >= a && $1 < b && /msg="covered hours expired"/' | wc -l)
+    first=$(cat "${logs[@]}" 2>/dev/null | awk -v t="time=$fault_at" '$1 >= t && /msg="covered hours expired"/ { print substr($1, 6) }' | sort | head -1)
+    [ -n "$first" ] && after=$(awk -v a="$(date -d "$first" +%s.%N)" -v b="$fault_t" 'BEGIN { printf "%.3f", a - b }')
+    target="$target (replica $replica frozen 6 s)"
+    extra="${extra%\}}, \"batch_run_exit\": $brc, \"coverage_steps_before_fault\": $before, \"first_coverage_step_after_fault_seconds\": $after}"
+  fi
+  local check="$results/$name.check.json" crc=0 cover=""
+  [ "$batch_scenario" = true ] && cover=-coverage
+  bin/chaoscheck -rows "$rows" -prefix "$TRIBUTARY_KEY_PREFIX" -wait 4m -settle 45s $cover > "$check" || crc=$?
   # The speed partitions' own counters, the evidence when the check fails.
   local counters; counters=$(speed_counters "$(primary_port)") || counters='{}'
   if [ "$extra" = '{}' ]; then extra="{\"speed_counters\": $counters}"; else extra="${extra%\}}, \"speed_counters\": $counters}"; fi
@@ -321,13 +377,15 @@ check = json.load(open(sys.argv[2])) if open(sys.argv[2]).read().strip() else {}
 extra = json.loads('''$extra''')
 ok = check.get("exact", False) and $replay_rc == 0 and extra.get("batch_run_exit", 0) == 0 \
     and extra.get("archived_events", $rows) == $rows and extra.get("alarm_seen", True) \
-    and extra.get("reconcile_exact", True) and extra.get("reconcile_started_on_worker1", True)
+    and extra.get("reconcile_exact", True) and extra.get("reconcile_started_on_worker1", True) and $replica_ok
 res = {"scenario": "$name", "action": "$action", "target": "$target", "at": "$fault_at",
        "recovery_seconds": $recovery if "$recovery" not in ("", "null") else None,
-       "replay_exit": $replay_rc, "rows": $rows, "speed": $speed,
+       "replay_exit": $replay_rc, "rows": $rows, "speed": $speed, "redis_replica_in_sync_before": $replica_ok,
        "expected_events": check.get("expected_events"), "counted_events": check.get("counted_events"),
        "lost": check.get("lost"), "double_counted": check.get("double_counted"),
        "settled_seconds": check.get("settled_seconds"), "pass": ok, **extra}
+if "coverage" in check:
+    res["coverage"] = check["coverage"]
 json.dump(res, open(sys.argv[1], "w"), indent=1)
 print(json.dumps(res))
 PY
@@ -345,9 +403,9 @@ PY
 }
 
 case "${1:-short}" in
-  short) set -- redis-primary-kill rabbit-leader-kill speed-kill worker-kill ;;
+  short) set -- redis-primary-kill rabbit-leader-kill speed-kill worker-kill coverage-redis-kill ;;
   all) set -- redis-primary-kill redis-lagging-failover redis-full-restart rabbit-leader-kill rabbit-first-kill rabbit-disk-alarm \
-    speed-kill speed-freeze speed-broker-cut archive-kill serve-kill scheduler-leader-kill worker-kill ;;
+    speed-kill speed-freeze speed-broker-cut archive-kill serve-kill scheduler-leader-kill worker-kill coverage-redis-kill ;;
 esac
 failed=()
 for s in "$@"; do

@@ -14,4 +14,9 @@
 // -settle, then prints a JSON object: expected and counted events, lost (an
 // hour counts fewer flights than it should), double_counted (more), and the
 // buckets that differ. It exits 1 when lost or double_counted is not 0.
+//
+// With -coverage (after a batch run) it also checks the speed layer's
+// coverage duty: once every partition's progress has reached the end of the
+// last reconciliation's hours, every speed hour hash before that end must
+// have a TTL no longer than the report's grace, and no later one any TTL.
 package main

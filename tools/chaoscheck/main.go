@@ -35,7 +35,9 @@ type result struct {
 	WrongBuckets   int      `json:"wrong_buckets"`
 	Examples       []string `json:"examples,omitempty"`
 	SettledSeconds float64  `json:"settled_seconds"`
-	Exact          bool     `json:"exact"`
+	// Coverage is the check of -coverage; Exact includes it.
+	Coverage *coverage `json:"coverage,omitempty"`
+	Exact    bool      `json:"exact"`
 }
 
 func main() {
@@ -46,14 +48,15 @@ func main() {
 	partitions := flag.Int("partitions", topology.DefaultPartitions, "the pipeline's stream partitions (--partitions)")
 	wait := flag.Duration("wait", 3*time.Minute, "how long to wait for the views to reach the expected total")
 	settle := flag.Duration("settle", 30*time.Second, "give up waiting once the total has not moved for this long")
+	cover := flag.Bool("coverage", false, "also check, after a batch run, the TTLs the speed layer's coverage duty gives (waiting up to -wait for its progress)")
 	flag.Parse()
-	if err := run(*dataPath, *rows, *redisURL, *prefix, *partitions, *wait, *settle); err != nil {
+	if err := run(*dataPath, *rows, *redisURL, *prefix, *partitions, *wait, *settle, *cover); err != nil {
 		fmt.Fprintln(os.Stderr, "chaoscheck:", err)
 		os.Exit(2)
 	}
 }
 
-func run(dataPath string, rows int64, redisURL, prefix string, partitions int, wait, settle time.Duration) error {
+func run(dataPath string, rows int64, redisURL, prefix string, partitions int, wait, settle time.Duration, cover bool) error {
 	want, n, err := expected(dataPath, rows)
 	if err != nil {
 		return err
@@ -108,6 +111,12 @@ func run(dataPath string, rows int64, redisURL, prefix string, partitions int, w
 		}
 	}
 	res.Exact = res.Lost == 0 && res.DoubleCounted == 0
+	if cover {
+		if res.Coverage, err = checkCoverage(ctx, rdb, prefix, partitions, wait); err != nil {
+			return err
+		}
+		res.Exact = res.Exact && res.Coverage.Exact
+	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(res); err != nil {
