@@ -391,8 +391,17 @@ up() {
   write_env
   redis_up
   rabbit_up
-  # Declare the streams once, replicated on the three nodes.
-  (set -a; . "$run/env"; set +a; "$bin" streams declare >/dev/null)
+  # Declare the streams once, replicated on the three nodes. On a restart
+  # of an existing cluster a stream whose home node has just booted may not
+  # be available yet ("NOT_FOUND - home node ... is down or inaccessible")
+  # for a few seconds after every AMQP port answers: retry.
+  local i err
+  for i in $(seq 1 45); do
+    if err=$(set -a; . "$run/env"; set +a; "$bin" streams declare 2>&1 >/dev/null); then break; fi
+    [ "$i" = 45 ] && { echo "cluster: streams declare: $err" >&2; exit 1; }
+    [ "$i" = 1 ] && echo "cluster: streams not declarable yet, retrying: ${err##*: }" >&2
+    sleep 2
+  done
   for name in $ROLES; do role_start "$name"; done
   haproxy_start
   echo "cluster: every role started; API at http://127.0.0.1:$HAPROXY_PORT/, settings in $run/env"
