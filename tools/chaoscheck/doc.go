@@ -3,10 +3,13 @@
 // N rows left each origin airport in each hour, and compares that with the
 // speed layer's airport_hour views in Redis.
 //
-// It shares no code with the pipeline on purpose (it imports only arrow-go's
-// Parquet reader and go-redis, and knows the view keys from
-// docs/operations.md): a bug in the pipeline's own decoding or hour
-// bucketing cannot hide from it.
+// The expected side shares no code with the pipeline on purpose (arrow-go's
+// Parquet reader and its own hour bucketing): a bug in the pipeline's event
+// decoding, routing or hour bucketing cannot hide from it. The counted side
+// reads the speed views through speed/store's Reader, the one decoder of
+// the packed buckets (their encoding is checked by speed/store's own
+// tests); the coverage check reads its keys and fields as the docs give
+// them.
 //
 //	chaoscheck -data data/flights-3m.parquet -rows 100000 -redis-url URL -prefix tributary -wait 3m
 //
