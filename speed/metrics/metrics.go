@@ -22,7 +22,8 @@ type Metrics struct {
 	LeasesLost  prometheus.Counter
 	FlushErrors prometheus.Counter
 	// CoveredExpired counts the hour hashes given a TTL because the batch
-	// layer covers their hours (the coverage duty).
+	// layer covers their hours (the coverage duty): one per partition, view
+	// and hour passed, whether the hash exists (store.Expirer.ExpireHours).
 	CoveredExpired prometheus.Counter
 	// Refused counts the events left out per kind (late, future, partition)
 	// and producer; use Producer for the label.
@@ -90,7 +91,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Refused:    c("flush_refused_total", "Flushes refused by the fencing check (lease lost or newer writer)."),
 		LeasesLost: c("leases_lost_total", "Leases found lost at renewal: the partition's pending deltas were dropped."),
 		CoveredExpired: c("covered_keys_expired_total",
-			"Hour hashes given a TTL (the batch grace) because a reconciled batch view covers their hours."),
+			"Hour hashes given a TTL (the batch grace) because a reconciled batch view covers their hours, one per partition, view and hour passed, whether the hash exists."),
 		FlushErrors: c("flush_errors_total", "Flushes that failed for another reason (the partition restarts from its committed offset)."),
 		RefusedEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "refused_events_total",
 			Help: "Events left out of the views, per kind (late; future and partition: quarantined) and producer (the first 32 producers, the others as \"other\")."},
