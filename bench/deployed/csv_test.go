@@ -27,7 +27,7 @@ func TestWriteCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	want := []string{"origin,destination,delay"}
+	want := []string{"time,origin,destination,delay"}
 	f, err := dataset.Open(data)
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +35,7 @@ func TestWriteCSV(t *testing.T) {
 	defer f.Close()
 	err = f.Scan(context.Background(), 0, rows, func(bt *dataset.Batch) error {
 		for _, e := range bt.Events {
-			want = append(want, fmt.Sprintf("%s,%s,%d", e.Origin, e.Destination, e.Delay))
+			want = append(want, fmt.Sprintf("%d,%s,%s,%d", e.Time, e.Origin, e.Destination, e.Delay))
 		}
 		return nil
 	})

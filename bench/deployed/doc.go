@@ -29,7 +29,10 @@
 //     middle of the timed run), then
 //     `tributary batch run --wait`: time to publication (the manifest's
 //     published_at) and to the command's return; pandas and tuned Dask
-//     (bench/batch_stats.py) on a CSV of the same flights.
+//     computing the same two hourly views (bench/batch_views.py, checked
+//     against the reconciliation's bucket count), and the lighter
+//     per-airport references of earlier runs (bench/batch_stats.py), on a
+//     CSV of the same flights.
 //  4. serve: bench/serve/loadgen (a separate process) on random hour-aligned
 //     ranges that defeat the answer cache, closed and open loop; then
 //     redis-benchmark GET on the same Redis.

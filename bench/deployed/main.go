@@ -700,20 +700,68 @@ func (b *bench) batch(ctx context.Context) error {
 		return err
 	}
 	defer os.Remove(csv)
-	for _, tool := range []string{"pandas", "dask"} {
-		b.logf("batch: %s", tool)
-		res, err := b.ps.run("batch-"+tool, 30*time.Minute, b.c.Python, "bench/batch_stats.py", tool, csv)
+	// The like-for-like references first: the same two hourly views. Their
+	// bucket count over the reconciled hours must be the reconciliation's,
+	// or they computed something else.
+	var rec struct {
+		To      int64 `json:"to"`
+		Buckets int64 `json:"buckets"`
+	}
+	if len(st.BatchLayer.Reconcile) > 0 {
+		if err := json.Unmarshal(st.BatchLayer.Reconcile, &rec); err != nil {
+			return fmt.Errorf("reconcile report: %w", err)
+		}
+	}
+	for _, ref := range []struct{ script, tool, key string }{
+		{"bench/batch_views.py", "pandas", "pandas_views"},
+		{"bench/batch_views.py", "dask", "dask_views_tuned"},
+		{"bench/batch_stats.py", "pandas", "pandas"},
+		{"bench/batch_stats.py", "dask", "dask_tuned"},
+	} {
+		b.logf("batch: %s %s", ref.script, ref.tool)
+		args := []string{ref.script, ref.tool, csv}
+		if ref.script == "bench/batch_views.py" && rec.To > 0 {
+			args = append(args, strconv.FormatInt(rec.To, 10))
+		}
+		res, err := b.ps.run("batch-"+ref.key, 30*time.Minute, b.c.Python, args...)
 		if err != nil {
 			return err
 		}
 		var x map[string]any
 		if err := json.Unmarshal(lastLine(res.stdout), &x); err != nil {
-			return fmt.Errorf("%s output %q: %w", tool, res.stdout, err)
+			return fmt.Errorf("%s output %q: %w", ref.key, res.stdout, err)
 		}
 		x["end_to_end_s"] = round(x["load_s"].(float64)+x["compute_s"].(float64), 3)
-		out[map[string]string{"pandas": "pandas", "dask": "dask_tuned"}[tool]] = x
+		if err := checkViews(x, rec.Buckets, b.c.Rows); err != nil {
+			return fmt.Errorf("%s: %w", ref.key, err)
+		}
+		out[ref.key] = x
 	}
 	b.res["batch"] = out
+	return nil
+}
+
+// checkViews checks a views reference's output (bench/batch_views.py's: it
+// has "views"): every view counts every one of the rows flights, and the
+// buckets before the reconciliation's end are the reconciliation's (when it
+// ran). The per-airport references have no views and pass.
+func checkViews(x map[string]any, reconciled, rows int64) error {
+	views, ok := x["views"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	var before int64
+	for name, v := range views {
+		m, _ := v.(map[string]any)
+		if ev, _ := m["events"].(float64); rows > 0 && int64(ev) != rows {
+			return fmt.Errorf("view %s counts %d flights, want %d", name, int64(ev), rows)
+		}
+		n, _ := m["buckets_before"].(float64)
+		before += int64(n)
+	}
+	if reconciled > 0 && before != reconciled {
+		return fmt.Errorf("%d buckets before the reconciliation's end, the reconciliation compared %d", before, reconciled)
+	}
 	return nil
 }
 

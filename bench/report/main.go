@@ -201,18 +201,49 @@ func batchRows(r results) []row {
 			secs(pub), "", "", a.text, a.verdict(pub)})
 		a = atMost(1.5, "≤ 1.5 s")
 		out = append(out, row{"batch", "`batch run --wait` returned after (s), reconciliation included", secs(ret), "", "", a.text, a.verdict(ret)})
-		if p, ok := r.num("batch", "pandas", "compute_s"); ok {
+		// The aims are held to the references computing the same two hourly
+		// views (bench/batch_views.py); the per-airport references
+		// (bench/batch_stats.py: 229 rows) are lighter work, kept for
+		// comparison with earlier runs, and carry the aims only in runs
+		// that predate the views references.
+		_, views := r.num("batch", "pandas_views", "compute_s")
+		light := func(a aim) aim {
+			if views {
+				return aim{}
+			}
+			return a
+		}
+		if p, ok := r.num("batch", "pandas_views", "compute_s"); ok {
 			a := atLeast(2, "≥ 2× faster")
-			out = append(out, row{"batch", "vs pandas' compute alone (returned; published)", secs(ret),
+			out = append(out, row{"batch", "vs pandas computing the same two hourly views, its compute alone (returned; published)", secs(ret),
+				"pandas compute: " + secs(p), ratio(p/ret) + "; " + ratio(p/pub), a.text, a.verdict(p / ret)})
+		}
+		if d, ok := r.num("batch", "dask_views_tuned", "end_to_end_s"); ok {
+			a := atLeast(3, "≥ 3× faster")
+			out = append(out, row{"batch", "vs Dask dataframe tuned computing the same views, end to end (returned; published)", secs(ret),
+				"Dask tuned: " + secs(d), ratio(d/ret) + "; " + ratio(d/pub), a.text, a.verdict(d / ret)})
+		}
+		if p, ok := r.num("batch", "pandas", "compute_s"); ok {
+			a := light(atLeast(2, "≥ 2× faster"))
+			out = append(out, row{"batch", "vs pandas' compute alone (returned; published)" + lightNote(views), secs(ret),
 				"pandas compute: " + secs(p), ratio(p/ret) + "; " + ratio(p/pub), a.text, a.verdict(p / ret)})
 		}
 		if d, ok := r.num("batch", "dask_tuned", "end_to_end_s"); ok {
-			a := atLeast(3, "≥ 3× faster")
-			out = append(out, row{"batch", "vs Dask dataframe tuned, end to end (returned; published)", secs(ret),
+			a := light(atLeast(3, "≥ 3× faster"))
+			out = append(out, row{"batch", "vs Dask dataframe tuned, end to end (returned; published)" + lightNote(views), secs(ret),
 				"Dask tuned: " + secs(d), ratio(d/ret) + "; " + ratio(d/pub), a.text, a.verdict(d / ret)})
 		}
 	}
 	return out
+}
+
+// lightNote labels the per-airport references' rows in a run that also has
+// the views references.
+func lightNote(views bool) string {
+	if views {
+		return ", per-airport statistics only (229 rows: lighter than the views)"
+	}
+	return ""
 }
 
 func speedRows(r results) []row {

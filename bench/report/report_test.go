@@ -93,3 +93,38 @@ func TestRows(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchRowsWithViews checks that a run with the views references holds
+// the aims to them, and keeps the per-airport references as rows without an
+// aim.
+func TestBatchRowsWithViews(t *testing.T) {
+	var r results
+	err := json.Unmarshal([]byte(`{"batch": {"published_seconds": 0.5, "returned_seconds": 1, "view_events": 3000000,
+	    "pandas_views": {"compute_s": 4.5}, "dask_views_tuned": {"end_to_end_s": 2.5},
+	    "pandas": {"compute_s": 0.8}, "dask_tuned": {"end_to_end_s": 1.6}}}`), &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]row{}
+	for _, rw := range batchRows(r) {
+		got[rw.Measure] = rw
+	}
+	for _, w := range []struct{ measure, ratio, aim, verdict string }{
+		{"vs pandas computing the same two hourly views, its compute alone (returned; published)", "4.50×; 9.00×", "≥ 2× faster", "met"},
+		{"vs Dask dataframe tuned computing the same views, end to end (returned; published)", "2.50×; 5.00×", "≥ 3× faster", "**missed** (1.2× short)"},
+		{"vs pandas' compute alone (returned; published), per-airport statistics only (229 rows: lighter than the views)", "0.80×; 1.60×", "", ""},
+		{"vs Dask dataframe tuned, end to end (returned; published), per-airport statistics only (229 rows: lighter than the views)", "1.60×; 3.20×", "", ""},
+	} {
+		rw, ok := got[w.measure]
+		if !ok {
+			t.Errorf("no row %q in %v", w.measure, got)
+			continue
+		}
+		if rw.Ratio != w.ratio || rw.Aim != w.aim || rw.Verdict != w.verdict {
+			t.Errorf("%s: got %q %q %q, want %q %q %q", w.measure, rw.Ratio, rw.Aim, rw.Verdict, w.ratio, w.aim, w.verdict)
+		}
+	}
+	if len(got) != 6 {
+		t.Errorf("%d rows, want 6: %v", len(got), got)
+	}
+}
