@@ -18,7 +18,9 @@
 #   SERVE_SECONDS   duration of each serve load (15; quick: 5)
 #   OPEN_RATE       open-loop requests/s (2000), CONNS connections (50)
 #   ALL_DATA_REQUESTS uncached requests of each query over all data (50)
-#   PHASES          scheduler,speed,batch,serve (all)
+#   LATENCY_ROWS    flights published at LATENCY_RATE (5000) events/s in the
+#                   latency phase (100000: 20 s; quick: 25000)
+#   PHASES          scheduler,speed,batch,serve,latency (all)
 #   BENCH_PORT_BASE first of 40 local ports for the roles (17300)
 #   BENCH_KEEP=1    keep the run's keys, streams and segments
 #   BENCH_QUICK=1   smaller sizes and shorter loads (a few minutes); the JSON
@@ -28,7 +30,7 @@ cd "$(dirname "$0")/.."
 set -a; [ -f .run/env ] && . .run/env; set +a
 quick=${BENCH_QUICK:-0}
 if [ "$quick" = 1 ]; then
-  : "${ROWS:=300000}" "${TASKS:=2000}" "${LEAVES:=300}" "${SERVE_SECONDS:=5}"
+  : "${ROWS:=300000}" "${TASKS:=2000}" "${LEAVES:=300}" "${SERVE_SECONDS:=5}" "${LATENCY_ROWS:=25000}"
 fi
 # Debian's python3 with pandas and Dask, never the python3 first on PATH.
 if ! /usr/bin/python3 -c 'import pandas, dask.dataframe, distributed' 2>/dev/null; then
@@ -41,10 +43,12 @@ go build -o bin/bench-rawasynq ./bench/rawasynq
 go build -o bin/bench-rawconsume ./bench/rawconsume
 go build -o bin/bench-loadgen ./bench/serve/loadgen
 go build -o bin/bench-report ./bench/report
+go build -o bin/evalfeed ./tools/evalfeed
 args=(-rows "${ROWS:-3000000}" -workers "${BATCH_WORKERS:-2}" -speed-workers "${SPEED_WORKERS:-2}"
   -partitions "${PARTITIONS:-8}" -flush-interval "${FLUSH_INTERVAL:-}" -encoding "${ENCODING:-arrow}"
   -tasks "${TASKS:-10000}" -leaves "${LEAVES:-1000}" -runs "${RUNS:-1}" -serve-seconds "${SERVE_SECONDS:-15}"
-  -open-rate "${OPEN_RATE:-2000}" -conns "${CONNS:-50}" -all-data-requests "${ALL_DATA_REQUESTS:-50}" -phases "${PHASES:-scheduler,speed,batch,serve}"
+  -open-rate "${OPEN_RATE:-2000}" -conns "${CONNS:-50}" -all-data-requests "${ALL_DATA_REQUESTS:-50}" -phases "${PHASES:-scheduler,speed,batch,serve,latency}"
+  -latency-rows "${LATENCY_ROWS:-100000}" -latency-rate "${LATENCY_RATE:-5000}"
   -port-base "${BENCH_PORT_BASE:-17300}")
 [ "$quick" = 1 ] && args+=(-quick)
 [ "${BENCH_KEEP:-0}" = 1 ] && args+=(-keep)

@@ -36,5 +36,9 @@
 //  4. serve: bench/serve/loadgen (a separate process) on random hour-aligned
 //     ranges that defeat the answer cache, closed and open loop; then
 //     redis-benchmark GET on the same Redis.
-//  5. peak RSS (VmHWM, or the rusage of processes that ended) of every role.
+//  5. latency: event-to-view latency at 5,000 events/s (tools/evalfeed) on
+//     two more `tributary speed` with streams and keys of their own,
+//     measured outside them: each message's publish stamp against the
+//     first 5 ms read of its partition's committed offset past it.
+//  6. peak RSS (VmHWM, or the rusage of processes that ended) of every role.
 package main

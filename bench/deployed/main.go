@@ -47,6 +47,9 @@ type config struct {
 	Conns        int    `json:"conns"`
 	PortBase     int    `json:"port_base"`
 	Phases       string `json:"phases"`
+	LatencyRows  int64  `json:"latency_rows"`
+	LatencyRate  int    `json:"latency_rate"`
+	EvalFeed     string `json:"-"`
 	Out          string `json:"-"`
 	Keep         bool   `json:"-"`
 }
@@ -74,7 +77,10 @@ func main() {
 	flag.IntVar(&c.AllData, "all-data-requests", 50, "uncached requests of each query over all data, after the first")
 	flag.IntVar(&c.Conns, "conns", 50, "closed-loop connections (and open-loop senders)")
 	flag.IntVar(&c.PortBase, "port-base", 17300, "first of the 40 local ports used by the roles")
-	flag.StringVar(&c.Phases, "phases", "scheduler,speed,batch,serve", "phases to run (batch and serve need speed's replay, which always runs with them)")
+	flag.StringVar(&c.Phases, "phases", "scheduler,speed,batch,serve,latency", "phases to run (batch and serve need speed's replay, which always runs with them; latency runs on streams and keys of its own)")
+	flag.Int64Var(&c.LatencyRows, "latency-rows", 100_000, "flights published at -latency-rate in the latency phase")
+	flag.IntVar(&c.LatencyRate, "latency-rate", 5000, "events/s of the latency phase")
+	flag.StringVar(&c.EvalFeed, "evalfeed", "bin/evalfeed", "tools/evalfeed binary (the latency phase's publisher)")
 	flag.StringVar(&c.Out, "out", "bench/results", "directory of the JSON results")
 	flag.BoolVar(&c.Keep, "keep", false, "keep the run's Redis keys, streams and segments")
 	flag.Parse()
@@ -156,6 +162,7 @@ func run(ctx context.Context, c config) (string, error) {
 		{"speed", b.speed, phases["speed"] || phases["batch"] || phases["serve"]},
 		{"batch", b.batch, phases["batch"] || phases["serve"]},
 		{"serve", b.serveLoad, phases["serve"]},
+		{"latency", b.latency, phases["latency"]},
 	}
 	var failed error
 	for _, s := range steps {

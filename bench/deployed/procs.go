@@ -18,9 +18,12 @@ import (
 // procs starts the roles and short commands of a run, each with its log in
 // dir, and remembers every process's peak RSS.
 type procs struct {
-	dir  string
-	env  []string
-	live []*proc
+	dir string
+	env []string
+	// extra is more environment for the processes whose name starts with
+	// a prefix (a run's second set of roles on other streams and keys).
+	extra map[string][]string
+	live  []*proc
 	// peak is the peak RSS in MB of each role or command, by name; a name
 	// used several times (runs) keeps its largest.
 	peak map[string]float64
@@ -45,10 +48,23 @@ func (ps *procs) command(ctx context.Context, name, bin string, args []string) (
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = ps.env
+	for prefix, env := range ps.extra {
+		if strings.HasPrefix(name, prefix) {
+			cmd.Env = append(slices.Clip(cmd.Env), env...) // the last value of a variable wins
+		}
+	}
 	cmd.Stderr = logf
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 15 * time.Second
 	return cmd, logf, nil
+}
+
+// setEnv adds env to the environment of the processes named prefix...
+func (ps *procs) setEnv(prefix string, env []string) {
+	if ps.extra == nil {
+		ps.extra = map[string][]string{}
+	}
+	ps.extra[prefix] = env
 }
 
 // start starts a long-lived role in the background.

@@ -273,6 +273,19 @@ func speedRows(r results) []row {
 			out = append(out, row{"speed", "speed workers' CPU per 1,000,000 events (s)", fmt.Sprintf("%.2f", c), "", "", "", ""})
 		}
 	}
+	if p99, ok := r.num("latency", "p99_ms"); ok {
+		rate, _ := r.num("latency", "rate")
+		p50, _ := r.num("latency", "p50_ms")
+		mx, _ := r.num("latency", "max_ms")
+		bound, _ := r.num("latency", "bound_ms")
+		workers := "2"
+		if n, ok := r.num("config", "speed_workers"); ok {
+			workers = thousands(n)
+		}
+		a := atMost(bound, fmt.Sprintf("≤ flush + 100 ms (%g ms)", bound))
+		out = append(out, row{"speed", fmt.Sprintf("event to view at %s events/s (tools/evalfeed), %s speed workers: p50; p99; max (ms)", thousands(rate), workers),
+			fmt.Sprintf("%.0f; %.0f; %.0f", p50, p99, mx), "", "", a.text, a.verdict(p99)})
+	}
 	return out
 }
 
