@@ -379,7 +379,7 @@ func allDataRows(r results) []row {
 var rssAims = []struct {
 	prefix string
 	mb     float64
-}{{"speed-", 256}, {"archive", 256}, {"worker-", 512}, {"serve", 512}}
+}{{"speed-", 256}, {"lat-speed-", 256}, {"archive", 256}, {"worker-", 512}, {"serve", 512}}
 
 // rssRows is every role's peak RSS, the pipeline's roles first.
 func rssRows(r results) []row {
@@ -388,7 +388,7 @@ func rssRows(r results) []row {
 		return nil
 	}
 	m, _ := v.(map[string]any)
-	pipeline := regexp.MustCompile(`^(scheduler|worker-\d+|speed-\d+|archive|serve|replay|batch-run|graph-bench|streams-declare)$`)
+	pipeline := regexp.MustCompile(`^(scheduler|worker-\d+|(lat-)?speed-\d+|archive|serve|replay|batch-run|graph-bench|(lat-)?streams-(declare|delete))$`)
 	var names []string
 	for k := range m {
 		names = append(names, k)
