@@ -501,22 +501,8 @@ func (b *bench) startSpeed(ctx context.Context) error {
 		"--admin-token", b.token); err != nil {
 		return err
 	}
-	// Balanced: the first worker up takes every partition, then hands some
-	// over as the others join; the replay starts once that has settled.
-	err := waitFor(ctx, "speed workers sharing every partition", 2*time.Minute, 200*time.Millisecond, b.ps.alive, func() (bool, error) {
-		total, balanced := 0, true
-		for i := 1; i <= b.c.SpeedWorkers; i++ {
-			txt, err := getText(ctx, "http://"+b.port(20+i)+"/metrics")
-			if err != nil {
-				return false, err
-			}
-			n, _ := metricSum(txt, "tributary_speed_partitions_owned")
-			total += int(n)
-			balanced = balanced && int(n) >= b.c.Partitions/b.c.SpeedWorkers
-		}
-		return total == b.c.Partitions && balanced, nil
-	})
-	if err != nil {
+	// The replay starts once the partitions' hand-over has settled.
+	if err := b.waitBalanced(ctx, 20); err != nil {
 		return err
 	}
 	return waitFor(ctx, "serve's /v1/status", time.Minute, 200*time.Millisecond, b.ps.alive, func() (bool, error) {
