@@ -18,6 +18,7 @@ import (
 	"github.com/tributary-dev/tributary/ingest/dataset"
 	"github.com/tributary-dev/tributary/ingest/feed"
 	"github.com/tributary-dev/tributary/ingest/topology"
+	"github.com/tributary-dev/tributary/ingest/wire"
 	"github.com/tributary-dev/tributary/internal/testenv"
 	"github.com/tributary-dev/tributary/speed"
 	"github.com/tributary-dev/tributary/speed/keyspace"
@@ -89,6 +90,13 @@ func (e *env) publish(from, to int64) feed.Result {
 // inProcess runs a worker in this process until the returned stop is called.
 func (e *env) inProcess(id string) (stop func(), m *metrics.Metrics) {
 	e.t.Helper()
+	return e.inProcessWith(id, nil)
+}
+
+// inProcessWith is inProcess with the worker's configuration changed by mod
+// (when not nil) before it starts.
+func (e *env) inProcessWith(id string, mod func(*speed.Config)) (stop func(), m *metrics.Metrics) {
+	e.t.Helper()
 	conn := testenv.AMQP(e.t)
 	ctx, cancel := context.WithCancel(context.Background())
 	m = metrics.New(nil)
@@ -96,11 +104,15 @@ func (e *env) inProcess(id string) (stop func(), m *metrics.Metrics) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		err := speed.Run(ctx, speed.Config{
+		cfg := speed.Config{
 			Redis: e.rdb, AMQP: conn, Streams: e.streams, KeyPrefix: e.keyPrefix, WorkerID: id,
 			FlushInterval: 200 * time.Millisecond, LeaseTTL: 2 * time.Second, BucketTTL: time.Hour,
 			Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Metrics: m,
-		})
+		}
+		if mod != nil {
+			mod(&cfg)
+		}
+		err := speed.Run(ctx, cfg)
 		if err != nil {
 			e.t.Errorf("worker %s: %v", id, err)
 		}
@@ -109,6 +121,38 @@ func (e *env) inProcess(id string) (stop func(), m *metrics.Metrics) {
 	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
 	e.t.Cleanup(stop)
 	return stop, m
+}
+
+// eventPublisher publishes Arrow messages of chosen events of producer to
+// partition p's stream, each confirmed, and counts them in published (per
+// partition, for waitCommitted).
+func (e *env) eventPublisher(producer string, p int, published []int64) func(events []flight.Event) {
+	e.t.Helper()
+	ch, err := e.conn.Channel()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { ch.Close() })
+	if err := ch.Confirm(false); err != nil {
+		e.t.Fatal(err)
+	}
+	enc := wire.NewArrowEncoder(producer)
+	return func(events []flight.Event) {
+		e.t.Helper()
+		body, err := enc.Encode(events)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		c, err := ch.PublishWithDeferredConfirmWithContext(context.Background(), "", e.streams.Queue(p), false, false,
+			amqp.Publishing{ContentType: wire.ContentTypeArrow, Body: append([]byte(nil), body...), DeliveryMode: amqp.Persistent})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if ok, err := c.WaitContext(context.Background()); err != nil || !ok {
+			e.t.Fatalf("publish not confirmed: %v %v", ok, err)
+		}
+		published[p]++
+	}
 }
 
 // waitCommitted waits until every partition's committed offset reaches the

@@ -6,10 +6,7 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/tributary-dev/tributary/flight"
-	"github.com/tributary-dev/tributary/ingest/wire"
 	"github.com/tributary-dev/tributary/speed/store"
 )
 
@@ -56,32 +53,8 @@ func TestRepublishedBehindWatermarkCountsOnce(t *testing.T) {
 		}
 		return out
 	}
-	ch, err := e.conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
-	if err := ch.Confirm(false); err != nil {
-		t.Fatal(err)
-	}
-	enc := wire.NewArrowEncoder("replay")
 	published := make([]int64, e.streams.Partitions)
-	publish := func(events []flight.Event) {
-		t.Helper()
-		body, err := enc.Encode(events)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := ch.PublishWithDeferredConfirmWithContext(context.Background(), "", e.streams.Queue(p), false, false,
-			amqp.Publishing{ContentType: wire.ContentTypeArrow, Body: append([]byte(nil), body...), DeliveryMode: amqp.Persistent})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok, err := c.WaitContext(context.Background()); err != nil || !ok {
-			t.Fatalf("publish not confirmed: %v %v", ok, err)
-		}
-		published[p]++
-	}
+	publish := e.eventPublisher("replay", p, published)
 
 	stop1, _ := e.inProcess("w1")
 	publish(seqs(1, 10))
