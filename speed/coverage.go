@@ -27,8 +27,10 @@ const coverageHours = 4096
 // worker holds a TTL once the batch layer covers their hours: the speed
 // layer owns its keys, and the batch layer only says, through its last
 // reconciliation, up to which hour it covers (Config.Covered). Each
-// partition's progress is its hash's keyspace.FieldExpired; a key expired
-// twice (two owners during a hand-over) is harmless. A hash written later
+// partition's progress is its hash's keyspace.FieldExpired, recorded in the
+// script call that expires the hours it passes (store.ExpireCovered), only
+// if it is still what the step read; a key expired twice (two owners during
+// a hand-over) is harmless. A hash written later
 // in an hour already passed (a gap filled late) gets the grace from the
 // flush script, which reads the progress and keyspace.FieldExpiredGrace.
 // It runs every Config.CoverageInterval, in the round, and a failure is
@@ -116,28 +118,32 @@ func (c *coverage) partition(ctx context.Context, p int, to int64, grace time.Du
 	if from == 0 { // no event yet: nothing before to to expire
 		from = to
 	}
-	graceMS := grace.Milliseconds()
-	if from >= to {
-		if vals[0] == nil {
-			return 0, c.rdb.HSet(ctx, part, keyspace.FieldExpired, to, keyspace.FieldExpiredGrace, graceMS).Err()
-		}
+	if from >= to && vals[0] != nil {
 		return 0, nil
 	}
-	var hours []int64
-	for h := from; h < to && len(hours) < coverageHours; h += 3600 {
-		hours = append(hours, h)
+	read := store.Progress{}
+	read.Expired, _ = vals[0].(string)
+	read.MinTime, _ = vals[1].(string)
+	// Expired and recorded together, chunk by chunk (store.ExpireCovered):
+	// a flush into a passed hour either finds its hash given the TTL or
+	// reads the new progress and gives it the TTL itself.
+	n, err := c.expirer.ExpireCovered(ctx, p, c.viewNames(), from, min(to, from+coverageHours*3600), grace, read)
+	if errors.Is(err, store.ErrProgressMoved) {
+		// Another owner moved it, or an older event lowered the first
+		// event's hour: the next step reads it again.
+		c.log.Debug("coverage: progress moved while expiring; next step", "partition", p)
+		return n, nil
 	}
-	var n int64
-	for _, v := range c.views {
-		k, err := c.expirer.ExpireHours(ctx, p, v.Name, hours, grace)
-		if err != nil {
-			return n, err
-		}
-		n += k
+	return n, err
+}
+
+// viewNames are the names of the views whose hashes the duty expires.
+func (c *coverage) viewNames() []string {
+	names := make([]string, len(c.views))
+	for i, v := range c.views {
+		names[i] = v.Name
 	}
-	// The grace goes with the progress: the flush gives it to a hash
-	// written again before the progress (flush.lua).
-	return n, c.rdb.HSet(ctx, part, keyspace.FieldExpired, hours[len(hours)-1]+3600, keyspace.FieldExpiredGrace, graceMS).Err()
+	return names
 }
 
 // startHour is the first hour not expired yet, from the HMGET of a

@@ -23,7 +23,7 @@ type Metrics struct {
 	FlushErrors prometheus.Counter
 	// CoveredExpired counts the hour hashes given a TTL because the batch
 	// layer covers their hours (the coverage duty): one per partition, view
-	// and hour passed, whether the hash exists (store.Expirer.ExpireHours).
+	// and hour passed, whether the hash exists (store.Expirer.ExpireCovered).
 	CoveredExpired prometheus.Counter
 	// Refused counts the events left out per kind (late, future, partition)
 	// and producer; use Producer for the label.
