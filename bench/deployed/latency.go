@@ -45,18 +45,12 @@ func (b *bench) latency(ctx context.Context) error {
 	lat := b.id + "-lat"
 	env := []string{"TRIBUTARY_KEY_PREFIX=" + lat, "TRIBUTARY_STREAM_PREFIX=" + lat + ".flights"}
 	b.ps.setEnv("lat-", env)
-	defer b.latencyCleanup(lat, env)
+	defer b.latencyCleanup(lat)
 	if _, err := b.ps.run("lat-streams-declare", time.Minute, b.c.Bin, "streams", "declare"); err != nil {
 		return err
 	}
-	for i := 1; i <= b.c.SpeedWorkers; i++ {
-		args := []string{"speed", "--worker-id", fmt.Sprintf("%s-speed-%d", lat, i), "--metrics-addr", b.port(30 + i)}
-		if b.c.Flush != "" {
-			args = append(args, "--flush-interval", b.c.Flush)
-		}
-		if _, err := b.ps.start(fmt.Sprintf("lat-speed-%d", i), b.c.Bin, args...); err != nil {
-			return err
-		}
+	if err := b.startSpeedWorkers("lat-", lat, 30); err != nil {
+		return err
 	}
 	if err := b.waitBalanced(ctx, 30); err != nil {
 		return err
@@ -122,20 +116,9 @@ func (b *bench) latency(ctx context.Context) error {
 	out["rows"] = b.c.LatencyRows
 	out["feed"] = feed
 	out["poll_ms"] = latencyPoll.Milliseconds()
-	workers := map[string]float64{}
-	for i := 1; i <= b.c.SpeedWorkers; i++ {
-		txt, err := getText(ctx, "http://"+b.port(30+i)+"/metrics")
-		if err != nil {
-			return err
-		}
-		for k, name := range map[string]string{"flushes": "tributary_speed_flush_duration_seconds_count",
-			"flush_seconds": "tributary_speed_flush_duration_seconds_sum", "applied": "tributary_speed_events_applied_total"} {
-			v, _ := metricSum(txt, name)
-			workers[k] += v
-		}
-	}
-	if workers["flushes"] > 0 {
-		workers["flush_mean_ms"] = round(workers["flush_seconds"]*1000/workers["flushes"], 1)
+	workers, err := b.speedMetrics(ctx, 30)
+	if err != nil {
+		return err
 	}
 	out["workers"] = workers
 	// Latencies of events the views did not take (late, quarantined) would
@@ -146,11 +129,7 @@ func (b *bench) latency(ctx context.Context) error {
 	b.logf("latency: %d messages, event to view p50 %.0f ms, p99 %.0f ms, max %.0f ms (bound: flush interval + 100 ms = %d ms)",
 		len(ms), out["p50_ms"], out["p99_ms"], out["max_ms"], out["bound_ms"])
 	b.res["latency"] = out
-	for i := b.c.SpeedWorkers; i >= 1; i-- {
-		if p := b.ps.byName(fmt.Sprintf("lat-speed-%d", i)); p != nil {
-			b.ps.stop(p)
-		}
-	}
+	b.stopSpeedWorkers("lat-")
 	return nil
 }
 
@@ -175,25 +154,13 @@ func (b *bench) waitBalanced(ctx context.Context, base int) error {
 
 // latencyCleanup deletes the latency run's streams and keys (the run's
 // cleanup covers the others).
-func (b *bench) latencyCleanup(prefix string, env []string) {
+func (b *bench) latencyCleanup(prefix string) {
 	if b.c.Keep {
 		return
 	}
-	for _, name := range []string{"lat-speed-2", "lat-speed-1"} {
-		if p := b.ps.byName(name); p != nil {
-			b.ps.stop(p)
-		}
-	}
+	b.stopSpeedWorkers("lat-")
 	_, _ = b.ps.run("lat-streams-delete", time.Minute, b.c.Bin, "streams", "delete")
-	ctx := context.Background()
-	it := b.rdb.Scan(ctx, 0, prefix+":*", 5000).Iterator()
-	var keys []string
-	for it.Next(ctx) {
-		keys = append(keys, it.Val())
-	}
-	for i := 0; i < len(keys); i += 1000 {
-		b.rdb.Unlink(ctx, keys[i:min(i+1000, len(keys))]...)
-	}
+	b.unlinkMatching(context.Background(), prefix+":*")
 }
 
 // stamped is one message of the latency run: its partition, stream offset

@@ -229,19 +229,24 @@ func (b *bench) cleanup() {
 	_, _ = b.ps.run("streams-delete", time.Minute, b.c.Bin, "streams", "delete")
 	ctx := context.Background()
 	for _, pat := range []string{b.id + ":*", "asynq:{" + b.id + "}.*", "asynq:{" + b.id + ".*", "asynq:{" + b.id + "-raw}*"} {
-		it := b.rdb.Scan(ctx, 0, pat, 5000).Iterator()
-		var keys []string
-		for it.Next(ctx) {
-			keys = append(keys, it.Val())
-		}
-		for i := 0; i < len(keys); i += 1000 {
-			b.rdb.Unlink(ctx, keys[i:min(i+1000, len(keys))]...)
-		}
+		b.unlinkMatching(ctx, pat)
 	}
 	for _, q := range append(taskq.DefaultQueues(b.id).All(), b.id+".interactive", b.id+".default", b.id+".batch", b.id+".control", b.id+"-raw") {
 		b.rdb.SRem(ctx, "asynq:queues", q)
 	}
 	_ = os.RemoveAll(filepath.Join(b.dir, "segments"))
+}
+
+// unlinkMatching deletes the keys matching a SCAN pattern, 1,000 per UNLINK.
+func (b *bench) unlinkMatching(ctx context.Context, pattern string) {
+	it := b.rdb.Scan(ctx, 0, pattern, 5000).Iterator()
+	var keys []string
+	for it.Next(ctx) {
+		keys = append(keys, it.Val())
+	}
+	for i := 0; i < len(keys); i += 1000 {
+		b.rdb.Unlink(ctx, keys[i:min(i+1000, len(keys))]...)
+	}
 }
 
 // startCore declares the streams and starts the scheduler and the workers.
@@ -488,14 +493,8 @@ func (b *bench) speed(ctx context.Context) error {
 // startSpeed starts the speed workers and serve, and waits until the
 // workers own every partition and serve answers.
 func (b *bench) startSpeed(ctx context.Context) error {
-	for i := 1; i <= b.c.SpeedWorkers; i++ {
-		args := []string{"speed", "--worker-id", fmt.Sprintf("%s-speed-%d", b.id, i), "--metrics-addr", b.port(20 + i)}
-		if b.c.Flush != "" {
-			args = append(args, "--flush-interval", b.c.Flush)
-		}
-		if _, err := b.ps.start(fmt.Sprintf("speed-%d", i), b.c.Bin, args...); err != nil {
-			return err
-		}
+	if err := b.startSpeedWorkers("", b.id, 20); err != nil {
+		return err
 	}
 	if _, err := b.ps.start("serve", b.c.Bin, "serve", "--http-addr", b.port(1), "--scheduler-url", b.sched,
 		"--admin-token", b.token); err != nil {
@@ -509,6 +508,30 @@ func (b *bench) startSpeed(ctx context.Context) error {
 		_, err := b.status(ctx)
 		return err == nil, err
 	})
+}
+
+// startSpeedWorkers starts SpeedWorkers `tributary speed` named
+// <name>speed-<i>, worker IDs <id>-speed-<i>, /metrics on ports base+i.
+func (b *bench) startSpeedWorkers(name, id string, base int) error {
+	for i := 1; i <= b.c.SpeedWorkers; i++ {
+		args := []string{"speed", "--worker-id", fmt.Sprintf("%s-speed-%d", id, i), "--metrics-addr", b.port(base + i)}
+		if b.c.Flush != "" {
+			args = append(args, "--flush-interval", b.c.Flush)
+		}
+		if _, err := b.ps.start(fmt.Sprintf("%sspeed-%d", name, i), b.c.Bin, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stopSpeedWorkers stops the speed workers startSpeedWorkers named name...
+func (b *bench) stopSpeedWorkers(name string) {
+	for i := b.c.SpeedWorkers; i >= 1; i-- {
+		if p := b.ps.byName(fmt.Sprintf("%sspeed-%d", name, i)); p != nil {
+			b.ps.stop(p)
+		}
+	}
 }
 
 // replay runs `tributary replay --speed max` and waits for the speed layer
@@ -543,7 +566,7 @@ func (b *bench) replay(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	workers, err := b.speedMetrics(ctx)
+	workers, err := b.speedMetrics(ctx, 20)
 	if err != nil {
 		return nil, err
 	}
@@ -565,17 +588,18 @@ func (b *bench) replay(ctx context.Context) (map[string]any, error) {
 	}, nil
 }
 
-// speedMetrics sums the speed workers' counters of flushes and lease moves
-// (their /metrics): under load, leases that expire move partitions between
-// workers and refused flushes are applied again by the new owner.
-func (b *bench) speedMetrics(ctx context.Context) (map[string]float64, error) {
+// speedMetrics sums the counters of the speed workers on ports base+1..
+// (their /metrics): events applied, flushes, and lease moves (under load,
+// leases that expire move partitions between workers and refused flushes
+// are applied again by the new owner).
+func (b *bench) speedMetrics(ctx context.Context, base int) (map[string]float64, error) {
 	names := map[string]string{"flushes": "tributary_speed_flush_duration_seconds_count",
 		"flush_seconds": "tributary_speed_flush_duration_seconds_sum", "flush_refused": "tributary_speed_flush_refused_total",
 		"leases_lost": "tributary_speed_leases_lost_total", "rebalances": "tributary_speed_rebalances_total",
-		"flush_errors": "tributary_speed_flush_errors_total"}
+		"flush_errors": "tributary_speed_flush_errors_total", "applied": "tributary_speed_events_applied_total"}
 	out := map[string]float64{}
 	for i := 1; i <= b.c.SpeedWorkers; i++ {
-		txt, err := getText(ctx, "http://"+b.port(20+i)+"/metrics")
+		txt, err := getText(ctx, "http://"+b.port(base+i)+"/metrics")
 		if err != nil {
 			return nil, err
 		}
