@@ -38,7 +38,6 @@ const coverageHours = 4096
 type coverage struct {
 	rdb     redis.Cmdable
 	keys    keyspace.Keys
-	views   []flight.View
 	expirer *store.Expirer
 	covered func(context.Context) (to int64, grace time.Duration, err error)
 	every   time.Duration
@@ -127,7 +126,7 @@ func (c *coverage) partition(ctx context.Context, p int, to int64, grace time.Du
 	// Expired and recorded together, chunk by chunk (store.ExpireCovered):
 	// a flush into a passed hour either finds its hash given the TTL or
 	// reads the new progress and gives it the TTL itself.
-	n, err := c.expirer.ExpireCovered(ctx, p, c.viewNames(), from, min(to, from+coverageHours*3600), grace, read)
+	n, err := c.expirer.ExpireCovered(ctx, p, from, min(to, from+coverageHours*3600), grace, read)
 	if errors.Is(err, store.ErrProgressMoved) {
 		// Another owner moved it, or an older event lowered the first
 		// event's hour: the next step reads it again.
@@ -135,15 +134,6 @@ func (c *coverage) partition(ctx context.Context, p int, to int64, grace time.Du
 		return n, nil
 	}
 	return n, err
-}
-
-// viewNames are the names of the views whose hashes the duty expires.
-func (c *coverage) viewNames() []string {
-	names := make([]string, len(c.views))
-	for i, v := range c.views {
-		names[i] = v.Name
-	}
-	return names
 }
 
 // startHour is the first hour not expired yet, from the HMGET of a

@@ -52,7 +52,7 @@ func TestCoverageExpiresCoveredHours(t *testing.T) {
 	to, grace, fail := h0+5*3600, time.Hour, false
 	clk := clock.NewManual(time.Unix(0, 0))
 	m := metrics.New(nil)
-	c := &coverage{rdb: rdb, keys: keys, views: views, expirer: store.NewExpirer(rdb, prefix),
+	c := &coverage{rdb: rdb, keys: keys, expirer: store.NewExpirer(rdb, prefix),
 		covered: func(context.Context) (int64, time.Duration, error) {
 			if fail {
 				return 0, 0, errors.New("redis down")

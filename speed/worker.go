@@ -203,7 +203,7 @@ func newWorker(cfg Config) (*worker, error) {
 		lag:        lagMeter{conn: cfg.AMQP, streams: cfg.Streams, m: cfg.Metrics},
 		writer:     store.NewWriter(cfg.Redis, keys, views, cfg.BucketTTL),
 	}
-	w.coverage = coverage{rdb: cfg.Redis, keys: keys, views: views, expirer: store.NewExpirer(cfg.Redis, cfg.KeyPrefix),
+	w.coverage = coverage{rdb: cfg.Redis, keys: keys, expirer: store.NewExpirer(cfg.Redis, cfg.KeyPrefix),
 		covered: cfg.Covered, every: cfg.CoverageInterval, budget: cfg.LeaseTTL / 5, clock: cfg.Clock, m: cfg.Metrics, log: log}
 	w.acquire = acquisition{rdb: cfg.Redis, keys: keys, self: cfg.WorkerID, ttl: cfg.LeaseTTL, log: log, start: w.start}
 	return w, nil

@@ -73,25 +73,18 @@ type Progress struct {
 var ErrProgressMoved = errors.New("the partition's coverage progress moved since it was read")
 
 // ExpireCovered gives grace as a TTL to partition p's hour hashes of every
-// view for the hours [from, to), and records the progress: each expire.lua
-// call (expireChunk keys, every view of a run of hours) first checks that
-// the progress is still what was read (read, then what the previous call
-// recorded), expires its hours and records the hour after them, with the
-// grace, in the same call; from >= to records to alone. So a flush either
-// comes before a call (its hash is there to be given the TTL) or after it
-// (it reads the new progress and gives the TTL itself, flush.lua): no hash
-// of a passed hour is left without one. It returns the number of keys given
-// the TTL (hours times views, present or not) and ErrProgressMoved if a
-// check failed (the calls before it stand).
-func (e *Expirer) ExpireCovered(ctx context.Context, p int, views []string, from, to int64, grace time.Duration, read Progress) (int64, error) {
-	for _, v := range views {
-		if _, ok := e.views[v]; !ok {
-			return 0, fmt.Errorf("%w %q", ErrUnknownView, v)
-		}
-	}
-	if len(views) == 0 {
-		return 0, errors.New("expire covered hours: no view")
-	}
+// view (flight.Views) for the hours [from, to), and records the progress:
+// each expire.lua call (expireChunk keys, every view of a run of hours)
+// first checks that the progress is still what was read (read, then what
+// the previous call recorded), expires its hours and records the hour after
+// them, with the grace, in the same call; from >= to records to alone. So a
+// flush either comes before a call (its hash is there to be given the TTL)
+// or after it (it reads the new progress and gives the TTL itself,
+// flush.lua): no hash of a passed hour is left without one. It returns the
+// number of keys given the TTL (hours times views, present or not) and
+// ErrProgressMoved if a check failed (the calls before it stand).
+func (e *Expirer) ExpireCovered(ctx context.Context, p int, from, to int64, grace time.Duration, read Progress) (int64, error) {
+	views := flight.Views()
 	step := int64(max(1, expireChunk/len(views))) * 3600
 	expired, n := read.Expired, int64(0)
 	keys := make([]string, 0, expireChunk+1)
@@ -100,7 +93,7 @@ func (e *Expirer) ExpireCovered(ctx context.Context, p int, views []string, from
 		keys = append(keys[:0], e.keys.Partition(p))
 		for h := lo; h < hi; h += 3600 {
 			for _, v := range views {
-				keys = append(keys, e.keys.Hour(p, v, h))
+				keys = append(keys, e.keys.Hour(p, v.Name, h))
 			}
 		}
 		next := strconv.FormatInt(hi, 10)

@@ -68,7 +68,7 @@ func TestExpireCoveredRecordsProgressWithTheExpiry(t *testing.T) {
 					}
 				}
 			}
-			n, err := store.NewExpirer(rdb, prefix).ExpireCovered(ctx, p, views, h(tc.from), h(tc.to), grace, tc.read)
+			n, err := store.NewExpirer(rdb, prefix).ExpireCovered(ctx, p, h(tc.from), h(tc.to), grace, tc.read)
 			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
 				t.Fatalf("error %v, want %v", err, tc.err)
 			}
