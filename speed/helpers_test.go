@@ -123,6 +123,15 @@ func (e *env) inProcessWith(id string, mod func(*speed.Config)) (stop func(), m 
 	return stop, m
 }
 
+// replayEvent makes events of producer "replay" from origin to dest laid out
+// by hand: seq at t0+at, its delay the seq, its ID idPrefix-seq.
+func replayEvent(idPrefix string, t0 time.Time, origin, dest string) func(seq uint64, at time.Duration) flight.Event {
+	return func(seq uint64, at time.Duration) flight.Event {
+		return flight.Event{ID: fmt.Sprintf("%s-%d", idPrefix, seq), Time: t0.Add(at).UnixMicro(), Origin: origin, Destination: dest,
+			Delay: int32(seq), Distance: 100, Producer: "replay", Seq: seq}
+	}
+}
+
 // eventPublisher publishes Arrow messages of chosen events of producer to
 // partition p's stream, each confirmed, and counts them in published (per
 // partition, for waitCommitted).

@@ -2,7 +2,6 @@ package speed_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -28,10 +27,7 @@ func TestRefillIntoCoveredHourGetsGrace(t *testing.T) {
 	const origin, dest = "ATL", "LAX"
 	p := e.streams.PartitionOf(origin)
 	t0 := time.Date(2001, 1, 3, 5, 0, 0, 0, time.UTC)
-	event := func(seq uint64, at time.Duration) flight.Event {
-		return flight.Event{ID: fmt.Sprintf("rf-%d", seq), Time: t0.Add(at).UnixMicro(), Origin: origin, Destination: dest,
-			Delay: int32(seq), Distance: 100, Producer: "replay", Seq: seq}
-	}
+	event := replayEvent("rf", t0, origin, dest)
 	// Seqs 1-20 in hour 05, seqs 21-30 in hour 10.
 	var ev []flight.Event
 	for s := uint64(1); s <= 30; s++ {
