@@ -98,9 +98,8 @@ func checkCoverage(ctx context.Context, rdb redis.UniversalClient, prefix string
 			if err != nil {
 				return nil, fmt.Errorf("TTL of %s: %w", key, err)
 			}
-			if ttl == -2 { // go-redis's "no such key"
-
-				continue // gone between SCAN and PTTL
+			if ttl == -2 { // go-redis's "no such key": gone between SCAN and PTTL
+				continue
 			}
 			if hour < rep.To {
 				c.Covered++
